@@ -1,0 +1,16 @@
+import js from '@eslint/js'
+import tseslint from 'typescript-eslint'
+
+export default tseslint.config(
+  { ignores: ['dist/', 'node_modules/', 'vendor/', 'bench/results/', 'fixtures/'] },
+  js.configs.recommended,
+  ...tseslint.configs.recommended,
+  {
+    rules: {
+      '@typescript-eslint/no-unused-vars': ['error', { argsIgnorePattern: '^_' }],
+      // Only the CLI reads the environment (STYLE.md rule 2).
+      'no-restricted-properties': ['error', { object: 'process', property: 'env', message: 'Only src/cli/ reads process.env' }],
+    },
+  },
+  { files: ['src/cli/**', 'test/**', 'bench/**', '*.config.*'], rules: { 'no-restricted-properties': 'off' } },
+)

@@ -1,0 +1,192 @@
+/**
+ * The one error registry of Shoal (STYLE.md rule 4).
+ *
+ * Every failure a user can meet is a `ShoalError` subclass with a stable UPPER_SNAKE `code`.
+ * Codes are what the HTTP API, the CLI's exit message and host reports carry, so they are
+ * never renamed or reused; `docs/errors.md` lists each one and a test keeps the two in step.
+ * Programmer mistakes in options stay built-in `TypeError`/`RangeError`.
+ */
+
+/** What kind of failure an error is; decides the CLI exit code and the HTTP status. */
+export type ErrorKind =
+  /** The input (a bundle, a tree, a signature) is not acceptable. */
+  | 'integrity'
+  /** The request or argument is malformed. */
+  | 'invalid'
+  /** Authentication or authorisation failed. */
+  | 'auth'
+  /** The thing asked for does not exist. */
+  | 'not-found'
+  /** The request conflicts with stored state. */
+  | 'conflict'
+  /** The environment failed us: disk, network, a child process. */
+  | 'io'
+
+export interface ShoalErrorOptions {
+  cause?: unknown
+  /** Machine-readable facts (a path, an expected digest) for reports and `--json`. */
+  details?: Record<string, unknown>
+}
+
+export class ShoalError extends Error {
+  readonly code: string
+  readonly kind: ErrorKind
+  readonly statusCode: number
+  readonly details: Record<string, unknown>
+
+  constructor(code: string, kind: ErrorKind, statusCode: number, message: string, options: ShoalErrorOptions = {}) {
+    super(message, options.cause === undefined ? undefined : { cause: options.cause })
+    this.name = 'ShoalError'
+    this.code = code
+    this.kind = kind
+    this.statusCode = statusCode
+    this.details = options.details ?? {}
+  }
+
+  /** The shape errors take on the wire: `{ statusCode, code, message }` plus details. */
+  toJSON(): { statusCode: number; code: string; message: string; details?: Record<string, unknown> } {
+    const body: { statusCode: number; code: string; message: string; details?: Record<string, unknown> } = {
+      statusCode: this.statusCode,
+      code: this.code,
+      message: this.message,
+    }
+    if (Object.keys(this.details).length > 0) body.details = this.details
+    return body
+  }
+}
+
+export interface ErrorDefinition {
+  code: string
+  kind: ErrorKind
+  statusCode: number
+  /** One line for docs/errors.md: when this error is raised. */
+  description: string
+}
+
+const registry = new Map<string, ErrorDefinition>()
+
+export type ShoalErrorClass = (new (message?: string, options?: ShoalErrorOptions) => ShoalError) & {
+  readonly code: string
+}
+
+function defineError(code: string, kind: ErrorKind, statusCode: number, description: string): ShoalErrorClass {
+  if (!/^[A-Z][A-Z0-9_]+$/.test(code)) throw new TypeError(`Cannot define error: code is not UPPER_SNAKE (current value is ${code})`)
+  if (registry.has(code)) throw new TypeError(`Cannot define error: code is already used (current value is ${code})`)
+  registry.set(code, { code, kind, statusCode, description })
+  const name = code
+    .toLowerCase()
+    .split('_')
+    .map((w) => w[0]!.toUpperCase() + w.slice(1))
+    .join('') + 'Error'
+  const cls = class extends ShoalError {
+    static readonly code = code
+    constructor(message: string = description, options: ShoalErrorOptions = {}) {
+      super(code, kind, statusCode, message, options)
+      this.name = name
+    }
+  }
+  Object.defineProperty(cls, 'name', { value: name })
+  return cls
+}
+
+/** Every registered error, for docs, the OpenAPI document and tests. */
+export function listErrors(): ErrorDefinition[] {
+  return [...registry.values()]
+}
+
+/** True when `err` is a ShoalError, optionally of one code. */
+export function isShoalError(err: unknown, code?: string): err is ShoalError {
+  return err instanceof ShoalError && (code === undefined || err.code === code)
+}
+
+// ---- Source trees (pack) -------------------------------------------------------------------
+
+export const SourceNotFoundError = defineError('SOURCE_NOT_FOUND', 'not-found', 404,
+  'The directory to pack does not exist or is not a directory')
+export const UnsupportedFileTypeError = defineError('UNSUPPORTED_FILE_TYPE', 'integrity', 422,
+  'A tree entry is a socket, FIFO or device; bundles hold only files, directories and symlinks')
+export const HardlinkNotSupportedError = defineError('HARDLINK_NOT_SUPPORTED', 'integrity', 422,
+  'A regular file has more than one hard link; bundles cannot express hard links')
+export const UnsupportedPathError = defineError('UNSUPPORTED_PATH', 'integrity', 422,
+  'A path is not valid UTF-8, holds a control character, is reserved (.shoal/) or is too long')
+export const SourceChangedError = defineError('SOURCE_CHANGED', 'io', 409,
+  'A file changed while it was being packed')
+export const LaunchConfigInvalidError = defineError('LAUNCH_CONFIG_INVALID', 'invalid', 400,
+  'shoal.json in the build output does not match its schema')
+
+// ---- Bundles (verify, inspect, unpack) -------------------------------------------------------
+
+export const BundleCorruptError = defineError('BUNDLE_CORRUPT', 'integrity', 422,
+  'The bundle is not a readable tar (bad header checksum or unknown format)')
+export const BundleTruncatedError = defineError('BUNDLE_TRUNCATED', 'integrity', 422,
+  'The bundle ends before its last entry or before the end-of-archive marker')
+export const BundleDigestMismatchError = defineError('BUNDLE_DIGEST_MISMATCH', 'integrity', 422,
+  'The sha256 of the whole bundle is not the expected digest')
+export const BundleNotCanonicalError = defineError('BUNDLE_NOT_CANONICAL', 'integrity', 422,
+  'The bundle is a valid tar but not the canonical encoding of its manifest (padding, headers or trailing data differ)')
+export const ManifestMissingError = defineError('MANIFEST_MISSING', 'integrity', 422,
+  'The first entry of the bundle is not .shoal/manifest.json')
+export const ManifestInvalidError = defineError('MANIFEST_INVALID', 'integrity', 422,
+  'The manifest is not valid JSON or does not match the manifest schema')
+export const ManifestEntryMissingError = defineError('MANIFEST_ENTRY_MISSING', 'integrity', 422,
+  'The manifest lists an entry the bundle does not contain')
+export const ManifestEntryUnlistedError = defineError('MANIFEST_ENTRY_UNLISTED', 'integrity', 422,
+  'The bundle contains an entry the manifest does not list')
+export const EntryOrderError = defineError('ENTRY_OUT_OF_ORDER', 'integrity', 422,
+  'Bundle entries are not sorted bytewise by path, or appear twice')
+export const EntryMetadataMismatchError = defineError('ENTRY_METADATA_MISMATCH', 'integrity', 422,
+  'An entry\'s type, mode, size, owner or link target differs from the manifest')
+export const EntryDigestMismatchError = defineError('ENTRY_DIGEST_MISMATCH', 'integrity', 422,
+  'A file\'s content does not match the sha256 the manifest gives for it')
+export const DigestInvalidError = defineError('DIGEST_INVALID', 'invalid', 400,
+  'A digest is not of the form sha256:<64 lowercase hex>')
+
+// ---- Signatures ------------------------------------------------------------------------------
+
+export const SignatureInvalidError = defineError('SIGNATURE_INVALID', 'integrity', 422,
+  'The signature does not verify for its release, version and digest')
+export const SignatureUntrustedError = defineError('SIGNATURE_UNTRUSTED', 'integrity', 422,
+  'The signature was made by a key that is not among the trusted keys')
+export const SignatureMissingError = defineError('SIGNATURE_MISSING', 'integrity', 422,
+  'Trusted keys are configured but the release carries no signature')
+export const SignatureSubjectMismatchError = defineError('SIGNATURE_SUBJECT_MISMATCH', 'integrity', 422,
+  'The signature is for another release, version or digest than the one being checked')
+export const SignatureFormatError = defineError('SIGNATURE_FORMAT', 'invalid', 400,
+  'A signature file is not valid JSON of the signature schema')
+export const KeyFormatError = defineError('KEY_FORMAT', 'invalid', 400,
+  'A key file is not an ed25519 key in the expected format')
+
+// ---- Names -----------------------------------------------------------------------------------
+
+export const NameInvalidError = defineError('NAME_INVALID', 'invalid', 400,
+  'A release, version, channel or host name has characters outside its allowed set')
+
+// ---- Generic ---------------------------------------------------------------------------------
+
+export const UsageError = defineError('USAGE', 'invalid', 400,
+  'The command line is not valid')
+export const IoError = defineError('IO_FAILED', 'io', 500,
+  'A file system operation failed')
+export const DiskFullError = defineError('DISK_FULL', 'io', 507,
+  'The disk is full (ENOSPC) or over quota (EDQUOT)')
+export const AbortedError = defineError('ABORTED', 'io', 499,
+  'The operation was cancelled')
+
+/**
+ * Turns a Node.js system error into the matching ShoalError so that callers see one vocabulary.
+ * `action` completes the sentence "Cannot <action>".
+ */
+export function fromSystemError(err: unknown, action: string, path?: string): ShoalError {
+  if (err instanceof ShoalError) return err
+  const e = err as NodeJS.ErrnoException
+  const details: Record<string, unknown> = {}
+  if (path !== undefined) details.path = path
+  if (e?.code) details.errno = e.code
+  if (e?.name === 'AbortError' || e?.code === 'ABORT_ERR') {
+    return new AbortedError(`Cannot ${action}: it was aborted`, { cause: err, details })
+  }
+  if (e?.code === 'ENOSPC' || e?.code === 'EDQUOT') {
+    return new DiskFullError(`Cannot ${action}: the disk is full${path ? ` (at ${path})` : ''}`, { cause: err, details })
+  }
+  return new IoError(`Cannot ${action}: ${e?.message ?? String(err)}`, { cause: err, details })
+}

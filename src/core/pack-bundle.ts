@@ -1,0 +1,205 @@
+import { createHash } from 'node:crypto'
+import { createReadStream } from 'node:fs'
+import { readFile } from 'node:fs/promises'
+import { join } from 'node:path'
+import type { Writable } from 'node:stream'
+import { pipeline } from 'node:stream/promises'
+import tar from 'tar-stream'
+import { writeFileAtomically } from './atomic-file.js'
+import { HashingPassThrough, type Digest } from './digest.js'
+import { fromSystemError, LaunchConfigInvalidError, SourceChangedError } from './errors.js'
+import { parseLaunchConfig, type LaunchConfig } from './launch-config.js'
+import { encodeManifest, MANIFEST_SCHEMA_VERSION, type Manifest, type ManifestEntry } from './manifest.js'
+import { scanTree, type ScannedEntry } from './scan-tree.js'
+import { addTarEntry, openTarEntry, writeWithBackpressure } from './tar-entry.js'
+import { manifestTarHeader, tarHeaderFor } from './tar-header.js'
+
+/** Read size for source files; large enough that syscalls do not dominate. */
+const READ_CHUNK = 1 << 20
+/** Files hashed at once in the first pass, to overlap I/O latency with hashing. */
+const HASH_CONCURRENCY = 4
+
+export interface PackProgress {
+  phase: 'scanning' | 'hashing' | 'writing'
+  /** Bytes of file content done in this phase. */
+  bytes: number
+  totalBytes: number
+  entries: number
+  totalEntries: number
+}
+
+export interface PackBundleOptions {
+  /** mtime for every header, seconds since the epoch (`SOURCE_DATE_EPOCH`); default 0. */
+  mtime?: number
+  signal?: AbortSignal
+  onProgress?: (progress: PackProgress) => void
+}
+
+export interface PackResult {
+  digest: Digest
+  /** Bytes of the bundle (the tar). */
+  size: number
+  manifest: Manifest
+}
+
+/** Name of the optional launch config at the root of a build output. */
+export const LAUNCH_CONFIG_FILE = 'shoal.json'
+
+async function readLaunchConfig(root: string, entries: ScannedEntry[]): Promise<LaunchConfig | undefined> {
+  const entry = entries.find((e) => e.path === LAUNCH_CONFIG_FILE)
+  if (!entry) return undefined
+  if (entry.type !== 'file') {
+    throw new LaunchConfigInvalidError(`Cannot read launch config: ${LAUNCH_CONFIG_FILE} is a ${entry.type}, not a file`)
+  }
+  let value: unknown
+  try {
+    value = JSON.parse(await readFile(join(root, LAUNCH_CONFIG_FILE), 'utf8'))
+  } catch (err) {
+    if (err instanceof SyntaxError) {
+      throw new LaunchConfigInvalidError(`Cannot read launch config: ${LAUNCH_CONFIG_FILE} is not valid JSON (${err.message})`, { cause: err })
+    }
+    throw fromSystemError(err, 'read launch config', join(root, LAUNCH_CONFIG_FILE))
+  }
+  return parseLaunchConfig(value, LAUNCH_CONFIG_FILE)
+}
+
+async function hashFile(entry: Extract<ScannedEntry, { type: 'file' }>, signal: AbortSignal | undefined, onBytes: (n: number) => void): Promise<string> {
+  const hash = createHash('sha256')
+  let size = 0
+  try {
+    for await (const chunk of createReadStream(entry.absPath, { highWaterMark: READ_CHUNK, signal })) {
+      hash.update(chunk as Buffer)
+      size += (chunk as Buffer).length
+      onBytes((chunk as Buffer).length)
+    }
+  } catch (err) {
+    throw fromSystemError(err, 'hash file', entry.absPath)
+  }
+  if (size !== entry.size) {
+    throw new SourceChangedError(`Cannot pack file: its size changed from ${entry.size} to ${size} bytes while packing (current value is ${entry.path})`, {
+      details: { path: entry.path },
+    })
+  }
+  return hash.digest('hex')
+}
+
+/**
+ * Packs a build output directory into a bundle written to `output`, streaming: memory stays
+ * flat whatever the tree's size. Two passes over the files: the first hashes each file for the
+ * manifest (which must come first in the tar), the second writes the tar and hashes each file
+ * again, so a file that changes between the passes fails with SOURCE_CHANGED instead of
+ * producing a bundle that contradicts its own manifest.
+ */
+export async function packBundle(root: string, output: Writable, options: PackBundleOptions = {}): Promise<PackResult> {
+  const { mtime = 0, signal, onProgress } = options
+  if (!Number.isInteger(mtime) || mtime < 0 || mtime > 8589934591) {
+    throw new RangeError(`Cannot pack bundle: mtime must be whole seconds in [0, 8589934591] (current value is ${mtime})`)
+  }
+  onProgress?.({ phase: 'scanning', bytes: 0, totalBytes: 0, entries: 0, totalEntries: 0 })
+  const scanned = await scanTree(root, { signal })
+  const launch = await readLaunchConfig(root, scanned)
+
+  const totalBytes = scanned.reduce((n, e) => n + (e.type === 'file' ? e.size : 0), 0)
+  const totalEntries = scanned.length
+  const progress: PackProgress = { phase: 'hashing', bytes: 0, totalBytes, entries: 0, totalEntries }
+  const report = (): void => onProgress?.({ ...progress })
+
+  // Pass 1: content hashes for the manifest, a few files at a time.
+  const entries: ManifestEntry[] = new Array(scanned.length)
+  let next = 0
+  const worker = async (): Promise<void> => {
+    while (next < scanned.length) {
+      const i = next++
+      const e = scanned[i]!
+      if (e.type === 'file') {
+        const sha256 = await hashFile(e, signal, (n) => {
+          progress.bytes += n
+          report()
+        })
+        entries[i] = { path: e.path, type: 'file', mode: e.mode, size: e.size, sha256 }
+      } else if (e.type === 'dir') {
+        entries[i] = { path: e.path, type: 'dir', mode: e.mode }
+      } else {
+        entries[i] = { path: e.path, type: 'symlink', mode: e.mode, target: e.target }
+      }
+      progress.entries++
+    }
+  }
+  await Promise.all(Array.from({ length: HASH_CONCURRENCY }, worker))
+  report()
+
+  const manifest: Manifest = { schema: MANIFEST_SCHEMA_VERSION, mtime, entries }
+  if (launch) manifest.launch = launch
+  const manifestBytes = encodeManifest(manifest)
+
+  // Pass 2: the tar itself.
+  Object.assign(progress, { phase: 'writing', bytes: 0, entries: 0 })
+  report()
+  const pack = tar.pack()
+  const hasher = new HashingPassThrough()
+  const piped = pipeline(pack, hasher, output, { signal })
+  const write = async (): Promise<void> => {
+    await addTarEntry(pack, manifestTarHeader(manifestBytes.length, mtime), manifestBytes)
+    for (const [i, entry] of entries.entries()) {
+      signal?.throwIfAborted()
+      const header = tarHeaderFor(entry, mtime)
+      if (entry.type === 'file') {
+        await addFile(pack, header, entry, scanned[i]!.absPath, signal, (n) => {
+          progress.bytes += n
+          report()
+        })
+      } else {
+        await addTarEntry(pack, header)
+      }
+      progress.entries++
+    }
+    pack.finalize()
+  }
+  try {
+    await Promise.all([write().catch((err) => {
+      pack.destroy(err)
+      throw err
+    }), piped])
+  } catch (err) {
+    throw fromSystemError(err, 'write bundle')
+  }
+  report()
+  return { digest: hasher.digest(), size: hasher.bytes, manifest }
+}
+
+async function addFile(
+  pack: tar.Pack,
+  header: tar.Header,
+  entry: Extract<ManifestEntry, { type: 'file' }>,
+  absPath: string,
+  signal: AbortSignal | undefined,
+  onBytes: (n: number) => void,
+): Promise<void> {
+  const { sink, done } = openTarEntry(pack, header)
+  const hash = createHash('sha256')
+  let size = 0
+  try {
+    for await (const chunk of createReadStream(absPath, { highWaterMark: READ_CHUNK, signal })) {
+      const buf = chunk as Buffer
+      size += buf.length
+      if (size > entry.size) break
+      hash.update(buf)
+      onBytes(buf.length)
+      await writeWithBackpressure(sink, buf)
+    }
+  } catch (err) {
+    throw fromSystemError(err, 'read file', absPath)
+  }
+  if (size !== entry.size || hash.digest('hex') !== entry.sha256) {
+    throw new SourceChangedError(`Cannot pack file: it changed while packing (current value is ${entry.path})`, { details: { path: entry.path } })
+  }
+  sink.end()
+  await done
+}
+
+/**
+ * Packs `root` into the file `outFile` atomically: the file appears complete or not at all.
+ */
+export async function packBundleToFile(root: string, outFile: string, options: PackBundleOptions = {}): Promise<PackResult> {
+  return writeFileAtomically(outFile, (stream) => packBundle(root, stream, options), { signal: options.signal })
+}

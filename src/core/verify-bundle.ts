@@ -1,0 +1,298 @@
+import { createHash } from 'node:crypto'
+import { createReadStream } from 'node:fs'
+import type { Readable } from 'node:stream'
+import tar from 'tar-stream'
+import { compareBundlePaths, MANIFEST_PATH } from './bundle-path.js'
+import { formatDigest, type Digest } from './digest.js'
+import {
+  BundleCorruptError,
+  BundleDigestMismatchError,
+  BundleNotCanonicalError,
+  BundleTruncatedError,
+  EntryDigestMismatchError,
+  EntryMetadataMismatchError,
+  EntryOrderError,
+  fromSystemError,
+  ManifestEntryMissingError,
+  ManifestEntryUnlistedError,
+  ManifestInvalidError,
+  ManifestMissingError,
+  ShoalError,
+} from './errors.js'
+import { parseManifest, type Manifest, type ManifestEntry } from './manifest.js'
+import { addTarEntry, openTarEntry, writeWithBackpressure } from './tar-entry.js'
+import { manifestTarHeader, tarHeaderFor } from './tar-header.js'
+
+/** Largest manifest accepted: about 400,000 entries. */
+export const DEFAULT_MAX_MANIFEST_BYTES = 64 << 20
+
+const END_OF_ARCHIVE = 1024
+
+export interface VerifyBundleOptions {
+  /** The digest the bundle must have (from the registry or its file name). */
+  expectedDigest?: Digest
+  /** Refuse manifests larger than this many bytes. */
+  maxManifestBytes?: number
+  signal?: AbortSignal
+  /** Called with the number of bundle bytes read so far. */
+  onProgress?: (bytes: number) => void
+  /**
+   * Called for each verified-so-far entry as it streams, so that an extractor can write it
+   * while it is hashed. File content arrives as `chunks`; it is only trustworthy once
+   * verifyBundle resolves (the hash is checked at the end of the entry).
+   */
+  onEntry?: (entry: ManifestEntry, chunks: AsyncIterable<Buffer> | undefined) => Promise<void>
+}
+
+export interface VerifyResult {
+  digest: Digest
+  size: number
+  manifest: Manifest
+}
+
+const TAR_TYPE: Record<ManifestEntry['type'], string> = { file: 'file', dir: 'directory', symlink: 'symlink' }
+
+function tarError(err: unknown): ShoalError {
+  if (err instanceof ShoalError) return err
+  const message = (err as Error)?.message ?? String(err)
+  if (/unexpected end/i.test(message)) {
+    return new BundleTruncatedError('Cannot verify bundle: it ends in the middle of an entry', { cause: err })
+  }
+  if (/tar header|size mismatch|invalid/i.test(message)) {
+    return new BundleCorruptError(`Cannot verify bundle: it is not a readable tar (${message})`, { cause: err })
+  }
+  return fromSystemError(err, 'verify bundle')
+}
+
+function describe(entry: ManifestEntry): string {
+  return JSON.stringify(entry.path)
+}
+
+function checkHeader(header: tar.Header, expected: ManifestEntry, mtime: number): void {
+  const problems: string[] = []
+  if (header.type !== TAR_TYPE[expected.type]) problems.push(`type is ${header.type}, manifest says ${expected.type}`)
+  if ((header.mode ?? 0) !== expected.mode) {
+    problems.push(`mode is ${(header.mode ?? 0).toString(8)}, manifest says ${expected.mode.toString(8)}`)
+  }
+  if (header.uid !== 0 || header.gid !== 0) problems.push(`owner is ${header.uid}:${header.gid}, bundles use 0:0`)
+  const size = expected.type === 'file' ? expected.size : 0
+  if ((header.size ?? 0) !== size) problems.push(`size is ${header.size}, manifest says ${size}`)
+  const target = expected.type === 'symlink' ? expected.target : null
+  if ((header.linkname || null) !== target) problems.push(`link target is ${JSON.stringify(header.linkname)}, manifest says ${JSON.stringify(target)}`)
+  const seconds = header.mtime ? Math.floor(header.mtime.getTime() / 1000) : 0
+  if (seconds !== mtime) problems.push(`mtime is ${seconds}, manifest says ${mtime}`)
+  if (problems.length > 0) {
+    throw new EntryMetadataMismatchError(`Cannot verify entry ${describe(expected)}: ${problems.join('; ')}`, {
+      details: { path: expected.path, problems },
+    })
+  }
+}
+
+/**
+ * Verifies a bundle as it streams, in one pass and flat memory:
+ * - the first entry is `.shoal/manifest.json` and is a valid manifest;
+ * - every tar entry is the next manifest entry, with the same metadata, in bytewise order;
+ * - every file hashes to its manifest sha256;
+ * - the bytes are exactly the canonical encoding of that manifest and content (re-derived on
+ *   the fly), so no padding, header field or trailing byte can hide anything;
+ * - the whole bundle hashes to `expectedDigest` when one is given.
+ * Each failure has its own error code (see docs/errors.md).
+ */
+export async function verifyBundle(input: Readable, options: VerifyBundleOptions = {}): Promise<VerifyResult> {
+  const { expectedDigest, maxManifestBytes = DEFAULT_MAX_MANIFEST_BYTES, signal, onProgress, onEntry } = options
+  signal?.throwIfAborted()
+
+  const inputHash = createHash('sha256')
+  let inputBytes = 0
+  let tail: Buffer = Buffer.alloc(0)
+  const extract = tar.extract()
+  input.on('data', (chunk: Buffer) => {
+    inputHash.update(chunk)
+    inputBytes += chunk.length
+    tail = chunk.length >= END_OF_ARCHIVE ? chunk.subarray(chunk.length - END_OF_ARCHIVE) : Buffer.concat([tail, chunk]).subarray(-END_OF_ARCHIVE)
+    onProgress?.(inputBytes)
+    if (!extract.write(chunk)) {
+      input.pause()
+      extract.once('drain', () => input.resume())
+    }
+  })
+  input.once('end', () => (extract as unknown as NodeJS.WritableStream).end())
+  input.once('error', (err) => extract.destroy(err))
+  const onAbort = (): void => {
+    extract.destroy(signal!.reason)
+  }
+  signal?.addEventListener('abort', onAbort, { once: true })
+
+  // The canonical re-encoding of what we accept, hashed as it is produced.
+  const repack = tar.pack()
+  const repackHash = createHash('sha256')
+  let repackBytes = 0
+  repack.on('data', (data) => {
+    const chunk = data as Buffer
+    repackHash.update(chunk)
+    repackBytes += chunk.length
+  })
+  const repackEnded = new Promise<void>((resolve, reject) => {
+    repack.once('end', () => resolve())
+    repack.once('error', reject)
+  })
+  repackEnded.catch(() => {})
+
+  let manifest: Manifest | undefined
+  let index = -1
+  let previousName: string | undefined
+  let positions = new Map<string, number>()
+  try {
+    for await (const entry of extract) {
+      const header = entry.header
+      if (manifest === undefined) {
+        if (header.name !== MANIFEST_PATH || header.type !== 'file') {
+          throw new ManifestMissingError(`Cannot verify bundle: the first entry is ${JSON.stringify(header.name)}, not ${MANIFEST_PATH}`, {
+            details: { path: header.name },
+          })
+        }
+        if ((header.size ?? 0) > maxManifestBytes) {
+          throw new ManifestInvalidError(`Cannot verify bundle: the manifest is ${header.size} bytes, more than the limit of ${maxManifestBytes}`)
+        }
+        const parts: Buffer[] = []
+        for await (const chunk of entry) parts.push(chunk as Buffer)
+        const bytes = Buffer.concat(parts)
+        manifest = parseManifest(bytes)
+        positions = new Map(manifest.entries.map((e, i) => [e.path, i]))
+        await addTarEntry(repack, manifestTarHeader(bytes.length, manifest.mtime), bytes)
+        index = 0
+        continue
+      }
+
+      const name = header.name
+      if (previousName !== undefined && compareBundlePaths(previousName, name) >= 0) {
+        throw new EntryOrderError(`Cannot verify bundle: entry ${JSON.stringify(name)} comes after ${JSON.stringify(previousName)}; entries must be sorted bytewise and unique`, {
+          details: { path: name, previous: previousName },
+        })
+      }
+      previousName = name
+      const position = positions.get(name)
+      if (position === undefined || position < index) {
+        throw new ManifestEntryUnlistedError(`Cannot verify bundle: it contains ${JSON.stringify(name)}, which the manifest does not list`, {
+          details: { path: name },
+        })
+      }
+      const expected = manifest.entries[index]!
+      if (position > index) {
+        throw new ManifestEntryMissingError(`Cannot verify bundle: the manifest lists ${describe(expected)}, which the bundle does not contain`, {
+          details: { path: expected.path },
+        })
+      }
+      checkHeader(header, expected, manifest.mtime)
+
+      if (expected.type === 'file') {
+        await verifyFileEntry(entry, expected, repack, manifest.mtime, onEntry)
+      } else {
+        for await (const _ of entry) {
+          // No body for directories and symlinks; drain defensively.
+        }
+        await addTarEntry(repack, tarHeaderFor(expected, manifest.mtime))
+        await onEntry?.(expected, undefined)
+      }
+      index++
+    }
+  } catch (err) {
+    input.destroy()
+    extract.destroy()
+    repack.destroy()
+    throw tarError(err)
+  } finally {
+    signal?.removeEventListener('abort', onAbort)
+  }
+
+  const endMarked = tail.length === END_OF_ARCHIVE && tail.every((b) => b === 0)
+  if (manifest === undefined) {
+    if (inputBytes === 0 || !endMarked) throw new BundleTruncatedError(`Cannot verify bundle: it ends before the manifest (${inputBytes} bytes read)`)
+    throw new ManifestMissingError('Cannot verify bundle: it holds no entries')
+  }
+  if (index < manifest.entries.length) {
+    const expected = manifest.entries[index]!
+    if (!endMarked) {
+      throw new BundleTruncatedError(`Cannot verify bundle: it ends after ${inputBytes} bytes, before ${describe(expected)} and without the end-of-archive marker`, {
+        details: { bytes: inputBytes, path: expected.path },
+      })
+    }
+    throw new ManifestEntryMissingError(`Cannot verify bundle: the manifest lists ${describe(expected)}, which the bundle does not contain`, {
+      details: { path: expected.path },
+    })
+  }
+
+  repack.finalize()
+  await repackEnded
+  const digest = formatDigest(inputHash)
+  const canonical = formatDigest(repackHash)
+  if (digest !== canonical) {
+    const why = inputBytes === repackBytes ? 'some padding or header bytes differ' : `it is ${inputBytes} bytes where the canonical encoding is ${repackBytes}`
+    if (!endMarked && inputBytes < repackBytes) {
+      throw new BundleTruncatedError(`Cannot verify bundle: it ends after ${inputBytes} bytes, without the end-of-archive marker`)
+    }
+    throw new BundleNotCanonicalError(`Cannot verify bundle: it is not the canonical encoding of its manifest; ${why}`, {
+      details: { digest, canonical, bytes: inputBytes, canonicalBytes: repackBytes },
+    })
+  }
+  if (expectedDigest !== undefined && digest !== expectedDigest) {
+    throw new BundleDigestMismatchError(`Cannot verify bundle: its digest is ${digest}, expected ${expectedDigest}`, {
+      details: { digest, expected: expectedDigest },
+    })
+  }
+  return { digest, size: inputBytes, manifest }
+}
+
+async function verifyFileEntry(
+  entry: AsyncIterable<unknown>,
+  expected: Extract<ManifestEntry, { type: 'file' }>,
+  repack: tar.Pack,
+  mtime: number,
+  onEntry: VerifyBundleOptions['onEntry'],
+): Promise<void> {
+  const hash = createHash('sha256')
+  const { sink, done } = openTarEntry(repack, tarHeaderFor(expected, mtime))
+  async function* chunks(): AsyncGenerator<Buffer> {
+    for await (const c of entry) {
+      const chunk = c as Buffer
+      hash.update(chunk)
+      await writeWithBackpressure(sink, chunk)
+      yield chunk
+    }
+  }
+  if (onEntry) {
+    const it = chunks()
+    await onEntry(expected, it)
+    // Whatever the consumer left unread still has to be hashed.
+    for await (const _ of it) {
+      // draining
+    }
+  } else {
+    for await (const _ of chunks()) {
+      // hashing
+    }
+  }
+  const actual = hash.digest('hex')
+  if (actual !== expected.sha256) {
+    throw new EntryDigestMismatchError(`Cannot verify entry ${JSON.stringify(expected.path)}: its sha256 is ${actual}, manifest says ${expected.sha256}`, {
+      details: { path: expected.path, expected: expected.sha256, actual },
+    })
+  }
+  sink.end()
+  await done
+}
+
+/** verifyBundle on a file. */
+export async function verifyBundleFile(path: string, options: VerifyBundleOptions = {}): Promise<VerifyResult> {
+  let stream: Readable
+  try {
+    stream = createReadStream(path, { highWaterMark: 1 << 20 })
+    await new Promise<void>((resolve, reject) => {
+      stream.once('open', () => resolve())
+      stream.once('error', reject)
+    })
+  } catch (err) {
+    throw fromSystemError(err, 'open bundle', path)
+  }
+  return verifyBundle(stream, options)
+}
