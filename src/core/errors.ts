@@ -165,6 +165,8 @@ export const NameInvalidError = defineError('NAME_INVALID', 'invalid', 400,
 
 export const UsageError = defineError('USAGE', 'invalid', 400,
   'The command line is not valid')
+export const FileNotFoundError = defineError('FILE_NOT_FOUND', 'not-found', 404,
+  'A file or directory named on the command line or in configuration does not exist')
 export const IoError = defineError('IO_FAILED', 'io', 500,
   'A file system operation failed')
 export const DiskFullError = defineError('DISK_FULL', 'io', 507,
@@ -184,6 +186,9 @@ export function fromSystemError(err: unknown, action: string, path?: string): Sh
   if (e?.code) details.errno = e.code
   if (e?.name === 'AbortError' || e?.code === 'ABORT_ERR') {
     return new AbortedError(`Cannot ${action}: it was aborted`, { cause: err, details })
+  }
+  if (e?.code === 'ENOENT') {
+    return new FileNotFoundError(`Cannot ${action}: ${path ?? 'the file'} does not exist`, { cause: err, details })
   }
   if (e?.code === 'ENOSPC' || e?.code === 'EDQUOT') {
     return new DiskFullError(`Cannot ${action}: the disk is full${path ? ` (at ${path})` : ''}`, { cause: err, details })

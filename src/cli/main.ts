@@ -1,0 +1,54 @@
+import { Command, CommanderError } from 'commander'
+import { EXIT, reportError, type CliIo } from './cli-context.js'
+import { registerInspect } from './inspect-command.js'
+import { registerKeygen } from './keygen-command.js'
+import { registerPack } from './pack-command.js'
+import { registerSign } from './sign-command.js'
+import { registerVerify } from './verify-command.js'
+
+export const VERSION = '0.1.0'
+
+/** Builds the `shoal` command tree. */
+export function buildProgram(io: CliIo): Command {
+  const program = new Command('shoal')
+    .description('Peer-to-peer artifact distribution: pack, publish, swarm, verify and launch bundles')
+    .version(VERSION, '--version', 'print the shoal version')
+    // Root options only before the subcommand, so `shoal publish --version 1.4.2` means the
+    // release version, not shoal's.
+    .enablePositionalOptions()
+    .showHelpAfterError('(run with --help for usage)')
+    .configureOutput({
+      writeOut: (s) => io.stdout.write(s),
+      writeErr: (s) => io.stderr.write(s),
+    })
+    .exitOverride()
+  registerPack(program, io)
+  registerInspect(program, io)
+  registerVerify(program, io)
+  registerKeygen(program, io)
+  registerSign(program, io)
+  for (const cmd of program.commands) cmd.exitOverride()
+  return program
+}
+
+/** Runs the CLI; resolves to the process exit code. */
+export async function main(argv: string[], io: CliIo = { stdout: process.stdout, stderr: process.stderr, env: process.env }): Promise<number> {
+  const program = buildProgram(io)
+  const json = argv.includes('--json')
+  try {
+    await program.parseAsync(argv)
+    return EXIT.ok
+  } catch (err) {
+    if (err instanceof CommanderError) {
+      // --help and --version end through here with exit code 0.
+      return err.exitCode === 0 ? EXIT.ok : EXIT.usage
+    }
+    return reportError(io, err, json)
+  }
+}
+
+/** Entry point when run directly (`node dist/cli/main.js` or `tsx src/cli/main.ts`). */
+const invokedDirectly = process.argv[1] !== undefined && import.meta.url === new URL(`file://${process.argv[1]}`).href
+if (invokedDirectly) {
+  process.exitCode = await main(process.argv)
+}
