@@ -21,6 +21,9 @@ export function openTarEntry(pack: tar.Pack, header: tar.Header): { sink: Writab
     sink = pack.entry(header, (err) => (err ? reject(err) : resolve())) as unknown as Writable
   })
   done.catch(() => {})
+  // The entry's failure reaches the caller through `done`; without a listener, streamx would
+  // also raise it as an uncaught 'error' event when the pack is destroyed.
+  sink.on('error', () => {})
   return { sink, done }
 }
 

@@ -142,6 +142,7 @@ export async function verifyBundle(input: Readable, options: VerifyBundleOptions
   let index = -1
   let previousName: string | undefined
   let positions = new Map<string, number>()
+  let skipped: ManifestEntry | undefined
   try {
     for await (const entry of extract) {
       const header = entry.header
@@ -177,12 +178,13 @@ export async function verifyBundle(input: Readable, options: VerifyBundleOptions
           details: { path: name },
         })
       }
-      const expected = manifest.entries[index]!
       if (position > index) {
-        throw new ManifestEntryMissingError(`Cannot verify bundle: the manifest lists ${describe(expected)}, which the bundle does not contain`, {
-          details: { path: expected.path },
-        })
+        // The manifest's entry at `index` was skipped. Whether it is missing or merely comes
+        // later (out of order, caught by the name check above) is known only further on.
+        skipped ??= manifest.entries[index]
+        index = position
       }
+      const expected = manifest.entries[index]!
       checkHeader(header, expected, manifest.mtime)
 
       if (expected.type === 'file') {
@@ -219,6 +221,12 @@ export async function verifyBundle(input: Readable, options: VerifyBundleOptions
     }
     throw new ManifestEntryMissingError(`Cannot verify bundle: the manifest lists ${describe(expected)}, which the bundle does not contain`, {
       details: { path: expected.path },
+    })
+  }
+
+  if (skipped !== undefined) {
+    throw new ManifestEntryMissingError(`Cannot verify bundle: the manifest lists ${describe(skipped)}, which the bundle does not contain`, {
+      details: { path: skipped.path },
     })
   }
 
