@@ -8,5 +8,8 @@ export default defineConfig({
     // Integration tests start real processes and sockets; two cores, so keep it modest.
     pool: 'forks',
     maxWorkers: 2,
+    // The JSON report is what .ci/run counts from; the default reporter is for people.
+    reporters: ['default', 'json'],
+    outputFile: { json: 'test-results/vitest.json' },
   },
 })

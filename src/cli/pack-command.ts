@@ -3,7 +3,7 @@ import type { Command } from 'commander'
 import { manifestTotals, packBundle, packBundleToFile, type PackProgress } from '../core/index.js'
 import { usage, writeJson, type CliIo } from './cli-context.js'
 import { formatBytes } from './format.js'
-import { createProgress } from './progress.js'
+import { createProgress, progressInterval } from './progress.js'
 
 interface PackOptions {
   output: string
@@ -32,7 +32,7 @@ export function registerPack(program: Command, io: CliIo): void {
     .action(async (dir: string, opts: PackOptions) => {
       const mtime = mtimeFrom(opts.sourceDateEpoch, io.env)
       const toStdout = opts.output === '-'
-      const progress = createProgress({ label: 'pack', stream: io.stderr, enabled: !opts.quiet && !(toStdout && !io.stderr.isTTY) })
+      const progress = createProgress({ label: 'pack', stream: io.stderr, enabled: !opts.quiet && !(toStdout && !io.stderr.isTTY), lineIntervalMs: progressInterval(io) })
       const onProgress = (p: PackProgress): void => progress.update(p.bytes, p.totalBytes, p.phase)
       const result = await (toStdout
         ? packBundle(resolve(dir), io.stdout, { mtime, onProgress })

@@ -27,7 +27,7 @@ export function createProgress(init: ProgressInit): ProgressReporter {
   const started = now()
   let phase = ''
   let phaseStarted = started
-  let lastLine = started
+  let lastLine = lineIntervalMs === 0 ? -Infinity : started
 
   const rateOf = (done: number): number => done / Math.max(0.001, (now() - phaseStarted) / 1000)
 
@@ -79,7 +79,8 @@ export function createProgress(init: ProgressInit): ProgressReporter {
         phaseStarted = now()
       }
       const t = now()
-      if (t - lastLine < lineIntervalMs) return
+      // Always print the completion line; otherwise at most one line per interval.
+      if (t - lastLine < lineIntervalMs && done < total) return
       lastLine = t
       const rate = rateOf(done)
       const pct = total > 0 ? Math.floor((done / total) * 100) : 0
@@ -89,4 +90,10 @@ export function createProgress(init: ProgressInit): ProgressReporter {
     },
     stop() {},
   }
+}
+
+/** Interval of plain progress lines: SHOAL_PROGRESS_INTERVAL_MS, default 5 s. */
+export function progressInterval(io: { env: NodeJS.ProcessEnv }): number {
+  const raw = io.env.SHOAL_PROGRESS_INTERVAL_MS
+  return raw !== undefined && /^\d+$/.test(raw) ? Number(raw) : 5000
 }

@@ -13,7 +13,7 @@ import {
 } from '../core/index.js'
 import { usage, writeJson, type CliIo } from './cli-context.js'
 import { formatBytes } from './format.js'
-import { createProgress } from './progress.js'
+import { createProgress, progressInterval } from './progress.js'
 import { stat } from 'node:fs/promises'
 
 interface VerifyOptions {
@@ -62,7 +62,7 @@ export function registerVerify(program: Command, io: CliIo): void {
       } catch (err) {
         throw fromSystemError(err, 'open bundle', file)
       }
-      const progress = createProgress({ label: 'verify', stream: io.stderr, enabled: !opts.quiet && !opts.json })
+      const progress = createProgress({ label: 'verify', stream: io.stderr, enabled: !opts.quiet && !opts.json, lineIntervalMs: progressInterval(io) })
       const result = await verifyBundleFile(file, {
         expectedDigest: expected,
         onProgress: (bytes) => progress.update(bytes, total),

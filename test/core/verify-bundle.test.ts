@@ -35,15 +35,15 @@ interface CraftEntry {
 async function craft(manifestBody: Buffer | null, entries: CraftEntry[]): Promise<Buffer> {
   const pack = tar.pack()
   const chunks: Buffer[] = []
-  pack.on('data', (c: Buffer) => chunks.push(c))
-  const ended = new Promise((r) => pack.on('end', r))
+  pack.on('data', (c) => void chunks.push(c as Buffer))
+  const ended = new Promise<void>((r) => pack.on('end', () => r()))
   const base = { uid: 0, gid: 0, uname: '', gname: '', mtime: new Date(0) }
   if (manifestBody) pack.entry({ ...base, name: '.shoal/manifest.json', mode: 0o644, type: 'file' }, manifestBody)
   for (const e of entries) {
     const type = e.type ?? 'file'
     const header = { ...base, name: e.name, type, mode: e.mode ?? (type === 'directory' ? 0o755 : type === 'symlink' ? 0o777 : 0o644), linkname: e.linkname, uid: e.uid ?? 0 }
     if (type === 'file') pack.entry(header, Buffer.from(e.body ?? ''))
-    else pack.entry(header).end()
+    else (pack.entry(header) as unknown as Writable).end()
   }
   pack.finalize()
   await ended
