@@ -28,6 +28,8 @@ export function createProgress(init: ProgressInit): ProgressReporter {
   let phase = ''
   let phaseStarted = started
   let lastLine = lineIntervalMs === 0 ? -Infinity : started
+  let printed = false
+  let closed = false
 
   const rateOf = (done: number): number => done / Math.max(0.001, (now() - phaseStarted) / 1000)
 
@@ -77,10 +79,14 @@ export function createProgress(init: ProgressInit): ProgressReporter {
       if (nextPhase !== phase) {
         phase = nextPhase
         phaseStarted = now()
+        closed = false
       }
       const t = now()
-      // Always print the completion line; otherwise at most one line per interval.
-      if (t - lastLine < lineIntervalMs && done < total) return
+      // At most one line per interval; and a closing 100% line once any line was printed, so
+      // that a log shows the end of work it showed the start of (short work stays silent).
+      if (t - lastLine < lineIntervalMs && !(done >= total && printed && !closed)) return
+      if (done >= total) closed = true
+      printed = true
       lastLine = t
       const rate = rateOf(done)
       const pct = total > 0 ? Math.floor((done / total) * 100) : 0

@@ -1,4 +1,4 @@
-import { UnsupportedPathError } from './errors.js'
+import { UnsafeAbsolutePathError, UnsafePathTraversalError, UnsafeTarEntryError, UnsupportedPathError } from './errors.js'
 
 /** Longest path a bundle may hold, in UTF-8 bytes (Linux PATH_MAX). */
 export const MAX_PATH_BYTES = 4096
@@ -53,4 +53,17 @@ export function compareBundlePaths(a: string, b: string): number {
 export function parentPath(path: string): string {
   const i = path.lastIndexOf('/')
   return i === -1 ? '' : path.slice(0, i)
+}
+
+/**
+ * The error for an unsafe path, most specific first: absolute paths and ".." (zip-slip) have
+ * their own codes because they are attacks rather than accidents.
+ */
+export function unsafePathError(path: string, where: string): Error {
+  const problem = bundlePathProblem(path) ?? 'it is unsafe'
+  const message = `Cannot accept ${where}: ${problem} (current value is ${JSON.stringify(path.slice(0, 200))})`
+  const details = { path }
+  if (path.startsWith('/')) return new UnsafeAbsolutePathError(message, { details })
+  if (path.split('/').includes('..')) return new UnsafePathTraversalError(message, { details })
+  return new UnsafeTarEntryError(message, { details })
 }

@@ -138,6 +138,24 @@ export const EntryMetadataMismatchError = defineError('ENTRY_METADATA_MISMATCH',
   'An entry\'s type, mode, size, owner or link target differs from the manifest')
 export const EntryDigestMismatchError = defineError('ENTRY_DIGEST_MISMATCH', 'integrity', 422,
   'A file\'s content does not match the sha256 the manifest gives for it')
+export const UnsafeAbsolutePathError = defineError('UNSAFE_ABSOLUTE_PATH', 'integrity', 422,
+  'A bundle entry has an absolute path')
+export const UnsafePathTraversalError = defineError('UNSAFE_PATH_TRAVERSAL', 'integrity', 422,
+  'A bundle entry path has a ".." component (zip-slip)')
+export const UnsafeSymlinkParentError = defineError('UNSAFE_SYMLINK_PARENT', 'integrity', 422,
+  'A bundle entry would be written through a symlink')
+export const UnsafeHardlinkError = defineError('UNSAFE_HARDLINK', 'integrity', 422,
+  'A bundle holds a hard link entry')
+export const UnsafeSpecialFileError = defineError('UNSAFE_SPECIAL_FILE', 'integrity', 422,
+  'A bundle holds a device node, FIFO or other special file')
+export const UnsafeSetuidError = defineError('UNSAFE_SETUID', 'integrity', 422,
+  'A bundle entry has the setuid, setgid or sticky bit')
+export const UnsafeTarEntryError = defineError('UNSAFE_TAR_ENTRY', 'integrity', 422,
+  'A bundle entry has a name with control characters, an empty or "." component, or another unsafe form')
+export const DuplicateEntryError = defineError('DUPLICATE_ENTRY', 'integrity', 422,
+  'A bundle holds the same path twice')
+export const BundleLimitExceededError = defineError('BUNDLE_LIMIT_EXCEEDED', 'integrity', 422,
+  'A bundle exceeds a cap on total size, entry count, file size or path depth')
 export const DigestInvalidError = defineError('DIGEST_INVALID', 'invalid', 400,
   'A digest is not of the form sha256:<64 lowercase hex>')
 

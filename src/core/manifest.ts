@@ -1,7 +1,7 @@
 import { Type, type Static } from '@sinclair/typebox'
 import { TypeCompiler } from '@sinclair/typebox/compiler'
-import { bundlePathProblem, compareBundlePaths, parentPath } from './bundle-path.js'
-import { EntryOrderError, ManifestInvalidError } from './errors.js'
+import { bundlePathProblem, compareBundlePaths, parentPath, unsafePathError } from './bundle-path.js'
+import { EntryOrderError, ManifestInvalidError, UnsafeSymlinkParentError } from './errors.js'
 import { canonicalLaunchConfig, LaunchConfigSchema } from './launch-config.js'
 
 /** Version of the manifest format; bumped only with a migration note in the README. */
@@ -86,18 +86,18 @@ export function checkManifestEntries(entries: readonly ManifestEntry[]): void {
   const types = new Map<string, ManifestEntry['type']>()
   let previous: string | undefined
   for (const [i, entry] of entries.entries()) {
-    const problem = bundlePathProblem(entry.path)
-    if (problem !== undefined) {
-      throw new ManifestInvalidError(`Cannot accept manifest: entry ${i} has an unsafe path, ${problem} (current value is ${JSON.stringify(entry.path.slice(0, 200))})`, {
-        details: { index: i, path: entry.path },
-      })
-    }
+    if (bundlePathProblem(entry.path) !== undefined) throw unsafePathError(entry.path, `manifest entry ${i}`)
     if (previous !== undefined && compareBundlePaths(previous, entry.path) >= 0) {
       throw new EntryOrderError(`Cannot accept manifest: entries are not in strictly increasing bytewise order at ${JSON.stringify(entry.path)} (previous is ${JSON.stringify(previous)})`, {
         details: { index: i, path: entry.path, previous },
       })
     }
     const parent = parentPath(entry.path)
+    if (parent !== '' && types.get(parent) === 'symlink') {
+      throw new UnsafeSymlinkParentError(`Cannot accept manifest: ${JSON.stringify(entry.path)} would be written through the symlink ${JSON.stringify(parent)}`, {
+        details: { index: i, path: entry.path, symlink: parent },
+      })
+    }
     if (parent !== '' && types.get(parent) !== 'dir') {
       throw new ManifestInvalidError(`Cannot accept manifest: the parent of ${JSON.stringify(entry.path)} is not a directory listed before it`, {
         details: { index: i, path: entry.path },

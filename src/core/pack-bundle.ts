@@ -1,5 +1,4 @@
 import { createHash } from 'node:crypto'
-import { createReadStream } from 'node:fs'
 import { readFile } from 'node:fs/promises'
 import { join } from 'node:path'
 import type { Writable } from 'node:stream'
@@ -7,15 +6,14 @@ import { pipeline } from 'node:stream/promises'
 import tar from 'tar-stream'
 import { writeFileAtomically } from './atomic-file.js'
 import { HashingPassThrough, type Digest } from './digest.js'
-import { fromSystemError, LaunchConfigInvalidError, SourceChangedError } from './errors.js'
+import { fromSystemError, LaunchConfigInvalidError } from './errors.js'
 import { parseLaunchConfig, type LaunchConfig } from './launch-config.js'
 import { encodeManifest, MANIFEST_SCHEMA_VERSION, type Manifest, type ManifestEntry } from './manifest.js'
+import { readSmallSourceFile, readSourceFile, SMALL_FILE_BYTES } from './read-source-file.js'
 import { scanTree, type ScannedEntry } from './scan-tree.js'
 import { addTarEntry, openTarEntry, writeWithBackpressure } from './tar-entry.js'
 import { manifestTarHeader, tarHeaderFor } from './tar-header.js'
 
-/** Read size for source files; large enough that syscalls do not dominate. */
-const READ_CHUNK = 1 << 20
 /** Files hashed at once in the first pass, to overlap I/O latency with hashing. */
 const HASH_CONCURRENCY = 4
 
@@ -63,32 +61,24 @@ async function readLaunchConfig(root: string, entries: ScannedEntry[]): Promise<
   return parseLaunchConfig(value, LAUNCH_CONFIG_FILE)
 }
 
-async function hashFile(entry: Extract<ScannedEntry, { type: 'file' }>, signal: AbortSignal | undefined, onBytes: (n: number) => void): Promise<string> {
+async function hashFile(entry: ScannedFile, buffer: Buffer, signal: AbortSignal | undefined, onBytes: (n: number) => void): Promise<string> {
   const hash = createHash('sha256')
-  let size = 0
-  try {
-    for await (const chunk of createReadStream(entry.absPath, { highWaterMark: READ_CHUNK, signal })) {
-      hash.update(chunk as Buffer)
-      size += (chunk as Buffer).length
-      onBytes((chunk as Buffer).length)
-    }
-  } catch (err) {
-    throw fromSystemError(err, 'hash file', entry.absPath)
-  }
-  if (size !== entry.size) {
-    throw new SourceChangedError(`Cannot pack file: its size changed from ${entry.size} to ${size} bytes while packing (current value is ${entry.path})`, {
-      details: { path: entry.path },
-    })
+  for await (const chunk of readSourceFile(entry.absPath, entry.path, entry.size, { signal, reuse: buffer })) {
+    hash.update(chunk)
+    onBytes(chunk.length)
   }
   return hash.digest('hex')
 }
 
+type ScannedFile = Extract<ScannedEntry, { type: 'file' }>
+
 /**
  * Packs a build output directory into a bundle written to `output`, streaming: memory stays
  * flat whatever the tree's size. Two passes over the files: the first hashes each file for the
- * manifest (which must come first in the tar), the second writes the tar and hashes each file
- * again, so a file that changes between the passes fails with SOURCE_CHANGED instead of
- * producing a bundle that contradicts its own manifest.
+ * manifest (which must come first in the tar), the second writes the tar. A file whose inode,
+ * size, mtime or ctime differs after its last read from what the listing saw fails with
+ * SOURCE_CHANGED instead of producing a bundle that contradicts its own manifest (ctime moves on
+ * every write, so a same-size rewrite is caught too, without hashing every file twice).
  */
 export async function packBundle(root: string, output: Writable, options: PackBundleOptions = {}): Promise<PackResult> {
   const { mtime = 0, signal, onProgress } = options
@@ -108,11 +98,12 @@ export async function packBundle(root: string, output: Writable, options: PackBu
   const entries: ManifestEntry[] = new Array(scanned.length)
   let next = 0
   const worker = async (): Promise<void> => {
+    const buffer = Buffer.allocUnsafe(SMALL_FILE_BYTES + 1)
     while (next < scanned.length) {
       const i = next++
       const e = scanned[i]!
       if (e.type === 'file') {
-        const sha256 = await hashFile(e, signal, (n) => {
+        const sha256 = await hashFile(e, buffer, signal, (n) => {
           progress.bytes += n
           report()
         })
@@ -144,10 +135,17 @@ export async function packBundle(root: string, output: Writable, options: PackBu
       signal?.throwIfAborted()
       const header = tarHeaderFor(entry, mtime)
       if (entry.type === 'file') {
-        await addFile(pack, header, entry, scanned[i]!.absPath, signal, (n) => {
+        const source = scanned[i] as ScannedFile
+        const onBytes = (n: number): void => {
           progress.bytes += n
           report()
-        })
+        }
+        if (source.size <= SMALL_FILE_BYTES) {
+          const body = await readSmallSourceFile(source.absPath, source.path, source.size, { signal, expect: source })
+          await addSmallFile(pack, header, body, onBytes)
+        } else {
+          await addFile(pack, header, source, signal, onBytes)
+        }
       } else {
         await addTarEntry(pack, header)
       }
@@ -167,34 +165,20 @@ export async function packBundle(root: string, output: Writable, options: PackBu
   return { digest: hasher.digest(), size: hasher.bytes, manifest }
 }
 
-async function addFile(
-  pack: tar.Pack,
-  header: tar.Header,
-  entry: Extract<ManifestEntry, { type: 'file' }>,
-  absPath: string,
-  signal: AbortSignal | undefined,
-  onBytes: (n: number) => void,
-): Promise<void> {
+async function addFile(pack: tar.Pack, header: tar.Header, source: ScannedFile, signal: AbortSignal | undefined, onBytes: (n: number) => void): Promise<void> {
   const { sink, done } = openTarEntry(pack, header)
-  const hash = createHash('sha256')
-  let size = 0
-  try {
-    for await (const chunk of createReadStream(absPath, { highWaterMark: READ_CHUNK, signal })) {
-      const buf = chunk as Buffer
-      size += buf.length
-      if (size > entry.size) break
-      hash.update(buf)
-      onBytes(buf.length)
-      await writeWithBackpressure(sink, buf)
-    }
-  } catch (err) {
-    throw fromSystemError(err, 'read file', absPath)
-  }
-  if (size !== entry.size || hash.digest('hex') !== entry.sha256) {
-    throw new SourceChangedError(`Cannot pack file: it changed while packing (current value is ${entry.path})`, { details: { path: entry.path } })
+  for await (const chunk of readSourceFile(source.absPath, source.path, source.size, { signal, expect: source })) {
+    onBytes(chunk.length)
+    await writeWithBackpressure(sink, chunk)
   }
   sink.end()
   await done
+}
+
+async function addSmallFile(pack: tar.Pack, header: tar.Header, body: Buffer, onBytes: (n: number) => void): Promise<void> {
+  onBytes(body.length)
+  if (body.length === 0) await addTarEntry(pack, header)
+  else await addTarEntry(pack, header, body)
 }
 
 /**

@@ -2,11 +2,18 @@ import { createHash } from 'node:crypto'
 import { createReadStream } from 'node:fs'
 import type { Readable } from 'node:stream'
 import tar from 'tar-stream'
-import { compareBundlePaths, MANIFEST_PATH } from './bundle-path.js'
+import { bundlePathProblem, compareBundlePaths, MANIFEST_PATH, parentPath, unsafePathError } from './bundle-path.js'
 import { formatDigest, type Digest } from './digest.js'
 import {
   BundleCorruptError,
   BundleDigestMismatchError,
+  BundleLimitExceededError,
+  DuplicateEntryError,
+  UnsafeHardlinkError,
+  UnsafeSetuidError,
+  UnsafeSpecialFileError,
+  UnsafeSymlinkParentError,
+  UnsafeTarEntryError,
   BundleNotCanonicalError,
   BundleTruncatedError,
   EntryDigestMismatchError,
@@ -28,7 +35,28 @@ export const DEFAULT_MAX_MANIFEST_BYTES = 64 << 20
 
 const END_OF_ARCHIVE = 1024
 
+/** Caps checked against the manifest before any content is read (a bomb fails at once). */
+export interface BundleLimits {
+  /** Sum of all file sizes. */
+  maxTotalBytes: number
+  /** Number of manifest entries. */
+  maxEntries: number
+  /** Size of one file. */
+  maxFileBytes: number
+  /** Components in one path. */
+  maxPathDepth: number
+}
+
+export const DEFAULT_BUNDLE_LIMITS: BundleLimits = {
+  maxTotalBytes: 256 * 2 ** 30,
+  maxEntries: 2_000_000,
+  maxFileBytes: 64 * 2 ** 30,
+  maxPathDepth: 128,
+}
+
 export interface VerifyBundleOptions {
+  /** Caps on what the manifest may declare; defaults are DEFAULT_BUNDLE_LIMITS. */
+  limits?: Partial<BundleLimits>
   /** The digest the bundle must have (from the registry or its file name). */
   expectedDigest?: Digest
   /** Refuse manifests larger than this many bytes. */
@@ -68,6 +96,52 @@ function describe(entry: ManifestEntry): string {
   return JSON.stringify(entry.path)
 }
 
+/** Refuses the classic hostile-tar forms by their own codes, before any manifest lookup. */
+function checkTarHeaderSafety(header: tar.Header): void {
+  const name = header.name
+  if (bundlePathProblem(name) !== undefined) throw unsafePathError(name, 'bundle entry')
+  switch (header.type) {
+    case 'file':
+    case 'directory':
+    case 'symlink':
+      break
+    case 'link':
+      throw new UnsafeHardlinkError(`Cannot verify bundle: ${JSON.stringify(name)} is a hard link to ${JSON.stringify(header.linkname)}`, {
+        details: { path: name, target: header.linkname },
+      })
+    case 'character-device':
+    case 'block-device':
+    case 'fifo':
+      throw new UnsafeSpecialFileError(`Cannot verify bundle: ${JSON.stringify(name)} is a ${header.type}`, { details: { path: name, type: header.type } })
+    default:
+      throw new UnsafeTarEntryError(`Cannot verify bundle: ${JSON.stringify(name)} has tar type ${header.type}`, { details: { path: name, type: header.type } })
+  }
+  if ((header.mode ?? 0) & 0o7000) {
+    throw new UnsafeSetuidError(`Cannot verify bundle: ${JSON.stringify(name)} has mode ${(header.mode ?? 0).toString(8)} (setuid, setgid or sticky)`, {
+      details: { path: name, mode: header.mode },
+    })
+  }
+}
+
+function checkLimits(manifest: Manifest, limits: BundleLimits): void {
+  const fail = (what: string, value: number, limit: number, path?: string): never => {
+    throw new BundleLimitExceededError(`Cannot verify bundle: ${what} is ${value}, over the limit of ${limit}${path ? ` (at ${JSON.stringify(path)})` : ''}`, {
+      details: { what, value, limit, path },
+    })
+  }
+  if (manifest.entries.length > limits.maxEntries) fail('the entry count', manifest.entries.length, limits.maxEntries)
+  let total = 0
+  for (const e of manifest.entries) {
+    const depth = e.path.split('/').length
+    if (depth > limits.maxPathDepth) fail('the path depth', depth, limits.maxPathDepth, e.path)
+    if (e.type === 'file') {
+      if (e.size > limits.maxFileBytes) fail('a file size', e.size, limits.maxFileBytes, e.path)
+      total += e.size
+    }
+  }
+  if (total > limits.maxTotalBytes) fail('the total size', total, limits.maxTotalBytes)
+}
+
 function checkHeader(header: tar.Header, expected: ManifestEntry, mtime: number): void {
   const problems: string[] = []
   if (header.type !== TAR_TYPE[expected.type]) problems.push(`type is ${header.type}, manifest says ${expected.type}`)
@@ -100,6 +174,7 @@ function checkHeader(header: tar.Header, expected: ManifestEntry, mtime: number)
  */
 export async function verifyBundle(input: Readable, options: VerifyBundleOptions = {}): Promise<VerifyResult> {
   const { expectedDigest, maxManifestBytes = DEFAULT_MAX_MANIFEST_BYTES, signal, onProgress, onEntry } = options
+  const limits = { ...DEFAULT_BUNDLE_LIMITS, ...options.limits }
   signal?.throwIfAborted()
 
   const inputHash = createHash('sha256')
@@ -143,6 +218,7 @@ export async function verifyBundle(input: Readable, options: VerifyBundleOptions
   let previousName: string | undefined
   let positions = new Map<string, number>()
   let skipped: ManifestEntry | undefined
+  let seen = new Uint8Array(0)
   try {
     for await (const entry of extract) {
       const header = entry.header
@@ -159,20 +235,35 @@ export async function verifyBundle(input: Readable, options: VerifyBundleOptions
         for await (const chunk of entry) parts.push(chunk as Buffer)
         const bytes = Buffer.concat(parts)
         manifest = parseManifest(bytes)
+        checkLimits(manifest, limits)
         positions = new Map(manifest.entries.map((e, i) => [e.path, i]))
+        seen = new Uint8Array(manifest.entries.length)
         await addTarEntry(repack, manifestTarHeader(bytes.length, manifest.mtime), bytes)
         index = 0
         continue
       }
 
       const name = header.name
+      checkTarHeaderSafety(header)
+      const position = positions.get(name)
+      if (position !== undefined && seen[position]) {
+        throw new DuplicateEntryError(`Cannot verify bundle: it holds ${JSON.stringify(name)} twice`, { details: { path: name } })
+      }
       if (previousName !== undefined && compareBundlePaths(previousName, name) >= 0) {
         throw new EntryOrderError(`Cannot verify bundle: entry ${JSON.stringify(name)} comes after ${JSON.stringify(previousName)}; entries must be sorted bytewise and unique`, {
           details: { path: name, previous: previousName },
         })
       }
       previousName = name
-      const position = positions.get(name)
+      if (position === undefined) {
+        const parent = parentPath(name)
+        const parentPosition = parent === '' ? undefined : positions.get(parent)
+        if (parentPosition !== undefined && manifest.entries[parentPosition]!.type === 'symlink') {
+          throw new UnsafeSymlinkParentError(`Cannot verify bundle: ${JSON.stringify(name)} would be written through the symlink ${JSON.stringify(parent)}`, {
+            details: { path: name, symlink: parent },
+          })
+        }
+      }
       if (position === undefined || position < index) {
         throw new ManifestEntryUnlistedError(`Cannot verify bundle: it contains ${JSON.stringify(name)}, which the manifest does not list`, {
           details: { path: name },
@@ -186,6 +277,7 @@ export async function verifyBundle(input: Readable, options: VerifyBundleOptions
       }
       const expected = manifest.entries[index]!
       checkHeader(header, expected, manifest.mtime)
+      seen[index] = 1
 
       if (expected.type === 'file') {
         await verifyFileEntry(entry, expected, repack, manifest.mtime, onEntry)

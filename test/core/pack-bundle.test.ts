@@ -170,20 +170,24 @@ describe('packBundle()', () => {
     await expect(packToBuffer(dir)).rejects.toMatchObject({ code: 'LAUNCH_CONFIG_INVALID' })
   })
 
-  it('packBundle() fails with SOURCE_CHANGED when a file changes between hashing and writing', async () => {
+  it.each([
+    ['a small file rewritten with the same size', 'a.txt', 'original content', `printf 'tampered content' > "$F"`],
+    ['a large file rewritten with the same size', 'big.bin', 'x'.repeat(3 << 20), `dd if=/dev/zero of="$F" bs=1M count=3 status=none`],
+    ['a large file that grows', 'big.bin', 'x'.repeat(3 << 20), `printf 'more' >> "$F"`],
+  ])('packBundle() fails with SOURCE_CHANGED for %s between hashing and writing', async (_name, file, content, change) => {
     const dir = await tempDir()
-    await writeTree(dir, { 'a.txt': 'original content' })
+    await writeTree(dir, { [file]: content })
     const sink = new Writable({ write: (_c, _e, cb) => cb() })
     let changed = false
     const packing = packBundle(dir, sink, {
       onProgress: (p) => {
         if (p.phase === 'writing' && !changed) {
           changed = true
-          execFileSync('sh', ['-c', `printf 'tampered content' > ${JSON.stringify(join(dir, 'a.txt'))}`])
+          execFileSync('sh', ['-c', change], { env: { ...process.env, F: join(dir, file) } })
         }
       },
     })
-    await expect(packing).rejects.toMatchObject({ code: 'SOURCE_CHANGED', details: { path: 'a.txt' } })
+    await expect(packing).rejects.toMatchObject({ code: 'SOURCE_CHANGED', details: { path: file } })
   })
 
   it('packBundleToFile() leaves no output and no temp file when packing fails', async () => {

@@ -154,7 +154,7 @@ describe('verifyBundle()', () => {
       name: 'a duplicate tar entry',
       manifest: manifestOf([file('a.txt', 'A')]),
       entries: [{ name: 'a.txt', body: 'A' }, { name: 'a.txt', body: 'A' }],
-      code: 'ENTRY_OUT_OF_ORDER',
+      code: 'DUPLICATE_ENTRY',
     },
     {
       name: 'a manifest whose entries are out of order',
@@ -168,7 +168,7 @@ describe('verifyBundle()', () => {
       name: 'a manifest with a zip-slip path',
       manifest: Buffer.from(JSON.stringify({ schema: 1, mtime: 0, entries: [file('../evil', 'x')] })),
       entries: [{ name: '../evil', body: 'x' }],
-      code: 'MANIFEST_INVALID',
+      code: 'UNSAFE_PATH_TRAVERSAL',
     },
     {
       name: 'a manifest with an unknown schema version',
@@ -180,13 +180,19 @@ describe('verifyBundle()', () => {
       name: 'an entry whose parent is a symlink',
       manifest: manifestOf([{ path: 'l', type: 'symlink', mode: 0o777, target: '/etc' }, file('l/passwd', 'x')]),
       entries: [{ name: 'l', type: 'symlink', linkname: '/etc' }, { name: 'l/passwd', body: 'x' }],
-      code: 'MANIFEST_INVALID',
+      code: 'UNSAFE_SYMLINK_PARENT',
     },
     {
       name: 'a file whose mode differs from the manifest',
       manifest: manifestOf([file('a.txt', 'A')]),
-      entries: [{ name: 'a.txt', body: 'A', mode: 0o4755 }],
+      entries: [{ name: 'a.txt', body: 'A', mode: 0o755 }],
       code: 'ENTRY_METADATA_MISMATCH',
+    },
+    {
+      name: 'a setuid file',
+      manifest: manifestOf([file('a.txt', 'A')]),
+      entries: [{ name: 'a.txt', body: 'A', mode: 0o4755 }],
+      code: 'UNSAFE_SETUID',
     },
     {
       name: 'a file with a non-root owner',
@@ -198,7 +204,7 @@ describe('verifyBundle()', () => {
       name: 'a hard link where the manifest says file',
       manifest: manifestOf([file('a.txt', 'A'), file('b.txt', '')]),
       entries: [{ name: 'a.txt', body: 'A' }, { name: 'b.txt', type: 'link', linkname: 'a.txt' }],
-      code: 'ENTRY_METADATA_MISMATCH',
+      code: 'UNSAFE_HARDLINK',
     },
     {
       name: 'a symlink whose target differs from the manifest',
@@ -220,6 +226,18 @@ describe('verifyBundle()', () => {
       await expect(verifyBytes(bytes)).rejects.toMatchObject({ code: row.code })
     })
   }
+
+  it('verifyBundle() refuses a manifest over the caller\'s limits with BUNDLE_LIMIT_EXCEEDED before reading content', async () => {
+    const cases = [
+      { limits: { maxEntries: 5 }, what: 'the entry count' },
+      { limits: { maxTotalBytes: 1000 }, what: 'the total size' },
+      { limits: { maxFileBytes: 1000 }, what: 'a file size' },
+      { limits: { maxPathDepth: 1 }, what: 'the path depth' },
+    ]
+    for (const c of cases) {
+      await expect(verifyBundle(Readable.from([good.bytes]), { limits: c.limits }), c.what).rejects.toMatchObject({ code: 'BUNDLE_LIMIT_EXCEEDED', details: { what: c.what } })
+    }
+  })
 
   it('verifyBundle() accepts a hand-crafted bundle that is canonical, proving the repack matches tar-stream output', async () => {
     const bytes = await craft(manifestOf([dir('d'), file('d/a.txt', 'A')]), [{ name: 'd', type: 'directory' }, { name: 'd/a.txt', body: 'A' }])
