@@ -174,6 +174,21 @@ export const SignatureFormatError = defineError('SIGNATURE_FORMAT', 'invalid', 4
 export const KeyFormatError = defineError('KEY_FORMAT', 'invalid', 400,
   'A key file is not an ed25519 key in the expected format')
 
+// ---- Launcher -------------------------------------------------------------------------------
+
+export const SnapshotExistsError = defineError('SNAPSHOT_EXISTS', 'conflict', 409,
+  'A snapshot or image with that key already exists')
+export const SnapshotNotFoundError = defineError('SNAPSHOT_NOT_FOUND', 'not-found', 404,
+  'No snapshot or image has that key')
+export const SnapshotterUnavailableError = defineError('SNAPSHOTTER_UNAVAILABLE', 'io', 503,
+  'The snapshotter cannot work here (not root, no btrfs file system, no overlay support)')
+export const ReleaseNotActiveError = defineError('RELEASE_NOT_ACTIVE', 'not-found', 404,
+  'The release has no current (or no previous) activation to act on')
+export const LaunchFailedError = defineError('LAUNCH_FAILED', 'io', 500,
+  'The container agent could not start the release or it exited with an error')
+export const CommandFailedError = defineError('COMMAND_FAILED', 'io', 500,
+  'An external command (mount, btrfs, runc, cp) failed')
+
 // ---- Names -----------------------------------------------------------------------------------
 
 export const NameInvalidError = defineError('NAME_INVALID', 'invalid', 400,

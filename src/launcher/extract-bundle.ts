@@ -42,7 +42,6 @@ export interface ExtractResult {
  * (0644/0755 only: no setuid); files belong to the extracting user.
  */
 export async function extractBundle(input: Readable, dest: string, options: ExtractBundleOptions = {}): Promise<ExtractResult> {
-  const { expectedDigest, limits, mountPoints = true, signal, onProgress } = options
   const staging = join(dirname(dest), `.${basename(dest)}.staging-${process.pid}-${randomBytes(6).toString('hex')}`)
   try {
     await mkdir(dirname(dest), { recursive: true })
@@ -52,36 +51,7 @@ export async function extractBundle(input: Readable, dest: string, options: Extr
     throw fromSystemError(err, 'create staging directory', staging)
   }
   try {
-    const result = await verifyBundle(input, {
-      expectedDigest,
-      limits,
-      signal,
-      onProgress,
-      onEntry: async (entry, chunks) => {
-        const target = join(staging, entry.path)
-        try {
-          if (entry.type === 'dir') {
-            await mkdir(target)
-            await chmod(target, 0o755) // mkdir's mode is masked by the umask
-          } else if (entry.type === 'symlink') {
-            await symlink(entry.target, target)
-          } else {
-            const handle = await open(target, constants.O_WRONLY | constants.O_CREAT | constants.O_EXCL | constants.O_NOFOLLOW, entry.mode)
-            try {
-              for await (const chunk of chunks!) await handle.write(chunk)
-              // open()'s mode is masked by the umask; the manifest's mode is what we promise.
-              await handle.chmod(entry.mode)
-            } finally {
-              await handle.close()
-            }
-          }
-        } catch (err) {
-          throw fromSystemError(err, `write ${entry.type}`, entry.path)
-        }
-      },
-    })
-    if (mountPoints) await createMountPoints(staging)
-    await flush(staging)
+    const result = await unpackInto(input, staging, options)
     try {
       await rename(staging, dest)
       await syncDir(dirname(dest))
@@ -93,6 +63,46 @@ export async function extractBundle(input: Readable, dest: string, options: Extr
     await rm(staging, { recursive: true, force: true }).catch(() => {})
     throw err
   }
+}
+
+/**
+ * The body of extractBundle without the staging and rename: verifies and unpacks into `dir`,
+ * an existing empty directory (a snapshotter's active snapshot, whose commit is the atomic
+ * step), then flushes it to disk. On failure `dir` holds a partial tree: the caller removes it.
+ */
+export async function unpackInto(input: Readable, dir: string, options: ExtractBundleOptions = {}): Promise<ExtractResult> {
+  const { expectedDigest, limits, mountPoints = true, signal, onProgress } = options
+  const result = await verifyBundle(input, {
+    expectedDigest,
+    limits,
+    signal,
+    onProgress,
+    onEntry: async (entry, chunks) => {
+      const target = join(dir, entry.path)
+      try {
+        if (entry.type === 'dir') {
+          await mkdir(target)
+          await chmod(target, 0o755) // mkdir's mode is masked by the umask
+        } else if (entry.type === 'symlink') {
+          await symlink(entry.target, target)
+        } else {
+          const handle = await open(target, constants.O_WRONLY | constants.O_CREAT | constants.O_EXCL | constants.O_NOFOLLOW, entry.mode)
+          try {
+            for await (const chunk of chunks!) await handle.write(chunk)
+            // open()'s mode is masked by the umask; the manifest's mode is what we promise.
+            await handle.chmod(entry.mode)
+          } finally {
+            await handle.close()
+          }
+        }
+      } catch (err) {
+        throw fromSystemError(err, `write ${entry.type}`, entry.path)
+      }
+    },
+  })
+  if (mountPoints) await createMountPoints(dir)
+  await flush(dir)
+  return result
 }
 
 async function createMountPoints(root: string): Promise<void> {
