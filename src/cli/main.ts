@@ -2,6 +2,7 @@ import { Command, CommanderError } from 'commander'
 import { EXIT, reportError, type CliIo } from './cli-context.js'
 import { registerInspect } from './inspect-command.js'
 import { registerKeygen } from './keygen-command.js'
+import { registerGc, registerLaunch, registerRollback } from './launch-command.js'
 import { registerPack } from './pack-command.js'
 import { registerSign } from './sign-command.js'
 import { registerVerify } from './verify-command.js'
@@ -27,6 +28,9 @@ export function buildProgram(io: CliIo): Command {
   registerVerify(program, io)
   registerKeygen(program, io)
   registerSign(program, io)
+  registerLaunch(program, io)
+  registerRollback(program, io)
+  registerGc(program, io)
   for (const cmd of program.commands) cmd.exitOverride()
   return program
 }

@@ -84,7 +84,7 @@ export function createBtrfsSnapshotter(init: BtrfsSnapshotterInit): Snapshotter 
     },
     async list() {
       await ready
-      return { images: (await readdir(images)).sort(), checkouts: (await readdir(checkouts)).sort() }
+      return { images: (await readdir(images)).sort(), checkouts: (await readdir(checkouts)).sort(), active: (await readdir(active)).sort() }
     },
   }
 }

@@ -74,7 +74,7 @@ export function createDirSnapshotter(init: DirSnapshotterInit): Snapshotter {
     },
     async list() {
       await ready
-      return { images: (await readdir(images)).sort(), checkouts: (await readdir(checkouts)).filter((n) => !n.endsWith('.partial')).sort() }
+      return { images: (await readdir(images)).sort(), checkouts: (await readdir(checkouts)).filter((n) => !n.endsWith('.partial')).sort(), active: (await readdir(active)).sort() }
     },
   }
 }

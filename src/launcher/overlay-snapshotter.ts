@@ -90,7 +90,7 @@ export function createOverlaySnapshotter(init: OverlaySnapshotterInit): Snapshot
     },
     async list() {
       await ready
-      return { images: (await readdir(images)).sort(), checkouts: (await readdir(checkouts)).sort() }
+      return { images: (await readdir(images)).sort(), checkouts: (await readdir(checkouts)).sort(), active: (await readdir(active)).sort() }
     },
   }
 }

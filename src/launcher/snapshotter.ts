@@ -18,8 +18,8 @@ export interface Snapshotter {
   remove(key: string): Promise<void>
   /** Path of a committed image, or undefined. */
   image(name: string): Promise<string | undefined>
-  /** Names of committed images and keys of checkouts. */
-  list(): Promise<{ images: string[]; checkouts: string[] }>
+  /** Names of committed images, keys of checkouts, and keys of active (uncommitted) snapshots. */
+  list(): Promise<{ images: string[]; checkouts: string[]; active: string[] }>
 }
 
 export type SnapshotterName = 'dir' | 'overlay' | 'btrfs'

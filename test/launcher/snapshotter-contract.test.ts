@@ -67,7 +67,7 @@ function snapshotterContract(name: SnapshotterName, unavailable: string | undefi
       await snap.remove('img3')
       await snap.remove('img3-active')
       await snap.remove('never-existed')
-      expect(await snap.list()).toEqual({ images: [], checkouts: [] })
+      expect(await snap.list()).toEqual({ images: [], checkouts: [], active: [] })
     })
 
     it(`${name}: keys that could leave the store are refused`, async () => {

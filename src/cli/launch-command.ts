@@ -1,0 +1,151 @@
+import { createReadStream } from 'node:fs'
+import { readFile, stat } from 'node:fs/promises'
+import { resolve } from 'node:path'
+import type { Command } from 'commander'
+import {
+  checkName,
+  digestHex,
+  fromSystemError,
+  parseSignature,
+  parseTrustedKeys,
+  SignatureMissingError,
+  verifyReleaseSignature,
+} from '../core/index.js'
+import {
+  AGENT_NAMES,
+  createExecAgent,
+  createLauncher,
+  createOciAgent,
+  createProcessAgent,
+  SNAPSHOTTER_NAMES,
+  type Agent,
+  type AgentName,
+  type SnapshotterName,
+} from '../launcher/index.js'
+import { usage, writeJson, type CliIo } from './cli-context.js'
+import { createProgress, progressInterval } from './progress.js'
+
+interface LaunchOptions {
+  root: string
+  release: string
+  version?: string
+  snapshotter: string
+  agent: string
+  exec?: string
+  runtime?: string
+  signature?: string
+  trustedKeys?: string
+  installOnly?: boolean
+  json?: boolean
+  quiet?: boolean
+}
+
+function pickAgent(opts: LaunchOptions, io: CliIo): Agent {
+  if (!AGENT_NAMES.includes(opts.agent as AgentName)) throw usage(`Cannot launch: --agent must be one of ${AGENT_NAMES.join(', ')} (current value is ${opts.agent})`)
+  switch (opts.agent as AgentName) {
+    case 'process':
+      return createProcessAgent({ stdout: io.stdout, stderr: io.stderr, env: io.env })
+    case 'exec':
+      if (!opts.exec) throw usage('Cannot launch with the exec agent: --exec "COMMAND ARGS" is required')
+      return createExecAgent({ command: ['sh', '-c', opts.exec], env: io.env, stdout: io.stdout, stderr: io.stderr })
+    case 'oci':
+      return createOciAgent({ runtime: opts.runtime, stdout: io.stdout, stderr: io.stderr })
+  }
+}
+
+export function registerLaunch(program: Command, io: CliIo): void {
+  program
+    .command('launch')
+    .description('Verify a bundle, unpack it into a snapshot, activate it for a release and hand it to a container agent')
+    .argument('<bundle>', 'the bundle file')
+    .requiredOption('--root <dir>', 'launcher state directory')
+    .requiredOption('-r, --release <name>', 'release name')
+    .option('--version <version>', 'release version (default: the first 12 hex digits of the digest)')
+    .option('--snapshotter <name>', `one of ${SNAPSHOTTER_NAMES.join(', ')}`, 'dir')
+    .option('--agent <name>', `one of ${AGENT_NAMES.join(', ')}`, 'process')
+    .option('--exec <command>', 'for --agent exec: shell command run with SHOAL_ROOTFS, SHOAL_DIGEST, SHOAL_RELEASE, SHOAL_VERSION set')
+    .option('--runtime <path>', 'for --agent oci: runc (default) or crun')
+    .option('--signature <file>', 'detached signature to require')
+    .option('--trusted-keys <file>', 'refuse to activate unless signed by one of these keys')
+    .option('--install-only', 'install and activate, but do not start anything')
+    .option('--json', 'print the activation as JSON')
+    .option('-q, --quiet', 'no progress output')
+    .action(async (bundlePath: string, opts: LaunchOptions) => {
+      checkName('release', opts.release)
+      if (!SNAPSHOTTER_NAMES.includes(opts.snapshotter as SnapshotterName)) {
+        throw usage(`Cannot launch: --snapshotter must be one of ${SNAPSHOTTER_NAMES.join(', ')} (current value is ${opts.snapshotter})`)
+      }
+      const agent = opts.installOnly ? undefined : pickAgent(opts, io)
+      const path = resolve(bundlePath)
+      let total = 0
+      try {
+        total = (await stat(path)).size
+      } catch (err) {
+        throw fromSystemError(err, 'open bundle', path)
+      }
+      const launcher = createLauncher({ root: resolve(opts.root), snapshotter: opts.snapshotter as SnapshotterName })
+      const progress = createProgress({ label: 'launch', stream: io.stderr, enabled: !opts.quiet && !opts.json, lineIntervalMs: progressInterval(io) })
+      const meta = await launcher
+        .install(() => createReadStream(path, { highWaterMark: 1 << 20 }), { onProgress: (b) => progress.update(b, total, 'verify+unpack') })
+        .finally(() => progress.stop())
+      const version = opts.version ?? digestHex(meta.digest).slice(0, 12)
+      if (opts.trustedKeys) {
+        if (!opts.signature) throw new SignatureMissingError(`Cannot activate ${opts.release}@${version}: trusted keys are configured but no --signature was given`)
+        const trusted = parseTrustedKeys(await readFile(opts.trustedKeys, 'utf8'))
+        verifyReleaseSignature(parseSignature(await readFile(opts.signature, 'utf8')), { release: opts.release, version, digest: meta.digest }, trusted)
+      }
+      const activation = await launcher.activate({ release: opts.release, version, digest: meta.digest })
+      if (opts.json) writeJson(io, { ok: true, activation })
+      else io.stderr.write(`activated ${activation.release}@${activation.version} ${activation.digest}\n  rootfs ${activation.rootfs}\n`)
+      if (!agent) return
+      const running = await agent.start({
+        id: activation.id,
+        rootfs: activation.rootfs,
+        release: activation.release,
+        version: activation.version,
+        digest: activation.digest,
+        launch: activation.launch,
+        stateDir: resolve(opts.root, 'agents'),
+      })
+      const stop = (): void => void running.stop()
+      process.once('SIGTERM', stop)
+      process.once('SIGINT', stop)
+      try {
+        await running.done
+      } finally {
+        process.off('SIGTERM', stop)
+        process.off('SIGINT', stop)
+      }
+    })
+}
+
+export function registerRollback(program: Command, io: CliIo): void {
+  program
+    .command('rollback')
+    .description('Make the previous activation of a release current again')
+    .argument('<release>', 'release name')
+    .requiredOption('--root <dir>', 'launcher state directory')
+    .option('--snapshotter <name>', `one of ${SNAPSHOTTER_NAMES.join(', ')}`, 'dir')
+    .option('--json', 'print the activation as JSON')
+    .action(async (release: string, opts: { root: string; snapshotter: string; json?: boolean }) => {
+      const launcher = createLauncher({ root: resolve(opts.root), snapshotter: opts.snapshotter as SnapshotterName })
+      const a = await launcher.rollback(release)
+      if (opts.json) writeJson(io, { ok: true, activation: a })
+      else io.stdout.write(`rolled back ${release}: current is ${a.version} ${a.digest}\n`)
+    })
+}
+
+export function registerGc(program: Command, io: CliIo): void {
+  program
+    .command('gc')
+    .description('Remove launcher images and checkouts that no current or previous activation needs')
+    .requiredOption('--root <dir>', 'launcher state directory')
+    .option('--snapshotter <name>', `one of ${SNAPSHOTTER_NAMES.join(', ')}`, 'dir')
+    .option('--json', 'print what was removed as JSON')
+    .action(async (opts: { root: string; snapshotter: string; json?: boolean }) => {
+      const launcher = createLauncher({ root: resolve(opts.root), snapshotter: opts.snapshotter as SnapshotterName })
+      const { removed } = await launcher.gc()
+      if (opts.json) writeJson(io, { ok: true, removed })
+      else io.stdout.write(removed.length ? removed.map((r) => `removed ${r}\n`).join('') : 'nothing to remove\n')
+    })
+}

@@ -1,0 +1,30 @@
+import type { Digest, LaunchConfig } from '../core/index.js'
+
+/** What an agent is told about the release it starts. */
+export interface LaunchContext {
+  /** Unique id of this activation (used for container names). */
+  id: string
+  rootfs: string
+  release: string
+  version: string
+  digest: Digest
+  launch?: LaunchConfig
+  /** Where the agent may keep its files (OCI bundle, logs). */
+  stateDir: string
+}
+
+export interface RunningRelease {
+  /** Settles when the release stops for good: exit code 0, or a ShoalError. */
+  readonly done: Promise<{ exitCode: number }>
+  /** Stops it (SIGTERM, then SIGKILL after a grace period). Idempotent. */
+  stop(): Promise<void>
+}
+
+export type AgentName = 'process' | 'exec' | 'oci'
+export const AGENT_NAMES: readonly AgentName[] = ['process', 'exec', 'oci']
+
+/** Hands a root filesystem to whatever runs containers on this host. */
+export interface Agent {
+  readonly name: AgentName
+  start(context: LaunchContext): Promise<RunningRelease>
+}

@@ -1,0 +1,66 @@
+import { isAbsolute, join } from 'node:path'
+import { LaunchFailedError } from '../core/index.js'
+import type { Agent, LaunchContext } from './agent.js'
+import { superviseChild } from './supervise-child.js'
+
+export interface ProcessAgentInit {
+  stdout?: NodeJS.WritableStream
+  stderr?: NodeJS.WritableStream
+  /** Environment the host passes down (PATH etc.); the launch config's env is added on top. */
+  env?: NodeJS.ProcessEnv
+  maxRestarts?: number
+  backoffMs?: number
+}
+
+/** The entrypoint's path on the host: absolute paths are inside the rootfs. */
+export function resolveEntrypoint(rootfs: string, entry: string): string {
+  return isAbsolute(entry) ? join(rootfs, entry) : entry.includes('/') ? join(rootfs, entry) : entry
+}
+
+/** Release facts every agent passes to what it starts. */
+export function releaseEnv(ctx: LaunchContext): Record<string, string> {
+  return {
+    SHOAL_ROOTFS: ctx.rootfs,
+    SHOAL_RELEASE: ctx.release,
+    SHOAL_VERSION: ctx.version,
+    SHOAL_DIGEST: ctx.digest,
+    SHOAL_ACTIVATION: ctx.id,
+  }
+}
+
+/**
+ * Runs the manifest's entrypoint from the rootfs (no chroot: the host's interpreter, such as
+ * node or sh, may run a script from the bundle) with the working directory inside the rootfs,
+ * and supervises it per the launch config's restart policy.
+ */
+export function createProcessAgent(init: ProcessAgentInit = {}): Agent {
+  return {
+    name: 'process',
+    async start(ctx) {
+      if (!ctx.launch) {
+        throw new LaunchFailedError(`Cannot launch ${ctx.release}@${ctx.version} with the process agent: the bundle has no shoal.json launch config`)
+      }
+      const [first, ...rest] = ctx.launch.entrypoint
+      const command = resolveEntrypoint(ctx.rootfs, first!)
+      const args = [...rest, ...(ctx.launch.args ?? [])]
+      const cwd = join(ctx.rootfs, ctx.launch.workingDir ?? '/')
+      const env = {
+        ...init.env,
+        PATH: `${join(ctx.rootfs, 'bin')}:${join(ctx.rootfs, 'usr/bin')}:${init.env?.PATH ?? '/usr/local/bin:/usr/bin:/bin'}`,
+        ...ctx.launch.env,
+        ...releaseEnv(ctx),
+      }
+      return superviseChild({
+        command,
+        args,
+        options: { cwd, env },
+        restart: ctx.launch.restart ?? 'on-failure',
+        maxRestarts: init.maxRestarts,
+        backoffMs: init.backoffMs,
+        stdout: init.stdout,
+        stderr: init.stderr,
+        label: `${ctx.release}@${ctx.version} (${ctx.launch.entrypoint.join(' ')})`,
+      })
+    },
+  }
+}

@@ -1,0 +1,97 @@
+import { spawn, type ChildProcess, type SpawnOptions } from 'node:child_process'
+import { LaunchFailedError } from '../core/index.js'
+import type { RunningRelease } from './agent.js'
+
+export interface SuperviseInit {
+  command: string
+  args: string[]
+  options: SpawnOptions
+  /** 'never': run once; 'on-failure': restart after a non-zero exit; 'always': restart after any exit. */
+  restart: 'always' | 'on-failure' | 'never'
+  /** Most restarts before giving up with LAUNCH_FAILED. */
+  maxRestarts?: number
+  /** First backoff; doubles per restart up to maxBackoffMs. */
+  backoffMs?: number
+  maxBackoffMs?: number
+  /** Grace period between SIGTERM and SIGKILL on stop. */
+  stopGraceMs?: number
+  /** Where child output goes. */
+  stdout?: NodeJS.WritableStream
+  stderr?: NodeJS.WritableStream
+  label: string
+}
+
+/**
+ * Runs a child and keeps it running per its restart policy, with exponential backoff, until
+ * stop() or until restarts run out. Output is forwarded as it comes.
+ */
+export function superviseChild(init: SuperviseInit): RunningRelease {
+  const { restart, maxRestarts = 5, backoffMs = 200, maxBackoffMs = 10_000, stopGraceMs = 5_000, label } = init
+  let child: ChildProcess | undefined
+  let stopping = false
+  let restarts = 0
+  let timer: NodeJS.Timeout | undefined
+  let settle!: (v: { exitCode: number }) => void
+  let fail!: (e: Error) => void
+  const done = new Promise<{ exitCode: number }>((resolve, reject) => {
+    settle = resolve
+    fail = reject
+  })
+  done.catch(() => {})
+
+  const startOnce = (): void => {
+    let c: ChildProcess
+    try {
+      c = spawn(init.command, init.args, { ...init.options, stdio: ['ignore', 'pipe', 'pipe'] })
+    } catch (err) {
+      fail(new LaunchFailedError(`Cannot start ${label}: ${(err as Error).message}`, { cause: err }))
+      return
+    }
+    child = c
+    if (init.stdout) c.stdout?.pipe(init.stdout, { end: false })
+    else c.stdout?.resume()
+    if (init.stderr) c.stderr?.pipe(init.stderr, { end: false })
+    else c.stderr?.resume()
+    c.once('error', (err) => {
+      child = undefined
+      fail(new LaunchFailedError(`Cannot start ${label}: ${err.message}`, { cause: err, details: { command: init.command } }))
+    })
+    c.once('exit', (code, signal) => {
+      child = undefined
+      const exitCode = code ?? 128
+      if (stopping) return settle({ exitCode })
+      const again = restart === 'always' || (restart === 'on-failure' && exitCode !== 0)
+      if (!again) {
+        if (exitCode === 0) settle({ exitCode })
+        else fail(new LaunchFailedError(`Cannot run ${label}: it exited with ${signal ? `signal ${signal}` : `code ${exitCode}`}`, { details: { exitCode, signal } }))
+        return
+      }
+      if (restarts >= maxRestarts) {
+        fail(new LaunchFailedError(`Cannot keep ${label} running: it exited ${restarts + 1} times (last ${signal ?? exitCode})`, { details: { exitCode, restarts } }))
+        return
+      }
+      const delay = Math.min(maxBackoffMs, backoffMs * 2 ** restarts)
+      restarts++
+      timer = setTimeout(startOnce, delay)
+    })
+  }
+  startOnce()
+
+  return {
+    done,
+    async stop() {
+      stopping = true
+      if (timer) clearTimeout(timer)
+      const c = child
+      if (!c) {
+        settle({ exitCode: 0 })
+        return
+      }
+      const exited = new Promise<void>((resolve) => c.once('exit', () => resolve()))
+      c.kill('SIGTERM')
+      const kill = setTimeout(() => c.kill('SIGKILL'), stopGraceMs)
+      await exited
+      clearTimeout(kill)
+    },
+  }
+}
