@@ -1,7 +1,7 @@
 import { execFile } from 'node:child_process'
 import { randomBytes } from 'node:crypto'
-import { constants } from 'node:fs'
-import { chmod, lstat, mkdir, open, rename, rm, symlink } from 'node:fs/promises'
+import { chmodSync, closeSync, constants, fchmodSync, mkdirSync, openSync, symlinkSync, writeSync } from 'node:fs'
+import { chmod, lstat, mkdir, rename, rm } from 'node:fs/promises'
 import { basename, dirname, join } from 'node:path'
 import type { Readable } from 'node:stream'
 import { promisify } from 'node:util'
@@ -77,22 +77,28 @@ export async function unpackInto(input: Readable, dir: string, options: ExtractB
     limits,
     signal,
     onProgress,
+    // Synchronous file-system calls: each entry is one open/write/fchmod/close from and to the
+    // page cache, microseconds apiece, where the promise API's thread-pool round trips made
+    // unpacking small files 2.5x slower than tar -xf. The loop is held at most for one chunk.
     onEntry: async (entry, chunks) => {
       const target = join(dir, entry.path)
       try {
         if (entry.type === 'dir') {
-          await mkdir(target)
-          await chmod(target, 0o755) // mkdir's mode is masked by the umask
+          mkdirSync(target)
+          chmodSync(target, 0o755) // mkdir's mode is masked by the umask
         } else if (entry.type === 'symlink') {
-          await symlink(entry.target, target)
+          symlinkSync(entry.target, target)
         } else {
-          const handle = await open(target, constants.O_WRONLY | constants.O_CREAT | constants.O_EXCL | constants.O_NOFOLLOW, entry.mode)
+          const fd = openSync(target, constants.O_WRONLY | constants.O_CREAT | constants.O_EXCL | constants.O_NOFOLLOW, entry.mode)
           try {
-            for await (const chunk of chunks!) await handle.write(chunk)
+            for await (const chunk of chunks!) {
+              let off = 0
+              while (off < chunk.length) off += writeSync(fd, chunk, off, chunk.length - off)
+            }
             // open()'s mode is masked by the umask; the manifest's mode is what we promise.
-            await handle.chmod(entry.mode)
+            fchmodSync(fd, entry.mode)
           } finally {
-            await handle.close()
+            closeSync(fd)
           }
         }
       } catch (err) {
