@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # npm run demo: what Shoal does today, end to end on this machine (foundation issue):
-# pack a build output, inspect it, sign it, verify it, and watch a tampered copy be refused.
-# The swarm demo (tracker + seeder + hosts, `shoal demo`) replaces this once those parts land.
+# pack a build output, inspect it, sign it, verify it, watch a tampered copy be refused,
+# and launch the sample app. The swarm demo (tracker + seeder + hosts, `shoal demo`) replaces
+# this once those parts land.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 shoal() { node bin/shoal.js "$@"; }
@@ -27,4 +28,7 @@ rc=$?
 set -e
 echo "exit code $rc"
 [[ $rc -eq 3 ]]
+echo; echo "== launch fixtures/hello-app (dir snapshotter, process agent)"
+shoal pack fixtures/hello-app -o "$work/hello.tar" -q >/dev/null
+shoal launch "$work/hello.tar" --root "$work/launcher" -r hello --version 1.0.0 -q
 echo; echo "demo OK"

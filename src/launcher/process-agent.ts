@@ -1,7 +1,8 @@
 import { isAbsolute, join } from 'node:path'
 import { LaunchFailedError } from '../core/index.js'
 import type { Agent, LaunchContext } from './agent.js'
-import { superviseChild } from './supervise-child.js'
+import { superviseChild, type SuperviseInit } from './supervise-child.js'
+import { execFile } from 'node:child_process'
 
 export interface ProcessAgentInit {
   stdout?: NodeJS.WritableStream
@@ -28,10 +29,31 @@ export function releaseEnv(ctx: LaunchContext): Record<string, string> {
   }
 }
 
+/** The launch config's health check as a probe: a command run in the rootfs, or an HTTP GET. */
+function healthCheckFor(ctx: LaunchContext, cwd: string, env: NodeJS.ProcessEnv): SuperviseInit['health'] {
+  const h = ctx.launch?.healthCheck
+  if (!h || (!h.command && !h.httpGet)) return undefined
+  const intervalMs = (h.intervalSeconds ?? 10) * 1000
+  const timeoutMs = (h.timeoutSeconds ?? 5) * 1000
+  const retries = h.retries ?? 3
+  const check = async (signal: AbortSignal): Promise<boolean> => {
+    if (h.httpGet) {
+      const res = await fetch(`http://127.0.0.1:${h.httpGet.port}${h.httpGet.path}`, { signal })
+      await res.body?.cancel()
+      return res.status >= 200 && res.status < 400
+    }
+    const [cmd, ...args] = h.command!
+    return new Promise<boolean>((resolve) => {
+      execFile(resolveEntrypoint(ctx.rootfs, cmd!), args, { cwd, env, signal }, (err) => resolve(!err))
+    })
+  }
+  return { check, intervalMs, timeoutMs, retries }
+}
+
 /**
  * Runs the manifest's entrypoint from the rootfs (no chroot: the host's interpreter, such as
  * node or sh, may run a script from the bundle) with the working directory inside the rootfs,
- * and supervises it per the launch config's restart policy.
+ * and supervises it per the launch config's restart policy and health check.
  */
 export function createProcessAgent(init: ProcessAgentInit = {}): Agent {
   return {
@@ -51,6 +73,7 @@ export function createProcessAgent(init: ProcessAgentInit = {}): Agent {
         ...releaseEnv(ctx),
       }
       return superviseChild({
+        health: healthCheckFor(ctx, cwd, env),
         command,
         args,
         options: { cwd, env },

@@ -19,6 +19,11 @@ export interface SuperviseInit {
   stdout?: NodeJS.WritableStream
   stderr?: NodeJS.WritableStream
   label: string
+  /**
+   * Periodic health check of a running child: after `retries` consecutive failures the child is
+   * killed (SIGTERM) and treated as failed, so the restart policy decides what happens next.
+   */
+  health?: { check: (signal: AbortSignal) => Promise<boolean>; intervalMs: number; timeoutMs: number; retries: number }
 }
 
 /**
@@ -31,6 +36,8 @@ export function superviseChild(init: SuperviseInit): RunningRelease {
   let stopping = false
   let restarts = 0
   let timer: NodeJS.Timeout | undefined
+  let healthTimer: NodeJS.Timeout | undefined
+  let unhealthy = false
   let settle!: (v: { exitCode: number }) => void
   let fail!: (e: Error) => void
   const done = new Promise<{ exitCode: number }>((resolve, reject) => {
@@ -48,6 +55,26 @@ export function superviseChild(init: SuperviseInit): RunningRelease {
       return
     }
     child = c
+    unhealthy = false
+    if (init.health) {
+      const h = init.health
+      let failures = 0
+      let checking = false
+      healthTimer = setInterval(() => {
+        if (checking || child !== c) return
+        checking = true
+        h.check(AbortSignal.timeout(h.timeoutMs))
+          .catch(() => false)
+          .then((ok) => {
+            checking = false
+            failures = ok ? 0 : failures + 1
+            if (failures >= h.retries && child === c && !stopping) {
+              unhealthy = true
+              c.kill('SIGTERM')
+            }
+          })
+      }, h.intervalMs)
+    }
     if (init.stdout) c.stdout?.pipe(init.stdout, { end: false })
     else c.stdout?.resume()
     if (init.stderr) c.stderr?.pipe(init.stderr, { end: false })
@@ -58,16 +85,18 @@ export function superviseChild(init: SuperviseInit): RunningRelease {
     })
     c.once('exit', (code, signal) => {
       child = undefined
-      const exitCode = code ?? 128
+      if (healthTimer) clearInterval(healthTimer)
+      // A child killed for failing its health check has failed, whatever its exit status.
+      const exitCode = unhealthy ? 125 : (code ?? 128)
       if (stopping) return settle({ exitCode })
       const again = restart === 'always' || (restart === 'on-failure' && exitCode !== 0)
       if (!again) {
         if (exitCode === 0) settle({ exitCode })
-        else fail(new LaunchFailedError(`Cannot run ${label}: it exited with ${signal ? `signal ${signal}` : `code ${exitCode}`}`, { details: { exitCode, signal } }))
+        else fail(new LaunchFailedError(`Cannot run ${label}: ${unhealthy ? 'it failed its health check' : `it exited with ${signal ? `signal ${signal}` : `code ${exitCode}`}`}`, { details: { exitCode, signal, unhealthy } }))
         return
       }
       if (restarts >= maxRestarts) {
-        fail(new LaunchFailedError(`Cannot keep ${label} running: it exited ${restarts + 1} times (last ${signal ?? exitCode})`, { details: { exitCode, restarts } }))
+        fail(new LaunchFailedError(`Cannot keep ${label} running: it exited ${restarts + 1} times (last ${unhealthy ? 'failed health check' : (signal ?? exitCode)})`, { details: { exitCode, restarts, unhealthy } }))
         return
       }
       const delay = Math.min(maxBackoffMs, backoffMs * 2 ** restarts)
@@ -82,6 +111,7 @@ export function superviseChild(init: SuperviseInit): RunningRelease {
     async stop() {
       stopping = true
       if (timer) clearTimeout(timer)
+      if (healthTimer) clearInterval(healthTimer)
       const c = child
       if (!c) {
         settle({ exitCode: 0 })

@@ -102,3 +102,44 @@ describe('superviseChild()', () => {
     await expect(run.done).resolves.toMatchObject({ exitCode: expect.any(Number) })
   })
 })
+
+describe('process agent health check', () => {
+  it('createProcessAgent() kills and restarts a release whose health check fails, then gives up with LAUNCH_FAILED', async () => {
+    const { createProcessAgent } = await import('../../src/launcher/index.js')
+    const rootfs = await tempDir()
+    const agent = createProcessAgent({ maxRestarts: 1, backoffMs: 1, env: process.env })
+    const running = await agent.start({
+      id: 't1',
+      rootfs,
+      release: 'web',
+      version: '1',
+      digest: `sha256:${'a'.repeat(64)}`,
+      stateDir: rootfs,
+      launch: { entrypoint: ['sleep', '600'], restart: 'on-failure', healthCheck: { command: ['false'], intervalSeconds: 0.02, timeoutSeconds: 1, retries: 2 } },
+    })
+    await expect(running.done).rejects.toMatchObject({ code: 'LAUNCH_FAILED', details: { unhealthy: true, restarts: 1 } })
+  })
+
+  it('createProcessAgent() leaves a healthy release running until stop()', async () => {
+    const { createProcessAgent } = await import('../../src/launcher/index.js')
+    const rootfs = await tempDir()
+    let checks = 0
+    const agent = createProcessAgent({ env: process.env })
+    const running = await agent.start({
+      id: 't2',
+      rootfs,
+      release: 'web',
+      version: '1',
+      digest: `sha256:${'a'.repeat(64)}`,
+      stateDir: rootfs,
+      launch: { entrypoint: ['sleep', '600'], healthCheck: { command: ['sh', '-c', `echo x >> ${join(rootfs, 'checks')}`], intervalSeconds: 0.02, retries: 1 } },
+    })
+    // Wait (bounded by the test timeout) until several checks have passed, then stop.
+    while (checks < 3) {
+      await new Promise((r) => setTimeout(r, 20))
+      checks = (await readFile(join(rootfs, 'checks'), 'utf8').catch(() => '')).split('\n').length - 1
+    }
+    await running.stop()
+    await expect(running.done).resolves.toMatchObject({ exitCode: expect.any(Number) })
+  })
+})
