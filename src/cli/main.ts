@@ -5,6 +5,7 @@ import { registerKeygen } from './keygen-command.js'
 import { registerGc, registerLaunch, registerRollback } from './launch-command.js'
 import { registerPack } from './pack-command.js'
 import { registerSign } from './sign-command.js'
+import { registerTracker } from './tracker-command.js'
 import { registerVerify } from './verify-command.js'
 
 export const VERSION = '0.1.0'
@@ -31,6 +32,7 @@ export function buildProgram(io: CliIo): Command {
   registerLaunch(program, io)
   registerRollback(program, io)
   registerGc(program, io)
+  registerTracker(program, io)
   for (const cmd of program.commands) cmd.exitOverride()
   return program
 }

@@ -189,6 +189,25 @@ export const LaunchFailedError = defineError('LAUNCH_FAILED', 'io', 500,
 export const CommandFailedError = defineError('COMMAND_FAILED', 'io', 500,
   'An external command (mount, btrfs, runc, cp) failed')
 
+// ---- Tracker and HTTP API -----------------------------------------------------------------
+
+export const AuthMissingError = defineError('AUTH_MISSING', 'auth', 401,
+  'The request carries no bearer token')
+export const AuthInvalidError = defineError('AUTH_INVALID', 'auth', 401,
+  'The bearer token is not one the server knows')
+export const AuthForbiddenError = defineError('AUTH_FORBIDDEN', 'auth', 403,
+  'The token is valid but its role may not do this')
+export const VersionConflictError = defineError('VERSION_CONFLICT', 'conflict', 409,
+  'The release version exists with another digest; versions are immutable')
+export const BundleConflictError = defineError('BUNDLE_CONFLICT', 'conflict', 409,
+  'The bundle is registered with other torrent facts (infohash, size)')
+export const NotFoundError = defineError('NOT_FOUND', 'not-found', 404,
+  'No such bundle, release, version, channel, host or route')
+export const RequestInvalidError = defineError('REQUEST_INVALID', 'invalid', 400,
+  'The request does not match the route schema (the message names the field)')
+export const TokensFileInvalidError = defineError('TOKENS_FILE_INVALID', 'invalid', 400,
+  'The tokens file is not valid (one "role token [name]" per line)')
+
 // ---- Names -----------------------------------------------------------------------------------
 
 export const NameInvalidError = defineError('NAME_INVALID', 'invalid', 400,

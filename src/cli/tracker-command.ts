@@ -1,0 +1,49 @@
+import { readFile } from 'node:fs/promises'
+import { resolve } from 'node:path'
+import type { Command } from 'commander'
+import { fromSystemError } from '../core/index.js'
+import { buildTracker, createTrackerStore, parseTokens } from '../tracker/index.js'
+import type { CliIo } from './cli-context.js'
+
+interface TrackerOptions {
+  dataDir: string
+  port: string
+  host: string
+  tokens: string
+  quiet?: boolean
+}
+
+export function registerTracker(program: Command, io: CliIo): void {
+  program
+    .command('tracker')
+    .description('Run the tracker: release registry, channels, rollouts and host reports (HTTP API under /v1)')
+    .requiredOption('--data-dir <dir>', 'where the registry (level) lives')
+    .requiredOption('--tokens <file>', 'bearer tokens, one "role token [name]" per line')
+    .option('--port <port>', 'TCP port (0 picks one)', '7700')
+    .option('--host <addr>', 'address to listen on', '127.0.0.1')
+    .option('-q, --quiet', 'no request logs')
+    .action(async (opts: TrackerOptions) => {
+      let tokensText: string
+      try {
+        tokensText = await readFile(opts.tokens, 'utf8')
+      } catch (err) {
+        throw fromSystemError(err, 'read tokens', opts.tokens)
+      }
+      const tokens = parseTokens(tokensText)
+      const store = createTrackerStore({ dataDir: resolve(opts.dataDir) })
+      await store.start()
+      const app = await buildTracker({ store, tokens, logger: opts.quiet ? false : { level: 'info' } })
+      const address = await app.listen({ port: Number(opts.port), host: opts.host })
+      // One machine-readable line so that scripts and tests learn the port.
+      io.stdout.write(`${JSON.stringify({ listening: address })}\n`)
+      const stop = async (): Promise<void> => {
+        await app.close()
+        await store.stop()
+      }
+      await new Promise<void>((resolveStop) => {
+        const onSignal = (): void => void stop().then(resolveStop)
+        process.once('SIGTERM', onSignal)
+        process.once('SIGINT', onSignal)
+      })
+    })
+}

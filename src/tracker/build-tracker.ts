@@ -1,0 +1,333 @@
+import { EventEmitter, once } from 'node:events'
+import swagger from '@fastify/swagger'
+import { Type } from '@sinclair/typebox'
+import Fastify, { type FastifyInstance, type FastifyReply, type FastifyRequest } from 'fastify'
+import { Counter, Histogram, Registry, collectDefaultMetrics } from 'prom-client'
+import {
+  AuthForbiddenError,
+  AuthInvalidError,
+  AuthMissingError,
+  isShoalError,
+  namePattern,
+  NotFoundError,
+  RequestInvalidError,
+  ShoalError,
+  type Digest,
+} from '../core/index.js'
+import { computeRolloutStatus } from './rollout-status.js'
+import { roleAllows, type Principal, type Role, type TokenTable } from './tokens.js'
+import { HOST_STATES, type TrackerStore } from './tracker-store.js'
+
+export interface BuildTrackerOptions {
+  store: TrackerStore
+  tokens: TokenTable
+  /** pino options or false; tokens are redacted from every log line. */
+  logger?: boolean | Record<string, unknown>
+  /** Longest a host's watch request is held open, in seconds (default 30). */
+  maxWatchSeconds?: number
+  /** Largest request body in bytes (default 1 MiB). */
+  bodyLimit?: number
+}
+
+declare module 'fastify' {
+  interface FastifyRequest {
+    principal?: Principal
+  }
+  interface FastifyContextConfig {
+    /** Roles allowed on this route; absent means public. */
+    roles?: readonly Role[]
+  }
+}
+
+const Name = (kind: 'release' | 'version' | 'channel' | 'host') => Type.String({ pattern: namePattern(kind) })
+const DigestSchema = Type.String({ pattern: '^sha256:[0-9a-f]{64}$' })
+const HexDigestParam = Type.String({ pattern: '^sha256:[0-9a-f]{64}$' })
+const ErrorSchema = Type.Object({ statusCode: Type.Integer(), code: Type.String(), message: Type.String() })
+const errors = { 400: ErrorSchema, 401: ErrorSchema, 403: ErrorSchema, 404: ErrorSchema, 409: ErrorSchema }
+
+const BundleBody = Type.Object(
+  {
+    size: Type.Integer({ minimum: 0 }),
+    infoHash: Type.String({ pattern: '^[0-9a-f]{40}$' }),
+    pieceLength: Type.Integer({ minimum: 16384, maximum: 64 * 1024 * 1024 }),
+    webSeeds: Type.Array(Type.String({ pattern: '^https?://', maxLength: 2048 }), { maxItems: 64 }),
+    seeder: Type.Optional(Type.String({ minLength: 1, maxLength: 253 })),
+  },
+  { additionalProperties: false },
+)
+const VersionBody = Type.Object({ digest: DigestSchema, signature: Type.Optional(Type.Unknown()) }, { additionalProperties: false })
+const ChannelBody = Type.Object({ version: Name('version') }, { additionalProperties: false })
+const HostBody = Type.Object(
+  {
+    labels: Type.Record(Type.String({ pattern: '^[a-z][a-z0-9_.-]{0,62}$' }), Type.String({ maxLength: 253 }), { default: {} }),
+    follows: Type.Array(Type.String({ pattern: `^(${namePattern('release').slice(1, -1)})@(${namePattern('channel').slice(1, -1)})$` }), { maxItems: 64, default: [] }),
+  },
+  { additionalProperties: false },
+)
+const ReportBody = Type.Object(
+  {
+    digest: DigestSchema,
+    state: Type.Union(HOST_STATES.map((s) => Type.Literal(s))),
+    bytesDone: Type.Integer({ minimum: 0 }),
+    bytesFromPeers: Type.Integer({ minimum: 0, default: 0 }),
+    bytesFromOrigin: Type.Integer({ minimum: 0, default: 0 }),
+    peers: Type.Integer({ minimum: 0, default: 0 }),
+    rate: Type.Number({ minimum: 0, default: 0 }),
+    errorCode: Type.Optional(Type.String({ pattern: '^[A-Z][A-Z0-9_]{1,63}$' })),
+    message: Type.Optional(Type.String({ maxLength: 2000 })),
+  },
+  { additionalProperties: false },
+)
+
+function bearer(req: FastifyRequest): string | undefined {
+  const h = req.headers.authorization
+  if (typeof h !== 'string') return undefined
+  const m = /^Bearer\s+(\S+)$/i.exec(h)
+  return m?.[1]
+}
+
+/**
+ * The control plane as one fastify app, not listening: tests drive it with inject(), the CLI
+ * calls listen(). Every route has a schema (bad input is a 400 naming the field), errors are
+ * `{statusCode, code, message}` with codes from the core registry, tokens never reach a log.
+ */
+export async function buildTracker(options: BuildTrackerOptions): Promise<FastifyInstance> {
+  const { store, tokens, maxWatchSeconds = 30, bodyLimit = 1 << 20 } = options
+  const app = Fastify({
+    logger:
+      options.logger === false || options.logger === undefined
+        ? false
+        : { level: 'info', redact: { paths: ['req.headers.authorization'], censor: '[redacted]' }, ...(typeof options.logger === 'object' ? options.logger : {}) },
+    bodyLimit,
+    // ids in paths are names or digests; anything else never reaches a handler.
+    maxParamLength: 200,
+    ajv: { customOptions: { removeAdditional: false, coerceTypes: 'array', useDefaults: true, allErrors: false } },
+  })
+
+  const changes = new EventEmitter()
+  changes.setMaxListeners(0)
+
+  const metrics = new Registry()
+  collectDefaultMetrics({ register: metrics })
+  const requests = new Counter({ name: 'shoal_tracker_requests_total', help: 'HTTP requests by route and status', labelNames: ['route', 'status'], registers: [metrics] })
+  const latency = new Histogram({
+    name: 'shoal_tracker_request_seconds',
+    help: 'HTTP request latency by route',
+    labelNames: ['route'],
+    buckets: [0.001, 0.005, 0.01, 0.025, 0.05, 0.1, 0.5, 1],
+    registers: [metrics],
+  })
+  const reportsCounter = new Counter({ name: 'shoal_tracker_reports_total', help: 'Host reports accepted, by state', labelNames: ['state'], registers: [metrics] })
+  const rolloutsCounter = new Counter({ name: 'shoal_tracker_rollouts_total', help: 'Channel moves', registers: [metrics] })
+
+  await app.register(swagger, {
+    openapi: { info: { title: 'Shoal tracker', version: '1' }, components: { securitySchemes: { bearer: { type: 'http', scheme: 'bearer' } } } },
+  })
+
+  app.addHook('onRequest', async (req) => {
+    const roles = req.routeOptions.config?.roles
+    if (!roles) return
+    const token = bearer(req)
+    if (!token) throw new AuthMissingError('Cannot authorise request: no bearer token (send "Authorization: Bearer <token>")')
+    const principal = tokens.lookup(token)
+    if (!principal) throw new AuthInvalidError('Cannot authorise request: the token is not known')
+    if (!roleAllows(principal.role, roles)) {
+      throw new AuthForbiddenError(`Cannot authorise request: role ${principal.role} may not do this (needs ${roles.join(' or ')})`, { details: { role: principal.role } })
+    }
+    req.principal = principal
+  })
+  app.addHook('onResponse', async (req, reply) => {
+    const route = req.routeOptions.url ?? 'unmatched'
+    requests.inc({ route, status: String(reply.statusCode) })
+    latency.observe({ route }, reply.elapsedTime / 1000)
+  })
+
+  app.setErrorHandler((err: unknown, req, reply) => {
+    let e: ShoalError
+    const fe = err as { validation?: unknown; validationContext?: string; message?: string; statusCode?: number; code?: string }
+    if (isShoalError(err)) e = err
+    else if (fe.validation) e = new RequestInvalidError(`Cannot accept request: ${fe.validationContext ?? 'request'} ${fe.message ?? ''}`.trim())
+    else if (fe.statusCode && fe.statusCode >= 400 && fe.statusCode < 500) {
+      // fastify's own 4xx (bad JSON, wrong content type, body too large): keep the status.
+      e = new ShoalError(fe.code?.startsWith('FST_') ? 'REQUEST_INVALID' : 'REQUEST_INVALID', 'invalid', fe.statusCode, `Cannot accept request: ${fe.message}`)
+    } else {
+      req.log.error({ err }, 'unhandled error')
+      e = new ShoalError('INTERNAL', 'io', 500, 'Cannot complete request: internal error (see the tracker log)')
+    }
+    void reply.status(e.statusCode).send({ statusCode: e.statusCode, code: e.code, message: e.message })
+  })
+  app.setNotFoundHandler((req, reply) => {
+    void reply.status(404).send({ statusCode: 404, code: 'NOT_FOUND', message: `Cannot find route: ${req.method} ${req.url.split('?')[0]}` })
+  })
+
+  const who = (req: FastifyRequest): string => req.principal?.name ?? 'anonymous'
+  const notFound = (what: string): never => {
+    throw new NotFoundError(`Cannot find ${what}`)
+  }
+
+  app.get('/v1/health', { schema: { response: { 200: Type.Object({ ok: Type.Boolean() }) } } }, async () => ({ ok: true }))
+  app.get('/openapi.json', { schema: { hide: true } }, async () => app.swagger())
+  app.get('/metrics', { schema: { hide: true } }, async (_req, reply) => {
+    void reply.header('content-type', metrics.contentType)
+    return metrics.metrics()
+  })
+
+  // ---- bundles --------------------------------------------------------------------------
+  app.put<{ Params: { digest: Digest }; Body: typeof BundleBody.static }>(
+    '/v1/bundles/:digest',
+    { config: { roles: ['seeder'] }, schema: { params: Type.Object({ digest: HexDigestParam }), body: BundleBody, response: { 200: Type.Unknown(), ...errors } } },
+    async (req) => store.putBundle({ ...req.body, digest: req.params.digest }),
+  )
+  app.get<{ Params: { digest: Digest } }>(
+    '/v1/bundles/:digest',
+    { config: { roles: ['viewer', 'host', 'seeder', 'publisher'] }, schema: { params: Type.Object({ digest: HexDigestParam }), response: { 200: Type.Unknown(), ...errors } } },
+    async (req) => (await store.getBundle(req.params.digest)) ?? notFound(`bundle ${req.params.digest}`),
+  )
+
+  // ---- releases and versions -----------------------------------------------------------
+  const RV = Type.Object({ release: Name('release'), version: Name('version') })
+  app.put<{ Params: { release: string; version: string }; Body: typeof VersionBody.static }>(
+    '/v1/releases/:release/versions/:version',
+    { config: { roles: ['publisher'] }, schema: { params: RV, body: VersionBody, response: { 200: Type.Unknown(), 201: Type.Unknown(), ...errors } } },
+    async (req, reply) => {
+      const { record, created } = await store.putVersion({ release: req.params.release, version: req.params.version, digest: req.body.digest as Digest, signature: req.body.signature, publishedBy: who(req) })
+      void reply.status(created ? 201 : 200)
+      return record
+    },
+  )
+  app.get<{ Params: { release: string; version: string } }>(
+    '/v1/releases/:release/versions/:version',
+    { config: { roles: ['viewer', 'host', 'publisher', 'seeder'] }, schema: { params: RV, response: { 200: Type.Unknown(), ...errors } } },
+    async (req) => (await store.getVersion(req.params.release, req.params.version)) ?? notFound(`${req.params.release}@${req.params.version}`),
+  )
+  app.get<{ Params: { release: string } }>(
+    '/v1/releases/:release/versions',
+    { config: { roles: ['viewer', 'host', 'publisher', 'seeder'] }, schema: { params: Type.Object({ release: Name('release') }), response: { 200: Type.Unknown(), ...errors } } },
+    async (req) => ({ versions: await store.listVersions(req.params.release) }),
+  )
+
+  // ---- channels and rollouts -----------------------------------------------------------
+  const RC = Type.Object({ release: Name('release'), channel: Name('channel') })
+  app.put<{ Params: { release: string; channel: string }; Body: typeof ChannelBody.static }>(
+    '/v1/channels/:release/:channel',
+    { config: { roles: ['publisher'] }, schema: { params: RC, body: ChannelBody, response: { 200: Type.Unknown(), ...errors } } },
+    async (req) => {
+      const moved = await store.moveChannel(req.params.release, req.params.channel, req.body.version, who(req))
+      rolloutsCounter.inc()
+      changes.emit('change')
+      return moved
+    },
+  )
+  app.get<{ Params: { release: string; channel: string } }>(
+    '/v1/channels/:release/:channel',
+    { config: { roles: ['viewer', 'host', 'publisher'] }, schema: { params: RC, response: { 200: Type.Unknown(), ...errors } } },
+    async (req) => (await store.getChannel(req.params.release, req.params.channel)) ?? notFound(`channel ${req.params.release}@${req.params.channel}`),
+  )
+  app.get<{ Params: { release: string; channel: string } }>(
+    '/v1/channels/:release/:channel/history',
+    { config: { roles: ['viewer', 'publisher'] }, schema: { params: RC, response: { 200: Type.Unknown(), ...errors } } },
+    async (req) => ({ rollouts: await store.rolloutHistory(req.params.release, req.params.channel) }),
+  )
+  app.get<{ Params: { release: string; channel: string } }>(
+    '/v1/rollouts/:release/:channel/status',
+    { config: { roles: ['viewer', 'publisher'] }, schema: { params: RC, response: { 200: Type.Unknown(), ...errors } } },
+    async (req) => {
+      const { release, channel } = req.params
+      const ch = (await store.getChannel(release, channel)) ?? notFound(`channel ${release}@${channel}`)
+      const history = await store.rolloutHistory(release, channel)
+      const key = `${release}@${channel}`
+      const followers = (await store.listHosts()).filter((h) => h.follows.includes(key))
+      return computeRolloutStatus(ch, history.at(-1), followers, await store.reportsFor(ch.digest))
+    },
+  )
+
+  // ---- hosts ---------------------------------------------------------------------------
+  const H = Type.Object({ host: Name('host') })
+  app.put<{ Params: { host: string }; Body: typeof HostBody.static }>(
+    '/v1/hosts/:host',
+    { config: { roles: ['host'] }, schema: { params: H, body: HostBody, response: { 200: Type.Unknown(), ...errors } } },
+    async (req) => store.putHost({ id: req.params.host, labels: req.body.labels, follows: req.body.follows }),
+  )
+  app.get('/v1/hosts', { config: { roles: ['viewer'] }, schema: { response: { 200: Type.Unknown(), ...errors } } }, async () => ({ hosts: await store.listHosts() }))
+  app.post<{ Params: { host: string }; Body: typeof ReportBody.static }>(
+    '/v1/hosts/:host/reports',
+    { config: { roles: ['host'] }, schema: { params: H, body: ReportBody, response: { 200: Type.Unknown(), ...errors } } },
+    async (req) => {
+      const host = (await store.getHost(req.params.host)) ?? notFound(`host ${req.params.host} (register it with PUT /v1/hosts/${req.params.host} first)`)
+      const b = req.body
+      const report = await store.putReport({
+        hostId: host.id,
+        digest: b.digest as Digest,
+        state: b.state,
+        bytesDone: b.bytesDone,
+        bytesFromPeers: b.bytesFromPeers,
+        bytesFromOrigin: b.bytesFromOrigin,
+        peers: b.peers,
+        rate: b.rate,
+        ...(b.errorCode ? { errorCode: b.errorCode } : {}),
+        ...(b.message ? { message: b.message } : {}),
+      })
+      reportsCounter.inc({ state: b.state })
+      changes.emit('report', report)
+      return report
+    },
+  )
+
+  app.get<{ Params: { host: string; digest: Digest } }>(
+    '/v1/hosts/:host/reports/:digest',
+    { config: { roles: ['viewer', 'host'] }, schema: { params: Type.Object({ host: Name('host'), digest: HexDigestParam }), response: { 200: Type.Unknown(), ...errors } } },
+    async (req) => (await store.getReport(req.params.host, req.params.digest)) ?? notFound(`report of ${req.params.host} for ${req.params.digest}`),
+  )
+
+  /**
+   * A host's targets: the channel records of everything it follows. With `since` (the etag of
+   * the targets it has), the request is held until they change or `wait` seconds pass
+   * (long-poll), so hosts learn of a move at once without polling fast.
+   */
+  app.get<{ Params: { host: string }; Querystring: { since?: string; wait?: number } }>(
+    '/v1/hosts/:host/targets',
+    {
+      config: { roles: ['host'] },
+      schema: {
+        params: H,
+        querystring: Type.Object({ since: Type.Optional(Type.String({ maxLength: 128 })), wait: Type.Optional(Type.Integer({ minimum: 0, maximum: 300 })) }, { additionalProperties: false }),
+        response: { 200: Type.Unknown(), ...errors },
+      },
+    },
+    async (req, reply: FastifyReply) => {
+      const host = (await store.getHost(req.params.host)) ?? notFound(`host ${req.params.host}`)
+      const read = async () => {
+        const targets = []
+        for (const f of host.follows) {
+          const [release, channel] = f.split('@') as [string, string]
+          const ch = await store.getChannel(release, channel)
+          if (ch) targets.push({ follow: f, version: ch.version, digest: ch.digest, rolloutId: ch.rolloutId })
+        }
+        const etag = targets.map((t) => `${t.follow}=${t.rolloutId}`).join(',')
+        return { targets, etag }
+      }
+      let current = await read()
+      const wait = Math.min(req.query.wait ?? 0, maxWatchSeconds)
+      if (req.query.since !== undefined && req.query.since === current.etag && wait > 0) {
+        const ac = new AbortController()
+        const timer = setTimeout(() => ac.abort(), wait * 1000)
+        req.raw.once('close', () => ac.abort())
+        try {
+          while (current.etag === req.query.since && !ac.signal.aborted) {
+            await once(changes, 'change', { signal: ac.signal }).catch(() => {})
+            current = await read()
+          }
+        } finally {
+          clearTimeout(timer)
+        }
+      }
+      void reply.header('etag', current.etag)
+      return current
+    },
+  )
+
+  app.addHook('onClose', async () => {
+    changes.removeAllListeners()
+  })
+  return app
+}

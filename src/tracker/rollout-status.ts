@@ -1,0 +1,90 @@
+import type { ChannelRecord, HostRecord, HostState, ReportRecord, RolloutRecord } from './tracker-store.js'
+import { HOST_STATES } from './tracker-store.js'
+
+export interface RolloutStatus {
+  release: string
+  channel: string
+  version: string
+  digest: string
+  rolloutId: string
+  movedBy: string
+  movedAt: string
+  hosts: number
+  byState: Record<HostState, number>
+  percentRunning: number
+  timeToRunningSeconds: { p50: number | null; p90: number | null; max: number | null }
+  stragglers: Array<{ host: string; state: HostState; bytesDone: number; lastReportAt: string | null }>
+  failures: Array<{ code: string; count: number; exampleHosts: string[] }>
+  bytesFromPeers: number
+  bytesFromOrigin: number
+  /** Share of bytes that came from peers rather than the origin (0..1), null before any bytes. */
+  originOffload: number | null
+}
+
+function percentile(sorted: number[], p: number): number | null {
+  if (sorted.length === 0) return null
+  const i = Math.min(sorted.length - 1, Math.ceil((p / 100) * sorted.length) - 1)
+  return sorted[Math.max(0, i)]!
+}
+
+/**
+ * A rollout's status from the hosts that follow the channel and their reports for the target
+ * digest. Hosts with no report yet count as pending. A pure function: the API, the CLI and the
+ * dashboard all show the same figures.
+ */
+export function computeRolloutStatus(
+  channel: ChannelRecord,
+  rollout: RolloutRecord | undefined,
+  followers: HostRecord[],
+  reports: ReportRecord[],
+  options: { stragglers?: number; examples?: number } = {},
+): RolloutStatus {
+  const { stragglers: maxStragglers = 10, examples = 3 } = options
+  const byHost = new Map(reports.map((r) => [r.hostId, r]))
+  const byState = Object.fromEntries(HOST_STATES.map((s) => [s, 0])) as Record<HostState, number>
+  const movedAtMs = Date.parse(channel.movedAt)
+  const times: number[] = []
+  const failures = new Map<string, string[]>()
+  const notRunning: RolloutStatus['stragglers'] = []
+  let fromPeers = 0
+  let fromOrigin = 0
+  for (const host of followers) {
+    const r = byHost.get(host.id)
+    const state: HostState = r?.state ?? 'pending'
+    byState[state]++
+    if (r) {
+      fromPeers += r.bytesFromPeers
+      fromOrigin += r.bytesFromOrigin
+    }
+    if (state === 'running' && r?.runningAt) times.push(Math.max(0, (Date.parse(r.runningAt) - movedAtMs) / 1000))
+    if (state === 'failed') {
+      const code = r?.errorCode ?? 'UNKNOWN'
+      failures.set(code, [...(failures.get(code) ?? []), host.id])
+    }
+    if (state !== 'running' && state !== 'failed') notRunning.push({ host: host.id, state, bytesDone: r?.bytesDone ?? 0, lastReportAt: r?.at ?? null })
+  }
+  times.sort((a, b) => a - b)
+  // The slowest first: least progress, then oldest report.
+  notRunning.sort((a, b) => a.bytesDone - b.bytesDone || String(a.lastReportAt).localeCompare(String(b.lastReportAt)))
+  const total = followers.length
+  return {
+    release: channel.release,
+    channel: channel.channel,
+    version: channel.version,
+    digest: channel.digest,
+    rolloutId: rollout?.id ?? channel.rolloutId,
+    movedBy: channel.movedBy,
+    movedAt: channel.movedAt,
+    hosts: total,
+    byState,
+    percentRunning: total === 0 ? 0 : Math.round((byState.running / total) * 1000) / 10,
+    timeToRunningSeconds: { p50: percentile(times, 50), p90: percentile(times, 90), max: times.length ? times[times.length - 1]! : null },
+    stragglers: notRunning.slice(0, maxStragglers),
+    failures: [...failures.entries()]
+      .map(([code, hosts]) => ({ code, count: hosts.length, exampleHosts: hosts.slice(0, examples) }))
+      .sort((a, b) => b.count - a.count),
+    bytesFromPeers: fromPeers,
+    bytesFromOrigin: fromOrigin,
+    originOffload: fromPeers + fromOrigin === 0 ? null : fromPeers / (fromPeers + fromOrigin),
+  }
+}

@@ -1,0 +1,276 @@
+import { mkdir } from 'node:fs/promises'
+import { Level } from 'level'
+import {
+  BundleConflictError,
+  digestHex,
+  fromSystemError,
+  NotFoundError,
+  VersionConflictError,
+  type Digest,
+} from '../core/index.js'
+
+/** Version of every stored record's shape; bump with a migration. */
+export const RECORD_SCHEMA = 1
+
+export interface BundleRecord {
+  schema: number
+  digest: Digest
+  size: number
+  infoHash: string
+  pieceLength: number
+  webSeeds: string[]
+  seeders: string[]
+  registeredAt: string
+}
+
+export interface VersionRecord {
+  schema: number
+  release: string
+  version: string
+  digest: Digest
+  signature?: unknown
+  publishedBy: string
+  publishedAt: string
+}
+
+export interface RolloutRecord {
+  schema: number
+  id: string
+  release: string
+  channel: string
+  fromVersion: string | null
+  toVersion: string
+  digest: Digest
+  by: string
+  at: string
+}
+
+export interface ChannelRecord {
+  schema: number
+  release: string
+  channel: string
+  version: string
+  digest: Digest
+  rolloutId: string
+  movedBy: string
+  movedAt: string
+}
+
+export interface HostRecord {
+  schema: number
+  id: string
+  labels: Record<string, string>
+  follows: string[]
+  lastSeen: string
+}
+
+export type HostState = 'pending' | 'downloading' | 'verifying' | 'unpacking' | 'launching' | 'running' | 'failed'
+export const HOST_STATES: readonly HostState[] = ['pending', 'downloading', 'verifying', 'unpacking', 'launching', 'running', 'failed']
+
+export interface ReportRecord {
+  schema: number
+  hostId: string
+  digest: Digest
+  state: HostState
+  bytesDone: number
+  bytesFromPeers: number
+  bytesFromOrigin: number
+  peers: number
+  rate: number
+  errorCode?: string
+  message?: string
+  firstReportAt: string
+  runningAt?: string
+  at: string
+}
+
+export interface TrackerStore {
+  start(): Promise<void>
+  stop(): Promise<void>
+  putBundle(b: Omit<BundleRecord, 'schema' | 'registeredAt' | 'seeders'> & { seeder?: string }): Promise<BundleRecord>
+  getBundle(digest: Digest): Promise<BundleRecord | undefined>
+  digestForInfoHash(infoHash: string): Promise<Digest | undefined>
+  putVersion(v: Omit<VersionRecord, 'schema' | 'publishedAt'>): Promise<{ record: VersionRecord; created: boolean }>
+  getVersion(release: string, version: string): Promise<VersionRecord | undefined>
+  listVersions(release: string): Promise<VersionRecord[]>
+  moveChannel(release: string, channel: string, version: string, by: string): Promise<{ channel: ChannelRecord; rollout: RolloutRecord }>
+  getChannel(release: string, channel: string): Promise<ChannelRecord | undefined>
+  listChannels(): Promise<ChannelRecord[]>
+  rolloutHistory(release: string, channel: string): Promise<RolloutRecord[]>
+  putHost(h: Omit<HostRecord, 'schema' | 'lastSeen'>): Promise<HostRecord>
+  getHost(id: string): Promise<HostRecord | undefined>
+  listHosts(): Promise<HostRecord[]>
+  putReport(r: Omit<ReportRecord, 'schema' | 'firstReportAt' | 'runningAt' | 'at'>): Promise<ReportRecord>
+  reportsFor(digest: Digest): Promise<ReportRecord[]>
+  getReport(hostId: string, digest: Digest): Promise<ReportRecord | undefined>
+}
+
+export interface TrackerStoreInit {
+  dataDir: string
+  /** Clock, for tests. */
+  now?: () => Date
+}
+
+// Key layout: one keyspace, '!'-separated prefixes. Names never contain '!' (see core/names).
+const K = {
+  bundle: (d: Digest) => `bundle!${digestHex(d)}`,
+  infoHash: (h: string) => `infohash!${h}`,
+  version: (r: string, v: string) => `version!${r}!${v}`,
+  channel: (r: string, c: string) => `channel!${r}!${c}`,
+  rollout: (r: string, c: string, seq: number) => `rollout!${r}!${c}!${String(seq).padStart(12, '0')}`,
+  host: (id: string) => `host!${id}`,
+  report: (d: Digest, host: string) => `report!${digestHex(d)}!${host}`,
+}
+
+/**
+ * Registry and rollout state in `level` under dataDir. Every write is `sync: true`: once the
+ * API has acknowledged it, a `kill -9` (or power loss) cannot take it back.
+ */
+export function createTrackerStore(init: TrackerStoreInit): TrackerStore {
+  const now = init.now ?? (() => new Date())
+  let db: Level<string, unknown> | undefined
+  const sync = { sync: true }
+
+  const get = async <T>(key: string): Promise<T | undefined> => {
+    const v = await db!.get(key)
+    return v === undefined ? undefined : (v as T)
+  }
+  const range = async <T>(prefix: string): Promise<T[]> => {
+    const out: T[] = []
+    for await (const v of db!.values({ gt: prefix, lt: `${prefix}\xff` })) out.push(v as T)
+    return out
+  }
+  const putAll = (ops: Array<{ key: string; value: unknown }>): Promise<void> =>
+    db!.batch(
+      ops.map((o) => ({ type: 'put' as const, key: o.key, value: o.value })),
+      sync,
+    )
+  // Serialises read-modify-write sequences (version immutability, channel moves).
+  let queue: Promise<unknown> = Promise.resolve()
+  const exclusive = <T>(fn: () => Promise<T>): Promise<T> => {
+    const run = queue.then(fn, fn)
+    queue = run.catch(() => {})
+    return run
+  }
+
+  return {
+    async start() {
+      if (db) return
+      try {
+        await mkdir(init.dataDir, { recursive: true })
+        db = new Level<string, unknown>(`${init.dataDir}/registry`, { valueEncoding: 'json' })
+        await db.open()
+      } catch (err) {
+        db = undefined
+        throw fromSystemError(err, 'open tracker state', init.dataDir)
+      }
+    },
+    async stop() {
+      const d = db
+      db = undefined
+      await queue
+      await d?.close()
+    },
+
+    putBundle: (b) =>
+      exclusive(async () => {
+        const existing = await get<BundleRecord>(K.bundle(b.digest))
+        if (existing && (existing.infoHash !== b.infoHash || existing.size !== b.size)) {
+          throw new BundleConflictError(`Cannot register bundle ${b.digest}: it is registered with infohash ${existing.infoHash} and size ${existing.size}`, {
+            details: { digest: b.digest },
+          })
+        }
+        const seeders = new Set(existing?.seeders ?? [])
+        if (b.seeder) seeders.add(b.seeder)
+        const record: BundleRecord = {
+          schema: RECORD_SCHEMA,
+          digest: b.digest,
+          size: b.size,
+          infoHash: b.infoHash,
+          pieceLength: b.pieceLength,
+          webSeeds: [...new Set([...(existing?.webSeeds ?? []), ...b.webSeeds])],
+          seeders: [...seeders].sort(),
+          registeredAt: existing?.registeredAt ?? now().toISOString(),
+        }
+        await putAll([
+          { key: K.bundle(b.digest), value: record },
+          { key: K.infoHash(b.infoHash), value: b.digest },
+        ])
+        return record
+      }),
+    getBundle: (d) => get<BundleRecord>(K.bundle(d)),
+    digestForInfoHash: (h) => get<Digest>(K.infoHash(h.toLowerCase())),
+
+    putVersion: (v) =>
+      exclusive(async () => {
+        const existing = await get<VersionRecord>(K.version(v.release, v.version))
+        if (existing) {
+          if (existing.digest !== v.digest) {
+            throw new VersionConflictError(`Cannot publish ${v.release}@${v.version}: it exists with digest ${existing.digest}, not ${v.digest}`, {
+              details: { release: v.release, version: v.version, digest: existing.digest },
+            })
+          }
+          return { record: existing, created: false }
+        }
+        const record: VersionRecord = { schema: RECORD_SCHEMA, ...v, publishedAt: now().toISOString() }
+        await db!.put(K.version(v.release, v.version), record, sync)
+        return { record, created: true }
+      }),
+    getVersion: (r, v) => get<VersionRecord>(K.version(r, v)),
+    listVersions: (r) => range<VersionRecord>(`version!${r}!`),
+
+    moveChannel: (release, channel, version, by) =>
+      exclusive(async () => {
+        const target = await get<VersionRecord>(K.version(release, version))
+        if (!target) throw new NotFoundError(`Cannot move ${release}@${channel}: version ${version} is not published`, { details: { release, version } })
+        const current = await get<ChannelRecord>(K.channel(release, channel))
+        const history = await range<RolloutRecord>(`rollout!${release}!${channel}!`)
+        const seq = history.length + 1
+        const at = now().toISOString()
+        const rollout: RolloutRecord = {
+          schema: RECORD_SCHEMA,
+          id: `${release}@${channel}#${seq}`,
+          release,
+          channel,
+          fromVersion: current?.version ?? null,
+          toVersion: version,
+          digest: target.digest,
+          by,
+          at,
+        }
+        const record: ChannelRecord = { schema: RECORD_SCHEMA, release, channel, version, digest: target.digest, rolloutId: rollout.id, movedBy: by, movedAt: at }
+        // One atomic batch: the move and its rollout record exist together or not at all.
+        await putAll([
+          { key: K.rollout(release, channel, seq), value: rollout },
+          { key: K.channel(release, channel), value: record },
+        ])
+        return { channel: record, rollout }
+      }),
+    getChannel: (r, c) => get<ChannelRecord>(K.channel(r, c)),
+    listChannels: () => range<ChannelRecord>('channel!'),
+    rolloutHistory: (r, c) => range<RolloutRecord>(`rollout!${r}!${c}!`),
+
+    async putHost(h) {
+      const record: HostRecord = { schema: RECORD_SCHEMA, ...h, lastSeen: now().toISOString() }
+      await db!.put(K.host(h.id), record, sync)
+      return record
+    },
+    getHost: (id) => get<HostRecord>(K.host(id)),
+    listHosts: () => range<HostRecord>('host!'),
+
+    async putReport(r) {
+      const key = K.report(r.digest, r.hostId)
+      const previous = await get<ReportRecord>(key)
+      const at = now().toISOString()
+      const record: ReportRecord = { schema: RECORD_SCHEMA, ...r, firstReportAt: previous?.firstReportAt ?? at, at }
+      const runningAt = previous?.runningAt ?? (r.state === 'running' ? at : undefined)
+      if (runningAt) record.runningAt = runningAt
+      await db!.put(key, record, sync)
+      const host = await get<HostRecord>(K.host(r.hostId))
+      if (host) await db!.put(K.host(r.hostId), { ...host, lastSeen: at }, sync)
+      return record
+    },
+    reportsFor: (d) => range<ReportRecord>(`report!${digestHex(d)}!`),
+    getReport: (h, d) => get<ReportRecord>(K.report(d, h)),
+  }
+}
