@@ -16,7 +16,7 @@ const tokensText = Object.entries(TOKENS).map(([role, t]) => `${role} ${t} ${rol
 const D1 = `sha256:${'1'.repeat(64)}`
 const D2 = `sha256:${'2'.repeat(64)}`
 
-let open: Array<{ app: FastifyInstance; store: TrackerStore }> = []
+const open: Array<{ app: FastifyInstance; store: TrackerStore }> = []
 afterEach(async () => {
   for (const { app, store } of open.splice(0)) {
     await app.close()
