@@ -14,6 +14,7 @@ import {
   ShoalError,
   type Digest,
 } from '../core/index.js'
+import { registerAnnounceRoutes } from './announce-routes.js'
 import { computeRolloutStatus } from './rollout-status.js'
 import { roleAllows, type Principal, type Role, type TokenTable } from './tokens.js'
 import { HOST_STATES, type TrackerStore } from './tracker-store.js'
@@ -97,7 +98,19 @@ export async function buildTracker(options: BuildTrackerOptions): Promise<Fastif
     logger:
       options.logger === false || options.logger === undefined
         ? false
-        : { level: 'info', redact: { paths: ['req.headers.authorization'], censor: '[redacted]' }, ...(typeof options.logger === 'object' ? options.logger : {}) },
+        : {
+            level: 'info',
+            redact: { paths: ['req.headers.authorization'], censor: '[redacted]' },
+            // Announce passkeys are tokens: the URL is logged without them.
+            serializers: {
+              req: (req: { method: string; url: string; id: string }) => ({
+                id: req.id,
+                method: req.method,
+                url: req.url.replace(/^\/(announce|scrape)\/[^/?]*/, '/$1/[redacted]'),
+              }),
+            },
+            ...(typeof options.logger === 'object' ? options.logger : {}),
+          },
     bodyLimit,
     // ids in paths are names or digests; anything else never reaches a handler.
     maxParamLength: 200,
@@ -325,6 +338,8 @@ export async function buildTracker(options: BuildTrackerOptions): Promise<Fastif
       return current
     },
   )
+
+  registerAnnounceRoutes(app, { store, tokens, metrics })
 
   app.addHook('onClose', async () => {
     changes.removeAllListeners()

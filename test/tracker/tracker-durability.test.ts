@@ -1,13 +1,11 @@
-import { spawn, type ChildProcess } from 'node:child_process'
+import type { ChildProcess } from 'node:child_process'
 import { writeFile } from 'node:fs/promises'
 import { join } from 'node:path'
-import { createInterface } from 'node:readline'
-import { fileURLToPath } from 'node:url'
 import { afterEach, describe, expect, it } from 'vitest'
 import { useTempDirs } from '../helpers/temp-dir.js'
+import { startTracker as startTrackerProcess } from '../helpers/start-tracker.js'
 
 const tempDir = useTempDirs()
-const MAIN = fileURLToPath(new URL('../../src/cli/main.ts', import.meta.url))
 const PUB = 'pub-token-0123456789abcdef'
 const HOST = 'host-token-0123456789abcdef'
 const VIEW = 'view-token-0123456789abcdef'
@@ -15,21 +13,10 @@ const children: ChildProcess[] = []
 afterEach(() => {
   for (const c of children.splice(0)) c.kill('SIGKILL')
 })
-
-/** Starts `shoal tracker` as a real process; resolves with its base URL once it listens. */
-async function startTracker(dataDir: string, tokens: string): Promise<{ url: string; child: ChildProcess }> {
-  const child = spawn(process.execPath, ['--import', 'tsx', MAIN, 'tracker', '--data-dir', dataDir, '--tokens', tokens, '--port', '0', '-q'], { stdio: ['ignore', 'pipe', 'inherit'] })
-  children.push(child)
-  const lines = createInterface({ input: child.stdout! })
-  const url = await new Promise<string>((resolve, reject) => {
-    const timer = setTimeout(() => reject(new Error('tracker did not start within 30 s')), 30_000)
-    lines.once('line', (line) => {
-      clearTimeout(timer)
-      resolve(JSON.parse(line).listening)
-    })
-    child.once('exit', (code) => reject(new Error(`tracker exited with ${code}`)))
-  })
-  return { url, child }
+const startTracker = async (dataDir: string, tokens: string) => {
+  const t = await startTrackerProcess(dataDir, tokens)
+  children.push(t.child)
+  return t
 }
 
 describe('shoal tracker durability', () => {
