@@ -130,6 +130,12 @@ export function createTrackerStore(init: TrackerStoreInit): TrackerStore {
   const now = init.now ?? (() => new Date())
   let db: Level<string, unknown> | undefined
   const sync = { sync: true }
+  // Hosts and reports are read on every status request and written on every report; they are
+  // mirrored in memory (loaded at start, written through), so reads never touch the disk.
+  const hosts = new Map<string, HostRecord>()
+  const reports = new Map<string, Map<string, ReportRecord>>() // digest hex -> host -> report
+  // Consulted on every announce.
+  const infoHashes = new Map<string, Digest>()
 
   const get = async <T>(key: string): Promise<T | undefined> => {
     const v = await db!.get(key)
@@ -160,6 +166,13 @@ export function createTrackerStore(init: TrackerStoreInit): TrackerStore {
         await mkdir(init.dataDir, { recursive: true })
         db = new Level<string, unknown>(`${init.dataDir}/registry`, { valueEncoding: 'json' })
         await db.open()
+        for (const h of await range<HostRecord>('host!')) hosts.set(h.id, h)
+        for (const b of await range<BundleRecord>('bundle!')) infoHashes.set(b.infoHash, b.digest)
+        for (const r of await range<ReportRecord>('report!')) {
+          const hex = digestHex(r.digest)
+          if (!reports.has(hex)) reports.set(hex, new Map())
+          reports.get(hex)!.set(r.hostId, r)
+        }
       } catch (err) {
         db = undefined
         throw fromSystemError(err, 'open tracker state', init.dataDir)
@@ -168,6 +181,9 @@ export function createTrackerStore(init: TrackerStoreInit): TrackerStore {
     async stop() {
       const d = db
       db = undefined
+      hosts.clear()
+      reports.clear()
+      infoHashes.clear()
       await queue
       await d?.close()
     },
@@ -196,10 +212,11 @@ export function createTrackerStore(init: TrackerStoreInit): TrackerStore {
           { key: K.bundle(b.digest), value: record },
           { key: K.infoHash(b.infoHash), value: b.digest },
         ])
+        infoHashes.set(b.infoHash, b.digest)
         return record
       }),
     getBundle: (d) => get<BundleRecord>(K.bundle(d)),
-    digestForInfoHash: (h) => get<Digest>(K.infoHash(h.toLowerCase())),
+    digestForInfoHash: async (h) => infoHashes.get(h.toLowerCase()),
 
     putVersion: (v) =>
       exclusive(async () => {
@@ -253,24 +270,29 @@ export function createTrackerStore(init: TrackerStoreInit): TrackerStore {
     async putHost(h) {
       const record: HostRecord = { schema: RECORD_SCHEMA, ...h, lastSeen: now().toISOString() }
       await db!.put(K.host(h.id), record, sync)
+      hosts.set(h.id, record)
       return record
     },
-    getHost: (id) => get<HostRecord>(K.host(id)),
-    listHosts: () => range<HostRecord>('host!'),
+    getHost: async (id) => hosts.get(id),
+    listHosts: async () => [...hosts.values()].sort((a, b) => (a.id < b.id ? -1 : a.id > b.id ? 1 : 0)),
 
     async putReport(r) {
       const key = K.report(r.digest, r.hostId)
-      const previous = await get<ReportRecord>(key)
+      const hex = digestHex(r.digest)
+      const previous = reports.get(hex)?.get(r.hostId)
       const at = now().toISOString()
       const record: ReportRecord = { schema: RECORD_SCHEMA, ...r, firstReportAt: previous?.firstReportAt ?? at, at }
       const runningAt = previous?.runningAt ?? (r.state === 'running' ? at : undefined)
       if (runningAt) record.runningAt = runningAt
+      // The host's lastSeen is kept in memory only: a report is one synchronous write, not two.
       await db!.put(key, record, sync)
-      const host = await get<HostRecord>(K.host(r.hostId))
-      if (host) await db!.put(K.host(r.hostId), { ...host, lastSeen: at }, sync)
+      if (!reports.has(hex)) reports.set(hex, new Map())
+      reports.get(hex)!.set(r.hostId, record)
+      const host = hosts.get(r.hostId)
+      if (host) hosts.set(r.hostId, { ...host, lastSeen: at })
       return record
     },
-    reportsFor: (d) => range<ReportRecord>(`report!${digestHex(d)}!`),
-    getReport: (h, d) => get<ReportRecord>(K.report(d, h)),
+    reportsFor: async (d) => [...(reports.get(digestHex(d))?.values() ?? [])],
+    getReport: async (h, d) => reports.get(digestHex(d))?.get(h),
   }
 }
