@@ -37,7 +37,7 @@ function timeShell(cmd: string): number {
 }
 
 function worker(...a: string[]): { digest: string; size: number; seconds: number; maxRssMB: number } {
-  // Same V8 flags as bin/shoal.js, so the figures are the CLI's.
+  // Same V8 flags as bin/shoal.js gives streaming commands, so the figures are the CLI's.
   const r = spawnSync(process.execPath, ['--max-semi-space-size=2', '--optimize-for-size', join(import.meta.dirname, 'pack-worker.mjs'), ...a], { encoding: 'utf8', maxBuffer: 1 << 20 })
   if (r.status !== 0) throw new Error(`worker ${a.join(' ')} failed: ${r.stderr}`)
   return JSON.parse(r.stdout)

@@ -42,7 +42,8 @@ function freePort(): Promise<number> {
 
 async function startShoal(): Promise<string> {
   writeFileSync(join(work, 'tokens'), `publisher ${PUB} bench\nseeder ${SEED} bench\nhost ${HOST} bench\nviewer ${VIEW} bench\n`)
-  const child = spawn(process.execPath, ['--max-semi-space-size=16', join(import.meta.dirname, '../dist/cli/main.js'), 'tracker', '--data-dir', join(work, 'data'), '--tokens', join(work, 'tokens'), '--port', '0', '-q'], {
+  // Started exactly as an operator would, through bin/shoal.js and its V8 flags.
+  const child = spawn(join(import.meta.dirname, '../bin/shoal.js'), ['tracker', '--data-dir', join(work, 'data'), '--tokens', join(work, 'tokens'), '--port', '0', '-q'], {
     stdio: ['ignore', 'pipe', 'inherit'],
   })
   children.push(child)

@@ -28,6 +28,8 @@ export interface BuildTrackerOptions {
   maxWatchSeconds?: number
   /** Largest request body in bytes (default 1 MiB). */
   bodyLimit?: number
+  /** How long a computed rollout status is served to other readers, in ms (default 250; 0 = never cached). */
+  statusCacheMs?: number
 }
 
 declare module 'fastify' {
@@ -93,7 +95,7 @@ function bearer(req: FastifyRequest): string | undefined {
  * `{statusCode, code, message}` with codes from the core registry, tokens never reach a log.
  */
 export async function buildTracker(options: BuildTrackerOptions): Promise<FastifyInstance> {
-  const { store, tokens, maxWatchSeconds = 30, bodyLimit = 1 << 20 } = options
+  const { store, tokens, maxWatchSeconds = 30, bodyLimit = 1 << 20, statusCacheMs = 250 } = options
   const app = Fastify({
     logger:
       options.logger === false || options.logger === undefined
@@ -117,6 +119,7 @@ export async function buildTracker(options: BuildTrackerOptions): Promise<Fastif
     ajv: { customOptions: { removeAdditional: false, coerceTypes: 'array', useDefaults: true, allErrors: false } },
   })
 
+  const statusCache = new Map<string, { at: number; value: unknown }>()
   const changes = new EventEmitter()
   changes.setMaxListeners(0)
 
@@ -226,6 +229,8 @@ export async function buildTracker(options: BuildTrackerOptions): Promise<Fastif
     { config: { roles: ['publisher'] }, schema: { params: RC, body: ChannelBody, response: { 200: Type.Unknown(), ...errors } } },
     async (req) => {
       const moved = await store.moveChannel(req.params.release, req.params.channel, req.body.version, who(req))
+      // A move must show at once, not after the cache ages out.
+      statusCache.delete(`${req.params.release}@${req.params.channel}`)
       rolloutsCounter.inc()
       changes.emit('change')
       return moved
@@ -246,11 +251,17 @@ export async function buildTracker(options: BuildTrackerOptions): Promise<Fastif
     { config: { roles: ['viewer', 'publisher'] }, schema: { params: RC, response: { 200: Type.Unknown(), ...errors } } },
     async (req) => {
       const { release, channel } = req.params
+      const key = `${release}@${channel}`
+      // Computing a status walks every follower; many viewers (dashboards, CLIs in --watch)
+      // share one computation per statusCacheMs instead of each paying for it.
+      const cached = statusCache.get(key)
+      if (cached && Date.now() - cached.at < statusCacheMs) return cached.value
       const ch = (await store.getChannel(release, channel)) ?? notFound(`channel ${release}@${channel}`)
       const history = await store.rolloutHistory(release, channel)
-      const key = `${release}@${channel}`
       const followers = (await store.listHosts()).filter((h) => h.follows.includes(key))
-      return computeRolloutStatus(ch, history.at(-1), followers, await store.reportsFor(ch.digest))
+      const value = computeRolloutStatus(ch, history.at(-1), followers, await store.reportsFor(ch.digest))
+      statusCache.set(key, { at: Date.now(), value })
+      return value
     },
   )
 

@@ -1,7 +1,7 @@
 /**
- * BEP 48 scrape, done here rather than by bittorrent-tracker: its response bencodes the raw
- * 20-byte infohash keys as UTF-8 strings, so every byte >= 0x80 became two bytes and clients
- * could not match the keys (seen with bittorrent-tracker 11.2.3). Pure functions, table-tested.
+ * BEP 48 scrape. Encoded here because bittorrent-tracker 11.2.3 bencodes the raw 20-byte
+ * infohash keys as UTF-8 strings, so every byte >= 0x80 became two bytes and clients could not
+ * match the keys. Pure functions, table-tested.
  */
 
 /** Percent-decodes one query value into the exact bytes (decodeURIComponent would reject non-UTF-8). */

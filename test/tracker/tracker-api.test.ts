@@ -28,7 +28,7 @@ async function tracker(logLines?: string[]): Promise<FastifyInstance> {
   const store = createTrackerStore({ dataDir: await tempDir() })
   await store.start()
   const stream = new Writable({ write: (c, _e, cb) => (logLines?.push(String(c)), cb()) })
-  const app = await buildTracker({ store, tokens: parseTokens(tokensText), logger: logLines ? { level: 'info', stream } : false, maxWatchSeconds: 10 })
+  const app = await buildTracker({ store, tokens: parseTokens(tokensText), logger: logLines ? { level: 'info', stream } : false, maxWatchSeconds: 10, statusCacheMs: 0 })
   open.push({ app, store })
   return app
 }

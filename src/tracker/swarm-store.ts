@@ -1,0 +1,210 @@
+import { isIPv4 } from 'node:net'
+import { percentDecodeBytes } from './scrape-response.js'
+
+/**
+ * The tracker's peer store and the HTTP announce wire format (BEP 3, compact peers BEP 23,
+ * IPv6 peers6 BEP 7), as pure code with flat per-announce cost.
+ *
+ * Why not bittorrent-tracker's Server here: measured at 1,584 announces/s (opentracker: 12,876)
+ * because its swarm is an LRU whose key list is rebuilt and walked on every announce (capped at
+ * 1,000 peers, which a fleet outgrows), and each response re-parses every chosen peer's address
+ * to build the compact list. This store keeps each peer's compact bytes ready and samples peers
+ * in O(numwant).
+ */
+
+export interface AnnounceParams {
+  infoHash: string
+  peerId: string
+  port: number
+  left: number
+  event: 'started' | 'stopped' | 'completed' | 'update'
+  numwant: number
+}
+
+export const DEFAULT_NUMWANT = 50
+export const MAX_NUMWANT = 200
+
+/** Parses an announce query string (raw, percent-encoded bytes); throws Error with a reason. */
+export function parseAnnounceQuery(rawQuery: string): AnnounceParams {
+  const fields = new Map<string, string>()
+  for (const part of rawQuery.split('&')) {
+    const eq = part.indexOf('=')
+    if (eq > 0 && !fields.has(part.slice(0, eq))) fields.set(part.slice(0, eq), part.slice(eq + 1))
+  }
+  const infoHash = percentDecodeBytes(fields.get('info_hash') ?? '')
+  if (infoHash.length !== 20) throw new Error('invalid info_hash')
+  const peerId = percentDecodeBytes(fields.get('peer_id') ?? '')
+  if (peerId.length !== 20) throw new Error('invalid peer_id')
+  const port = Number(fields.get('port'))
+  if (!Number.isInteger(port) || port <= 0 || port > 65535) throw new Error('invalid port')
+  const leftRaw = fields.get('left')
+  const left = leftRaw === undefined ? Number.POSITIVE_INFINITY : Number(leftRaw)
+  if (Number.isNaN(left) || left < 0) throw new Error('invalid left')
+  const ev = fields.get('event') ?? ''
+  const event = ev === 'started' || ev === 'stopped' || ev === 'completed' ? ev : ev === '' || ev === 'empty' ? 'update' : undefined
+  if (!event) throw new Error('invalid event')
+  const nw = Number(fields.get('numwant') ?? DEFAULT_NUMWANT)
+  const numwant = Number.isFinite(nw) && nw >= 0 ? Math.min(Math.floor(nw), MAX_NUMWANT) : DEFAULT_NUMWANT
+  return { infoHash: infoHash.toString('hex'), peerId: peerId.toString('hex'), port, left, event, numwant }
+}
+
+/** The compact form of an address: 4+2 bytes for IPv4 (BEP 23), 16+2 for IPv6 (BEP 7). */
+export function compactAddress(ip: string, port: number): Buffer | undefined {
+  const v4 = ip.startsWith('::ffff:') && isIPv4(ip.slice(7)) ? ip.slice(7) : ip
+  if (isIPv4(v4)) {
+    const b = Buffer.alloc(6)
+    v4.split('.').forEach((o, i) => (b[i] = Number(o)))
+    b.writeUInt16BE(port, 4)
+    return b
+  }
+  const groups = expandIPv6(ip)
+  if (!groups) return undefined
+  const b = Buffer.alloc(18)
+  groups.forEach((g, i) => b.writeUInt16BE(g, i * 2))
+  b.writeUInt16BE(port, 16)
+  return b
+}
+
+function expandIPv6(ip: string): number[] | undefined {
+  const [head, tail, extra] = ip.split('::')
+  if (extra !== undefined) return undefined
+  const parse = (s: string | undefined): number[] => (s ? s.split(':').map((g) => parseInt(g, 16)) : [])
+  const h = parse(head)
+  const t = parse(tail)
+  const fill = tail === undefined ? 0 : 8 - h.length - t.length
+  const groups = [...h, ...Array(fill).fill(0), ...t]
+  return groups.length === 8 && groups.every((g) => Number.isInteger(g) && g >= 0 && g <= 0xffff) ? groups : undefined
+}
+
+interface Peer {
+  peerId: string
+  compact: Buffer
+  v6: boolean
+  complete: boolean
+  expires: number
+  index: number
+}
+
+interface Swarm {
+  peers: Map<string, Peer>
+  list: Peer[]
+  complete: number
+  incomplete: number
+  downloaded: number
+}
+
+export interface SwarmStoreInit {
+  /** A peer that has not announced for this long is dropped (default 30 min). */
+  peerTtlMs?: number
+  now?: () => number
+}
+
+export interface SwarmStore {
+  /** Records an announce and returns the response body (bencoded). */
+  announce(params: AnnounceParams, ip: string, intervalSeconds: number): Buffer
+  stats(infoHash: string): { complete: number; incomplete: number; downloaded: number }
+  /** Drops expired peers; call periodically. */
+  sweep(): void
+  readonly swarms: number
+}
+
+const bstr = (b: Buffer): Buffer => Buffer.concat([Buffer.from(`${b.length}:`), b])
+const bint = (n: number): string => `i${Math.max(0, Math.trunc(n))}e`
+
+export function createSwarmStore(init: SwarmStoreInit = {}): SwarmStore {
+  const ttl = init.peerTtlMs ?? 30 * 60 * 1000
+  const now = init.now ?? Date.now
+  const swarms = new Map<string, Swarm>()
+
+  const remove = (s: Swarm, p: Peer): void => {
+    s.peers.delete(p.peerId)
+    const last = s.list.pop()!
+    if (last !== p) {
+      s.list[p.index] = last
+      last.index = p.index
+    }
+    if (p.complete) s.complete--
+    else s.incomplete--
+  }
+
+  const sample = (s: Swarm, numwant: number, self: string): { v4: Buffer[]; v6: Buffer[] } => {
+    const v4: Buffer[] = []
+    const v6: Buffer[] = []
+    const n = s.list.length
+    const push = (p: Peer): void => {
+      if (p.peerId !== self) (p.v6 ? v6 : v4).push(p.compact)
+    }
+    if (n <= numwant + 1) {
+      for (const p of s.list) push(p)
+    } else {
+      // numwant distinct random picks: rejection sampling is cheap while numwant << n.
+      const seen = new Set<number>()
+      while (v4.length + v6.length < numwant && seen.size < n) {
+        const i = Math.floor(Math.random() * n)
+        if (seen.has(i)) continue
+        seen.add(i)
+        push(s.list[i]!)
+      }
+    }
+    return { v4, v6 }
+  }
+
+  return {
+    announce(params, ip, intervalSeconds) {
+      let s = swarms.get(params.infoHash)
+      if (!s) {
+        s = { peers: new Map(), list: [], complete: 0, incomplete: 0, downloaded: 0 }
+        swarms.set(params.infoHash, s)
+      }
+      let peer = s.peers.get(params.peerId)
+      if (params.event === 'stopped') {
+        if (peer) remove(s, peer)
+      } else {
+        const compact = compactAddress(ip, params.port)
+        if (compact) {
+          const complete = params.left === 0
+          if (!peer) {
+            peer = { peerId: params.peerId, compact, v6: compact.length === 18, complete, expires: 0, index: s.list.length }
+            s.peers.set(peer.peerId, peer)
+            s.list.push(peer)
+            if (complete) s.complete++
+            else s.incomplete++
+          } else {
+            peer.compact = compact
+            peer.v6 = compact.length === 18
+            if (complete && !peer.complete) {
+              s.complete++
+              s.incomplete--
+            }
+            peer.complete = peer.complete || complete
+          }
+          if (params.event === 'completed') s.downloaded++
+          peer.expires = now() + ttl
+        }
+      }
+      const { v4, v6 } = params.event === 'stopped' ? { v4: [], v6: [] } : sample(s, params.numwant, params.peerId)
+      // Keys in bencode's sorted order.
+      const parts: Buffer[] = [
+        Buffer.from(`d8:complete${bint(s.complete)}10:incomplete${bint(s.incomplete)}8:interval${bint(intervalSeconds)}12:min interval${bint(Math.floor(intervalSeconds / 2))}5:peers`),
+        bstr(Buffer.concat(v4)),
+      ]
+      if (v6.length > 0) parts.push(Buffer.from('6:peers6'), bstr(Buffer.concat(v6)))
+      parts.push(Buffer.from('e'))
+      return Buffer.concat(parts)
+    },
+    stats(infoHash) {
+      const s = swarms.get(infoHash)
+      return { complete: s?.complete ?? 0, incomplete: s?.incomplete ?? 0, downloaded: s?.downloaded ?? 0 }
+    },
+    sweep() {
+      const t = now()
+      for (const [ih, s] of swarms) {
+        for (const p of [...s.list]) if (p.expires <= t) remove(s, p)
+        if (s.list.length === 0) swarms.delete(ih)
+      }
+    },
+    get swarms() {
+      return swarms.size
+    },
+  }
+}
