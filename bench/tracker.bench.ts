@@ -43,7 +43,8 @@ function freePort(): Promise<number> {
 async function startShoal(): Promise<string> {
   writeFileSync(join(work, 'tokens'), `publisher ${PUB} bench\nseeder ${SEED} bench\nhost ${HOST} bench\nviewer ${VIEW} bench\n`)
   // Started exactly as an operator would, through bin/shoal.js and its V8 flags.
-  const child = spawn(join(import.meta.dirname, '../bin/shoal.js'), ['tracker', '--data-dir', join(work, 'data'), '--tokens', join(work, 'tokens'), '--port', '0', '-q'], {
+  const profile = process.env.SHOAL_BENCH_CPU_PROF ? ['--cpu-prof', `--cpu-prof-dir=${process.env.SHOAL_BENCH_CPU_PROF}`] : []
+  const child = spawn(process.execPath, [...profile, join(import.meta.dirname, '../bin/shoal.js'), 'tracker', '--data-dir', join(work, 'data'), '--tokens', join(work, 'tokens'), '--port', '0', '-q'], {
     stdio: ['ignore', 'pipe', 'inherit'],
   })
   children.push(child)
@@ -139,6 +140,7 @@ try {
   console.log(`| announce only | opentracker | ${otAnnounce.rps.toFixed(0)} | ${otAnnounce.p99ms.toFixed(1)} ms | ${otAnnounce.errors} | |`)
   console.log(`\nShoal / opentracker announce throughput: ${(shoalAnnounce.rps / otAnnounce.rps).toFixed(2)}x`)
 } finally {
-  for (const c of children) c.kill('SIGKILL')
+  // SIGINT lets a profiled tracker write its profile; the rest are killed outright.
+  for (const c of children) c.kill(process.env.SHOAL_BENCH_CPU_PROF ? 'SIGINT' : 'SIGKILL')
   rmSync(work, { recursive: true, force: true })
 }
