@@ -10,6 +10,7 @@ interface TrackerOptions {
   port: string
   host: string
   tokens: string
+  udpPort?: string
   quiet?: boolean
 }
 
@@ -21,6 +22,7 @@ export function registerTracker(program: Command, io: CliIo): void {
     .requiredOption('--tokens <file>', 'bearer tokens, one "role token [name]" per line')
     .option('--port <port>', 'TCP port (0 picks one)', '7700')
     .option('--host <addr>', 'address to listen on', '127.0.0.1')
+    .option('--udp-port <port>', 'also serve the UDP tracker protocol (BEP 15) on this port; no passkeys over UDP')
     .option('-q, --quiet', 'no request logs')
     .action(async (opts: TrackerOptions) => {
       let tokensText: string
@@ -32,10 +34,10 @@ export function registerTracker(program: Command, io: CliIo): void {
       const tokens = parseTokens(tokensText)
       const store = createTrackerStore({ dataDir: resolve(opts.dataDir) })
       await store.start()
-      const app = await buildTracker({ store, tokens, logger: opts.quiet ? false : { level: 'info' } })
+      const app = await buildTracker({ store, tokens, logger: opts.quiet ? false : { level: 'info' }, udpPort: opts.udpPort === undefined ? undefined : Number(opts.udpPort) })
       const address = await app.listen({ port: Number(opts.port), host: opts.host })
-      // One machine-readable line so that scripts and tests learn the port.
-      io.stdout.write(`${JSON.stringify({ listening: address })}\n`)
+      // One machine-readable line so that scripts and tests learn the ports.
+      io.stdout.write(`${JSON.stringify({ listening: address, udpPort: app.udpPort?.() ?? null })}\n`)
       const stop = async (): Promise<void> => {
         await app.close()
         await store.stop()

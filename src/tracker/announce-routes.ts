@@ -1,7 +1,7 @@
 import type { FastifyInstance, FastifyReply } from 'fastify'
 import { Counter, Gauge, type Registry } from 'prom-client'
 import { encodeScrapeResponse, scrapeInfoHashes } from './scrape-response.js'
-import { createSwarmStore, parseAnnounceQuery } from './swarm-store.js'
+import { createSwarmStore, parseAnnounceQuery, type SwarmStore } from './swarm-store.js'
 import type { TokenTable } from './tokens.js'
 import type { TrackerStore } from './tracker-store.js'
 
@@ -11,6 +11,10 @@ export interface AnnounceRoutesInit {
   metrics: Registry
   /** Seconds hosts should wait between announces (default 60). */
   intervalSeconds?: number
+}
+
+export interface AnnounceService {
+  readonly swarms: SwarmStore
 }
 
 /** BEP 3 failure: HTTP 200 with a bencoded dictionary holding only "failure reason". */
@@ -26,7 +30,7 @@ function bencodedFailure(reply: FastifyReply, reason: string): FastifyReply {
  * are tracked; others get a failure reason. Peers live in memory (see swarm-store for why not
  * bittorrent-tracker's Server); a restarted tracker is refilled by the next announces.
  */
-export function registerAnnounceRoutes(app: FastifyInstance, init: AnnounceRoutesInit): void {
+export function registerAnnounceRoutes(app: FastifyInstance, init: AnnounceRoutesInit): AnnounceService {
   const { store, tokens, metrics, intervalSeconds = 60 } = init
   const swarms = createSwarmStore({ peerTtlMs: intervalSeconds * 3 * 1000 })
   const announces = new Counter({ name: 'shoal_tracker_announces_total', help: 'BitTorrent announces and scrapes by outcome', labelNames: ['action', 'outcome'], registers: [metrics] })
@@ -74,4 +78,5 @@ export function registerAnnounceRoutes(app: FastifyInstance, init: AnnounceRoute
     const entries = scrapeInfoHashes(query(req.raw.url)).map((infoHash) => ({ infoHash, ...swarms.stats(infoHash) }))
     return reply.status(200).header('content-type', 'text/plain').send(encodeScrapeResponse(entries))
   })
+  return { swarms }
 }

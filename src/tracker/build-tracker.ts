@@ -16,6 +16,7 @@ import {
 } from '../core/index.js'
 import { registerAnnounceRoutes } from './announce-routes.js'
 import { computeRolloutStatus } from './rollout-status.js'
+import { createUdpTracker } from './udp-tracker.js'
 import { roleAllows, type Principal, type Role, type TokenTable } from './tokens.js'
 import { HOST_STATES, type TrackerStore } from './tracker-store.js'
 
@@ -28,6 +29,8 @@ export interface BuildTrackerOptions {
   maxWatchSeconds?: number
   /** Largest request body in bytes (default 1 MiB). */
   bodyLimit?: number
+  /** Also serve the UDP tracker protocol (BEP 15) on this port when the app listens (0 picks one). */
+  udpPort?: number
   /** How long a computed rollout status is served to other readers, in ms (default 250; 0 = never cached). */
   statusCacheMs?: number
 }
@@ -35,6 +38,10 @@ export interface BuildTrackerOptions {
 declare module 'fastify' {
   interface FastifyRequest {
     principal?: Principal
+  }
+  interface FastifyInstance {
+    /** The bound UDP tracker port, once listening with udpPort set. */
+    udpPort?: () => number | undefined
   }
   interface FastifyContextConfig {
     /** Roles allowed on this route; absent means public. */
@@ -350,7 +357,24 @@ export async function buildTracker(options: BuildTrackerOptions): Promise<Fastif
     },
   )
 
-  registerAnnounceRoutes(app, { store, tokens, metrics })
+  const announce = registerAnnounceRoutes(app, { store, tokens, metrics })
+  if (options.udpPort !== undefined) {
+    const udpRequests = new Counter({ name: 'shoal_tracker_udp_requests_total', help: 'UDP tracker requests by action', labelNames: ['action'], registers: [metrics] })
+    const udp = createUdpTracker({
+      swarms: announce.swarms,
+      isRegistered: async (ih) => (await store.digestForInfoHash(ih)) !== undefined,
+      intervalSeconds: 60,
+      onRequest: (action) => udpRequests.inc({ action }),
+    })
+    let udpPort: number | undefined
+    app.decorate('udpPort', () => udpPort)
+    app.addHook('onListen', async () => {
+      const addr = app.server.address()
+      const host = typeof addr === 'object' && addr ? addr.address : '127.0.0.1'
+      udpPort = await udp.listen(options.udpPort!, host)
+    })
+    app.addHook('onClose', async () => udp.close())
+  }
 
   app.addHook('onClose', async () => {
     changes.removeAllListeners()

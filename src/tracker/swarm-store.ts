@@ -99,8 +99,18 @@ export interface SwarmStoreInit {
   now?: () => number
 }
 
+export interface AnnounceResult {
+  complete: number
+  incomplete: number
+  /** Compact IPv4 peers (6 bytes each) and IPv6 peers (18 bytes each), never the caller. */
+  v4: Buffer[]
+  v6: Buffer[]
+}
+
 export interface SwarmStore {
-  /** Records an announce and returns the response body (bencoded). */
+  /** Records an announce and picks peers for the reply. */
+  record(params: AnnounceParams, ip: string): AnnounceResult
+  /** record(), with the reply bencoded for HTTP (BEP 3/23/7). */
   announce(params: AnnounceParams, ip: string, intervalSeconds: number): Buffer
   stats(infoHash: string): { complete: number; incomplete: number; downloaded: number }
   /** Drops expired peers; call periodically. */
@@ -149,8 +159,7 @@ export function createSwarmStore(init: SwarmStoreInit = {}): SwarmStore {
     return { v4, v6 }
   }
 
-  return {
-    announce(params, ip, intervalSeconds) {
+  const record = (params: AnnounceParams, ip: string): AnnounceResult => {
       let s = swarms.get(params.infoHash)
       if (!s) {
         s = { peers: new Map(), list: [], complete: 0, incomplete: 0, downloaded: 0 }
@@ -183,9 +192,16 @@ export function createSwarmStore(init: SwarmStoreInit = {}): SwarmStore {
         }
       }
       const { v4, v6 } = params.event === 'stopped' ? { v4: [], v6: [] } : sample(s, params.numwant, params.peerId)
+      return { complete: s.complete, incomplete: s.incomplete, v4, v6 }
+  }
+
+  return {
+    record,
+    announce(params, ip, intervalSeconds) {
+      const { complete, incomplete, v4, v6 } = record(params, ip)
       // Keys in bencode's sorted order.
       const parts: Buffer[] = [
-        Buffer.from(`d8:complete${bint(s.complete)}10:incomplete${bint(s.incomplete)}8:interval${bint(intervalSeconds)}12:min interval${bint(Math.floor(intervalSeconds / 2))}5:peers`),
+        Buffer.from(`d8:complete${bint(complete)}10:incomplete${bint(incomplete)}8:interval${bint(intervalSeconds)}12:min interval${bint(Math.floor(intervalSeconds / 2))}5:peers`),
         bstr(Buffer.concat(v4)),
       ]
       if (v6.length > 0) parts.push(Buffer.from('6:peers6'), bstr(Buffer.concat(v6)))

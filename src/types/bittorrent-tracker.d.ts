@@ -1,4 +1,5 @@
-// The subset of bittorrent-tracker's Server that Shoal uses (the package ships no types).
+// The subset of bittorrent-tracker that Shoal uses (the package ships no types): its Client is a
+// third-party peer in the UDP tracker test.
 declare module 'bittorrent-tracker' {
   import { EventEmitter } from 'node:events'
   import type { IncomingMessage, ServerResponse } from 'node:http'
@@ -20,7 +21,12 @@ declare module 'bittorrent-tracker' {
     close(cb?: () => void): void
     torrents: Record<string, { complete: number; incomplete: number; peers: unknown }>
   }
-  export class Client extends EventEmitter {}
+  export class Client extends EventEmitter {
+    constructor(opts: { infoHash: string | Uint8Array; peerId: string | Uint8Array; announce: string[]; port: number })
+    start(opts?: Record<string, unknown>): void
+    stop(opts?: Record<string, unknown>): void
+    destroy(cb?: () => void): void
+  }
   const _default: { Server: typeof Server; Client: typeof Client }
   export default _default
 }
