@@ -62,6 +62,8 @@ const BundleBody = Type.Object(
     pieceLength: Type.Integer({ minimum: 16384, maximum: 64 * 1024 * 1024 }),
     webSeeds: Type.Array(Type.String({ pattern: '^https?://', maxLength: 2048 }), { maxItems: 64 }),
     seeder: Type.Optional(Type.String({ minLength: 1, maxLength: 253 })),
+    /** The .torrent file, base64 (hosts fetch it from GET /v1/bundles/:digest/torrent). */
+    torrent: Type.Optional(Type.String({ contentEncoding: 'base64', pattern: '^[A-Za-z0-9+/]*={0,2}$', maxLength: 700_000 })),
   },
   { additionalProperties: false },
 )
@@ -199,12 +201,29 @@ export async function buildTracker(options: BuildTrackerOptions): Promise<Fastif
   app.put<{ Params: { digest: Digest }; Body: typeof BundleBody.static }>(
     '/v1/bundles/:digest',
     { config: { roles: ['seeder'] }, schema: { params: Type.Object({ digest: HexDigestParam }), body: BundleBody, response: { 200: Type.Unknown(), ...errors } } },
-    async (req) => store.putBundle({ ...req.body, digest: req.params.digest }),
+    async (req) => {
+      const { torrent, ...rest } = await store.putBundle({ ...req.body, digest: req.params.digest })
+      return { ...rest, hasTorrent: torrent !== undefined }
+    },
+  )
+
+  app.get<{ Params: { digest: Digest } }>(
+    '/v1/bundles/:digest/torrent',
+    { config: { roles: ['viewer', 'host', 'seeder', 'publisher'] }, schema: { params: Type.Object({ digest: HexDigestParam }), response: { ...errors } } },
+    async (req, reply) => {
+      const b = (await store.getBundle(req.params.digest)) ?? notFound(`bundle ${req.params.digest}`)
+      if (!b.torrent) notFound(`torrent of bundle ${req.params.digest} (its seeder registered none)`)
+      return reply.header('content-type', 'application/x-bittorrent').send(Buffer.from(b.torrent!, 'base64'))
+    },
   )
   app.get<{ Params: { digest: Digest } }>(
     '/v1/bundles/:digest',
     { config: { roles: ['viewer', 'host', 'seeder', 'publisher'] }, schema: { params: Type.Object({ digest: HexDigestParam }), response: { 200: Type.Unknown(), ...errors } } },
-    async (req) => (await store.getBundle(req.params.digest)) ?? notFound(`bundle ${req.params.digest}`),
+    async (req) => {
+      const b = (await store.getBundle(req.params.digest)) ?? notFound(`bundle ${req.params.digest}`)
+      const { torrent, ...rest } = b
+      return { ...rest, hasTorrent: torrent !== undefined }
+    },
   )
 
   // ---- releases and versions -----------------------------------------------------------

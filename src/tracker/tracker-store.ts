@@ -20,6 +20,8 @@ export interface BundleRecord {
   pieceLength: number
   webSeeds: string[]
   seeders: string[]
+  /** The .torrent file, base64, when the seeder sent it. */
+  torrent?: string
   registeredAt: string
 }
 
@@ -208,6 +210,8 @@ export function createTrackerStore(init: TrackerStoreInit): TrackerStore {
           seeders: [...seeders].sort(),
           registeredAt: existing?.registeredAt ?? now().toISOString(),
         }
+        const torrent = b.torrent ?? existing?.torrent
+        if (torrent) record.torrent = torrent
         await putAll([
           { key: K.bundle(b.digest), value: record },
           { key: K.infoHash(b.infoHash), value: b.digest },

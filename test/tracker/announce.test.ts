@@ -85,9 +85,14 @@ describe('BitTorrent announce and scrape', () => {
     const reg = await fetch(`${tracker.url}/v1/bundles/sha256:${hex}`, {
       method: 'PUT',
       headers: { authorization: `Bearer ${SEEDER}`, 'content-type': 'application/json' },
-      body: JSON.stringify({ size: content.length, infoHash, pieceLength: 262144, webSeeds: [], seeder: 'test-seeder' }),
+      body: JSON.stringify({ size: content.length, infoHash, pieceLength: 262144, webSeeds: [], seeder: 'test-seeder', torrent: Buffer.from(hostTorrent).toString('base64') }),
     })
-    expect(reg.status).toBe(200)
+    expect(reg.status, await reg.clone().text()).toBe(200)
+    // Hosts fetch the .torrent from the registry, as a fetcher will.
+    const fetched = await fetch(`${tracker.url}/v1/bundles/sha256:${hex}/torrent`, { headers: { authorization: `Bearer ${HOST}` } })
+    expect(fetched.headers.get('content-type')).toBe('application/x-bittorrent')
+    const fetchedTorrent = Buffer.from(await fetched.arrayBuffer())
+    expect(fetchedTorrent.equals(hostTorrent)).toBe(true)
 
     const client = new WebTorrent({ dht: false, lsd: false, utp: false, natUpnp: false, natPmp: false })
     cleanups.push(() => new Promise<void>((r) => client.destroy(() => r())))
@@ -100,7 +105,7 @@ describe('BitTorrent announce and scrape', () => {
     })
 
     const out = join(dir, 'out')
-    await writeFile(join(dir, 'host.torrent'), hostTorrent)
+    await writeFile(join(dir, 'host.torrent'), fetchedTorrent)
     const aria: ChildProcess = spawn(
       'aria2c',
       ['--seed-time=0', '--enable-dht=false', '--enable-dht6=false', '--bt-enable-lpd=false', '--enable-peer-exchange=false', '--console-log-level=warn', '--summary-interval=0', '--file-allocation=none', '-d', out, join(dir, 'host.torrent')],
