@@ -7,7 +7,7 @@ import type { Writable } from 'node:stream'
 import tar from 'tar-stream'
 import { encodeManifest, type ManifestEntry } from '../src/core/index.js'
 
-interface CraftEntry {
+export interface CraftEntry {
   name: string
   type?: tar.Header['type']
   body?: string

@@ -1,22 +1,15 @@
-import { mkdir, readdir, rename, rm, stat } from 'node:fs/promises'
+import { mkdir, readFile, rm } from 'node:fs/promises'
 import { join } from 'node:path'
-import { fromSystemError, SnapshotExistsError, SnapshotNotFoundError, SnapshotterUnavailableError, syncDir } from '../core/index.js'
+import { SnapshotterUnavailableError } from '../core/index.js'
 import { runCommand } from './run-command.js'
+import { checkoutPaths, commitByRename, createLayoutDirs, imagePath, listLayout, prepareDirectory, snapshotLayout } from './snapshot-layout.js'
 import { checkSnapshotKey, type Snapshotter } from './snapshotter.js'
 
 export interface OverlaySnapshotterInit {
   root: string
 }
 
-async function exists(path: string): Promise<boolean> {
-  return stat(path).then(
-    () => true,
-    () => false,
-  )
-}
-
 async function isMounted(path: string): Promise<boolean> {
-  const { readFile } = await import('node:fs/promises')
   const mounts = await readFile('/proc/self/mounts', 'utf8')
   return mounts.split('\n').some((line) => line.split(' ')[1] === path)
 }
@@ -26,12 +19,10 @@ async function isMounted(path: string): Promise<boolean> {
  * upper/ and work/ and an overlay mounted at merged/ (the rootfs). Needs root.
  */
 export function createOverlaySnapshotter(init: OverlaySnapshotterInit): Snapshotter {
-  const active = join(init.root, 'active')
-  const images = join(init.root, 'images')
-  const checkouts = join(init.root, 'checkouts')
+  const layout = snapshotLayout(init.root)
   const ready = (async () => {
     if (process.getuid?.() !== 0) throw new SnapshotterUnavailableError('Cannot use the overlay snapshotter: mounting needs root')
-    await Promise.all([active, images, checkouts].map((d) => mkdir(d, { recursive: true })))
+    await createLayoutDirs(layout)
   })()
   ready.catch(() => {})
 
@@ -39,31 +30,15 @@ export function createOverlaySnapshotter(init: OverlaySnapshotterInit): Snapshot
     name: 'overlay',
     async prepare(key) {
       await ready
-      const path = join(active, checkSnapshotKey(key))
-      try {
-        await mkdir(path)
-      } catch (err) {
-        if ((err as NodeJS.ErrnoException).code === 'EEXIST') throw new SnapshotExistsError(`Cannot prepare snapshot: ${key} exists`)
-        throw fromSystemError(err, 'prepare snapshot', path)
-      }
-      return path
+      return prepareDirectory(layout, key)
     },
     async commit(name, key) {
       await ready
-      const from = join(active, checkSnapshotKey(key))
-      const to = join(images, checkSnapshotKey(name))
-      if (!(await exists(from))) throw new SnapshotNotFoundError(`Cannot commit snapshot: no active snapshot ${key}`)
-      if (await exists(to)) throw new SnapshotExistsError(`Cannot commit snapshot: image ${name} exists`)
-      await rename(from, to)
-      await syncDir(images)
-      return to
+      return commitByRename(layout, name, key)
     },
     async checkout(key, name) {
       await ready
-      const image = join(images, checkSnapshotKey(name))
-      const base = join(checkouts, checkSnapshotKey(key))
-      if (!(await exists(image))) throw new SnapshotNotFoundError(`Cannot check out image: no image ${name}`)
-      if (await exists(base)) throw new SnapshotExistsError(`Cannot check out image: ${key} exists`)
+      const [image, base] = await checkoutPaths(layout, key, name)
       const merged = join(base, 'merged')
       await mkdir(join(base, 'upper'), { recursive: true })
       await mkdir(join(base, 'work'), { recursive: true })
@@ -79,18 +54,17 @@ export function createOverlaySnapshotter(init: OverlaySnapshotterInit): Snapshot
     async remove(key) {
       await ready
       checkSnapshotKey(key)
-      const merged = join(checkouts, key, 'merged')
+      const merged = join(layout.checkouts, key, 'merged')
       if (await isMounted(merged)) await runCommand('umount', [merged])
-      for (const dir of [active, images, checkouts]) await rm(join(dir, key), { recursive: true, force: true })
+      for (const dir of [layout.active, layout.images, layout.checkouts]) await rm(join(dir, key), { recursive: true, force: true })
     },
     async image(name) {
       await ready
-      const path = join(images, checkSnapshotKey(name))
-      return (await exists(path)) ? path : undefined
+      return imagePath(layout, name)
     },
     async list() {
       await ready
-      return { images: (await readdir(images)).sort(), checkouts: (await readdir(checkouts)).sort(), active: (await readdir(active)).sort() }
+      return listLayout(layout)
     },
   }
 }

@@ -1,11 +1,10 @@
-import { createHash } from 'node:crypto'
 import { mkdtemp, rm, writeFile } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { Readable, Writable } from 'node:stream'
-import tar from 'tar-stream'
 import { beforeAll, describe, expect, it } from 'vitest'
 import { encodeManifest, packBundle, verifyBundle, verifyBundleFile, type Manifest, type ManifestEntry } from '../../src/core/index.js'
+import { craftTar, dir, file, manifestOf as corpusManifestOf, type CraftEntry } from '../../scripts/make-hostile-corpus.js'
 import { useTempDirs } from '../helpers/temp-dir.js'
 import { SAMPLE_TREE, writeTree } from '../helpers/tree.js'
 
@@ -22,38 +21,8 @@ function verifyBytes(bytes: Buffer, expectedDigest?: string) {
   return verifyBundle(Readable.from([bytes]), { expectedDigest: expectedDigest as `sha256:${string}` | undefined })
 }
 
-interface CraftEntry {
-  name: string
-  type?: 'file' | 'directory' | 'symlink' | 'link' | 'character-device'
-  body?: string
-  mode?: number
-  linkname?: string
-  uid?: number
-}
-
-/** Writes a tar by hand: `manifestBody` first (unless null), then `entries` in the given order. */
-async function craft(manifestBody: Buffer | null, entries: CraftEntry[]): Promise<Buffer> {
-  const pack = tar.pack()
-  const chunks: Buffer[] = []
-  pack.on('data', (c) => void chunks.push(c as Buffer))
-  const ended = new Promise<void>((r) => pack.on('end', () => r()))
-  const base = { uid: 0, gid: 0, uname: '', gname: '', mtime: new Date(0) }
-  if (manifestBody) pack.entry({ ...base, name: '.shoal/manifest.json', mode: 0o644, type: 'file' }, manifestBody)
-  for (const e of entries) {
-    const type = e.type ?? 'file'
-    const header = { ...base, name: e.name, type, mode: e.mode ?? (type === 'directory' ? 0o755 : type === 'symlink' ? 0o777 : 0o644), linkname: e.linkname, uid: e.uid ?? 0 }
-    if (type === 'file') pack.entry(header, Buffer.from(e.body ?? ''))
-    else (pack.entry(header) as unknown as Writable).end()
-  }
-  pack.finalize()
-  await ended
-  return Buffer.concat(chunks)
-}
-
-const sha = (s: string): string => createHash('sha256').update(s).digest('hex')
-const file = (path: string, body: string, mode: 0o644 | 0o755 = 0o644): ManifestEntry => ({ path, type: 'file', mode, size: Buffer.byteLength(body), sha256: sha(body) })
-const dir = (path: string): ManifestEntry => ({ path, type: 'dir', mode: 0o755 })
-const manifestOf = (entries: ManifestEntry[]): Buffer => encodeManifest({ schema: 1, mtime: 0, entries })
+const craft = craftTar
+const manifestOf = corpusManifestOf
 
 describe('verifyBundle()', () => {
   let good: { bytes: Buffer; manifest: Manifest; digest: string }

@@ -1,0 +1,78 @@
+import { mkdir, readdir, rename, stat } from 'node:fs/promises'
+import { join } from 'node:path'
+import { fromSystemError, SnapshotExistsError, SnapshotNotFoundError, syncDir } from '../core/index.js'
+import { checkSnapshotKey } from './snapshotter.js'
+
+/** The three directories every snapshotter keeps under its root. */
+export interface SnapshotLayout {
+  active: string
+  images: string
+  checkouts: string
+}
+
+export function snapshotLayout(root: string): SnapshotLayout {
+  return { active: join(root, 'active'), images: join(root, 'images'), checkouts: join(root, 'checkouts') }
+}
+
+export async function createLayoutDirs(layout: SnapshotLayout): Promise<void> {
+  await Promise.all([layout.active, layout.images, layout.checkouts].map((d) => mkdir(d, { recursive: true })))
+}
+
+export async function exists(path: string): Promise<boolean> {
+  return stat(path).then(
+    () => true,
+    () => false,
+  )
+}
+
+/** prepare() for snapshotters whose active snapshot is a plain directory. */
+export async function prepareDirectory(layout: SnapshotLayout, key: string): Promise<string> {
+  const path = join(layout.active, checkSnapshotKey(key))
+  try {
+    await mkdir(path)
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code === 'EEXIST') throw new SnapshotExistsError(`Cannot prepare snapshot: ${key} exists`)
+    throw fromSystemError(err, 'prepare snapshot', path)
+  }
+  return path
+}
+
+/** Checks a commit's preconditions; resolves to [from, to]. */
+export async function commitPaths(layout: SnapshotLayout, name: string, key: string): Promise<[string, string]> {
+  const from = join(layout.active, checkSnapshotKey(key))
+  const to = join(layout.images, checkSnapshotKey(name))
+  if (!(await exists(from))) throw new SnapshotNotFoundError(`Cannot commit snapshot: no active snapshot ${key}`)
+  if (await exists(to)) throw new SnapshotExistsError(`Cannot commit snapshot: image ${name} exists`)
+  return [from, to]
+}
+
+/** commit() by one rename(2): the image appears complete or not at all. */
+export async function commitByRename(layout: SnapshotLayout, name: string, key: string): Promise<string> {
+  const [from, to] = await commitPaths(layout, name, key)
+  await rename(from, to)
+  await syncDir(layout.images)
+  return to
+}
+
+/** Checks a checkout's preconditions; resolves to [image path, checkout path]. */
+export async function checkoutPaths(layout: SnapshotLayout, key: string, name: string): Promise<[string, string]> {
+  const image = join(layout.images, checkSnapshotKey(name))
+  const path = join(layout.checkouts, checkSnapshotKey(key))
+  if (!(await exists(image))) throw new SnapshotNotFoundError(`Cannot check out image: no image ${name}`)
+  if (await exists(path)) throw new SnapshotExistsError(`Cannot check out image: ${key} exists`)
+  return [image, path]
+}
+
+export async function imagePath(layout: SnapshotLayout, name: string): Promise<string | undefined> {
+  const path = join(layout.images, checkSnapshotKey(name))
+  return (await exists(path)) ? path : undefined
+}
+
+export async function listLayout(layout: SnapshotLayout): Promise<{ images: string[]; checkouts: string[]; active: string[] }> {
+  return {
+    images: (await readdir(layout.images)).sort(),
+    // A '.partial' checkout is a copy a crash cut off (dir snapshotter).
+    checkouts: (await readdir(layout.checkouts)).filter((n) => !n.endsWith('.partial')).sort(),
+    active: (await readdir(layout.active)).sort(),
+  }
+}
