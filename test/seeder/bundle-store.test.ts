@@ -43,7 +43,7 @@ describe('createBundleStore()', () => {
     await store.start()
     const data = randomBytes(100_000)
     const tampered = Buffer.from(data)
-    tampered[500] ^= 1
+    tampered[500] = tampered[500]! ^ 1
     await expect(store.put(chunked(tampered), digestOf(data))).rejects.toMatchObject({ code: 'BUNDLE_DIGEST_MISMATCH' })
     expect(await readdir(join(dataDir, 'bundles'))).toEqual([])
     // A copy already stored is not replaced by a bad re-upload either.
