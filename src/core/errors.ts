@@ -205,6 +205,8 @@ export const NotFoundError = defineError('NOT_FOUND', 'not-found', 404,
   'No such bundle, release, version, channel, host or route')
 export const RequestInvalidError = defineError('REQUEST_INVALID', 'invalid', 400,
   'The request does not match the route schema (the message names the field)')
+export const TrackerRefusedError = defineError('TRACKER_REFUSED', 'io', 502,
+  'The tracker refused or failed a registration a seeder or host sent it')
 export const TokensFileInvalidError = defineError('TOKENS_FILE_INVALID', 'invalid', 400,
   'The tokens file is not valid (one "role token [name]" per line)')
 

@@ -2,7 +2,7 @@ import type { FastifyInstance, FastifyReply } from 'fastify'
 import { Counter, Gauge, type Registry } from 'prom-client'
 import { encodeScrapeResponse, scrapeInfoHashes } from './scrape-response.js'
 import { createSwarmStore, parseAnnounceQuery, type SwarmStore } from './swarm-store.js'
-import type { TokenTable } from './tokens.js'
+import type { TokenTable } from '../core/index.js'
 import type { TrackerStore } from './tracker-store.js'
 
 export interface AnnounceRoutesInit {

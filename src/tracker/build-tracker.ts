@@ -17,7 +17,7 @@ import {
 import { registerAnnounceRoutes } from './announce-routes.js'
 import { computeRolloutStatus } from './rollout-status.js'
 import { createUdpTracker } from './udp-tracker.js'
-import { roleAllows, type Principal, type Role, type TokenTable } from './tokens.js'
+import { roleAllows, type Principal, type Role, type TokenTable } from '../core/index.js'
 import { HOST_STATES, type TrackerStore } from './tracker-store.js'
 
 export interface BuildTrackerOptions {

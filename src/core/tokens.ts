@@ -1,5 +1,5 @@
 import { createHash, timingSafeEqual } from 'node:crypto'
-import { TokensFileInvalidError } from '../core/index.js'
+import { TokensFileInvalidError } from './errors.js'
 
 export const ROLES = ['publisher', 'seeder', 'host', 'viewer', 'admin'] as const
 export type Role = (typeof ROLES)[number]
