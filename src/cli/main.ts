@@ -6,6 +6,8 @@ import { registerGc, registerLaunch, registerRollback } from './launch-command.j
 import { registerPack } from './pack-command.js'
 import { registerSign } from './sign-command.js'
 import { registerTracker } from './tracker-command.js'
+import { registerSeeder } from './seeder-command.js'
+import { registerPublish } from './publish-command.js'
 import { registerVerify } from './verify-command.js'
 
 export const VERSION = '0.1.0'
@@ -33,6 +35,8 @@ export function buildProgram(io: CliIo): Command {
   registerRollback(program, io)
   registerGc(program, io)
   registerTracker(program, io)
+  registerSeeder(program, io)
+  registerPublish(program, io)
   for (const cmd of program.commands) cmd.exitOverride()
   return program
 }

@@ -19,3 +19,20 @@ export async function startTracker(dataDir: string, tokens: string): Promise<{ u
   return { url, child }
 }
 
+
+/** Starts `shoal seeder` as a real process registering with `trackerUrl`. */
+export async function startSeeder(dataDir: string, tokens: string, trackerUrl: string, trackerToken: string): Promise<{ url: string; child: ChildProcess }> {
+  const child = spawn(process.execPath, ['--import', 'tsx', MAIN, 'seeder', '--data-dir', dataDir, '--tokens', tokens, '--port', '0', '--tracker', trackerUrl, '--tracker-token', trackerToken, '-q'], {
+    stdio: ['ignore', 'pipe', 'inherit'],
+  })
+  const lines = createInterface({ input: child.stdout! })
+  const url = await new Promise<string>((resolve, reject) => {
+    const timer = setTimeout(() => reject(new Error('seeder did not start within 30 s')), 30_000)
+    lines.once('line', (line) => {
+      clearTimeout(timer)
+      resolve(JSON.parse(line).listening)
+    })
+    child.once('exit', (code) => reject(new Error(`seeder exited with ${code}`)))
+  })
+  return { url, child }
+}

@@ -1,0 +1,127 @@
+import { createReadStream } from 'node:fs'
+import { mkdtemp, readFile, rm, stat } from 'node:fs/promises'
+import { tmpdir } from 'node:os'
+import { join, resolve } from 'node:path'
+import { Readable, Transform } from 'node:stream'
+import type { Command } from 'commander'
+import {
+  checkName,
+  digestFile,
+  fromSystemError,
+  packBundleToFile,
+  parsePrivateKey,
+  ShoalError,
+  signRelease,
+  verifyBundleFile,
+  type Digest,
+} from '../core/index.js'
+import { usage, writeJson, type CliIo } from './cli-context.js'
+import { createProgress, progressInterval } from './progress.js'
+
+interface PublishOptions {
+  release: string
+  version: string
+  channel?: string
+  seeder: string
+  tracker: string
+  token?: string
+  sign?: string
+  json?: boolean
+  quiet?: boolean
+}
+
+async function call(url: string, init: RequestInit & { token: string }): Promise<Response> {
+  const { token, ...rest } = init
+  let r: Response
+  try {
+    r = await fetch(url, { ...rest, headers: { ...(rest.headers as Record<string, string>), authorization: `Bearer ${token}` } })
+  } catch (err) {
+    throw fromSystemError(err, `reach ${new URL(url).origin}`)
+  }
+  if (!r.ok) {
+    const body = (await r.json().catch(() => ({}))) as { code?: string; message?: string }
+    throw new ShoalError(body.code ?? 'REQUEST_FAILED', r.status === 409 ? 'conflict' : r.status === 401 || r.status === 403 ? 'auth' : r.status < 500 ? 'invalid' : 'io', r.status, body.message ?? `${url}: HTTP ${r.status}`)
+  }
+  return r
+}
+
+export function registerPublish(program: Command, io: CliIo): void {
+  program
+    .command('publish')
+    .description('Pack (or take) a bundle, upload it to the seeder, register the version with the tracker and optionally move a channel')
+    .argument('<path>', 'a build output directory, or a bundle file')
+    .requiredOption('-r, --release <name>', 'release name')
+    .requiredOption('--version <version>', 'release version (immutable once published)')
+    .option('-c, --channel <name>', 'move release@channel to this version')
+    .requiredOption('--seeder <url>', 'seeder base URL')
+    .requiredOption('--tracker <url>', 'tracker base URL')
+    .option('--token <token>', 'publisher token for seeder and tracker (or $SHOAL_TOKEN)')
+    .option('--sign <keyfile>', 'sign (release, version, digest) with this ed25519 key')
+    .option('--json', 'print the result as JSON')
+    .option('-q, --quiet', 'no progress output')
+    .action(async (path: string, opts: PublishOptions) => {
+      checkName('release', opts.release)
+      checkName('version', opts.version)
+      if (opts.channel) checkName('channel', opts.channel)
+      const token = opts.token ?? io.env.SHOAL_TOKEN
+      if (!token) throw usage('Cannot publish: give --token or set SHOAL_TOKEN')
+      const st = await stat(path).catch((err) => {
+        throw fromSystemError(err, 'read build output', path)
+      })
+      let tmp: string | undefined
+      try {
+        let bundle = resolve(path)
+        let digest: Digest
+        if (st.isDirectory()) {
+          tmp = await mkdtemp(join(tmpdir(), 'shoal-publish-'))
+          bundle = join(tmp, 'bundle.tar')
+          digest = (await packBundleToFile(resolve(path), bundle)).digest
+        } else {
+          digest = (await verifyBundleFile(bundle)).digest
+        }
+        const size = (await digestFile(bundle)).size
+        const progress = createProgress({ label: 'upload', stream: io.stderr, enabled: !opts.quiet && !opts.json, lineIntervalMs: progressInterval(io) })
+        let sent = 0
+        const counter = new Transform({
+          transform(chunk: Buffer, _e, cb) {
+            sent += chunk.length
+            progress.update(sent, size)
+            cb(null, chunk)
+          },
+        })
+        const body = Readable.toWeb(createReadStream(bundle, { highWaterMark: 1 << 20 }).pipe(counter)) as ReadableStream
+        const uploaded = await call(`${opts.seeder.replace(/\/$/, '')}/v1/bundles/${digest}`, {
+          method: 'PUT',
+          token,
+          headers: { 'content-type': 'application/octet-stream', 'content-length': String(size) },
+          body,
+          duplex: 'half',
+        } as RequestInit & { token: string }).finally(() => progress.stop())
+        const facts = (await uploaded.json()) as Record<string, unknown>
+        let signature: unknown
+        if (opts.sign) {
+          const pem = await readFile(opts.sign, 'utf8').catch((err) => {
+            throw fromSystemError(err, 'read signing key', opts.sign)
+          })
+          signature = signRelease({ release: opts.release, version: opts.version, digest }, parsePrivateKey(pem))
+        }
+        const tracker = opts.tracker.replace(/\/$/, '')
+        const version = await call(`${tracker}/v1/releases/${opts.release}/versions/${opts.version}`, {
+          method: 'PUT',
+          token,
+          headers: { 'content-type': 'application/json' },
+          body: JSON.stringify(signature ? { digest, signature } : { digest }),
+        })
+        let rollout: unknown = null
+        if (opts.channel) {
+          const moved = await call(`${tracker}/v1/channels/${opts.release}/${opts.channel}`, { method: 'PUT', token, headers: { 'content-type': 'application/json' }, body: JSON.stringify({ version: opts.version }) })
+          rollout = ((await moved.json()) as { rollout: unknown }).rollout
+        }
+        const result = { ok: true, digest, size, release: opts.release, version: opts.version, newVersion: version.status === 201, uploaded: facts, rollout }
+        if (opts.json) writeJson(io, result)
+        else io.stdout.write(`published ${opts.release}@${opts.version} ${digest}${version.status === 201 ? '' : ' (already published)'}${opts.channel ? `; ${opts.release}@${opts.channel} -> ${opts.version}` : ''}\n`)
+      } finally {
+        if (tmp) await rm(tmp, { recursive: true, force: true })
+      }
+    })
+}
