@@ -6,7 +6,6 @@ import { Readable, Transform } from 'node:stream'
 import type { Command } from 'commander'
 import {
   checkName,
-  digestFile,
   fromSystemError,
   packBundleToFile,
   parsePrivateKey,
@@ -72,14 +71,14 @@ export function registerPublish(program: Command, io: CliIo): void {
       try {
         let bundle = resolve(path)
         let digest: Digest
+        let size: number
         if (st.isDirectory()) {
           tmp = await mkdtemp(join(tmpdir(), 'shoal-publish-'))
           bundle = join(tmp, 'bundle.tar')
-          digest = (await packBundleToFile(resolve(path), bundle)).digest
+          ;({ digest, size } = await packBundleToFile(resolve(path), bundle))
         } else {
-          digest = (await verifyBundleFile(bundle)).digest
+          ;({ digest, size } = await verifyBundleFile(bundle))
         }
-        const size = (await digestFile(bundle)).size
         const progress = createProgress({ label: 'upload', stream: io.stderr, enabled: !opts.quiet && !opts.json, lineIntervalMs: progressInterval(io) })
         let sent = 0
         const counter = new Transform({
