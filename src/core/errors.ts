@@ -249,3 +249,21 @@ export function fromSystemError(err: unknown, action: string, path?: string): Sh
   }
   return new IoError(`Cannot ${action}: ${e?.message ?? String(err)}`, { cause: err, details })
 }
+
+/**
+ * The error an HTTP API answers with, for anything a handler throws: ShoalErrors as they are,
+ * schema failures as REQUEST_INVALID (400), fastify's own 4xx (bad JSON, wrong content type,
+ * body too large) as REQUEST_INVALID with their status, anything else as INTERNAL (500) with
+ * `internal` set so the caller logs it.
+ */
+export function httpErrorFrom(err: unknown): { error: ShoalError; internal: boolean } {
+  if (err instanceof ShoalError) return { error: err, internal: false }
+  const e = err as { validation?: unknown; validationContext?: string; message?: string; statusCode?: number }
+  if (e?.validation) {
+    return { error: new RequestInvalidError(`Cannot accept request: ${e.validationContext ?? 'request'} ${e.message ?? ''}`.trim()), internal: false }
+  }
+  if (e?.statusCode && e.statusCode >= 400 && e.statusCode < 500) {
+    return { error: new ShoalError('REQUEST_INVALID', 'invalid', e.statusCode, `Cannot accept request: ${e.message}`), internal: false }
+  }
+  return { error: new ShoalError('INTERNAL', 'io', 500, 'Cannot complete request: internal error (see the server log)'), internal: true }
+}

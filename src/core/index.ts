@@ -14,4 +14,4 @@ export { verifyBundle, verifyBundleFile, DEFAULT_MAX_MANIFEST_BYTES, DEFAULT_BUN
 export { readBundleManifest, digestFile } from './read-bundle-manifest.js'
 export * from './signature.js'
 export { writeFileAtomically, syncDir, type AtomicFileOptions } from './atomic-file.js'
-export { parseTokens, roleAllows, ROLES, type Role, type Principal, type TokenTable } from './tokens.js'
+export { authorize, parseBearer, parseTokens, roleAllows, ROLES, type Role, type Principal, type TokenTable } from './tokens.js'

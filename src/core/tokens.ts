@@ -1,5 +1,5 @@
 import { createHash, timingSafeEqual } from 'node:crypto'
-import { TokensFileInvalidError } from './errors.js'
+import { AuthForbiddenError, AuthInvalidError, AuthMissingError, TokensFileInvalidError } from './errors.js'
 
 export const ROLES = ['publisher', 'seeder', 'host', 'viewer', 'admin'] as const
 export type Role = (typeof ROLES)[number]
@@ -48,4 +48,25 @@ export function parseTokens(text: string): TokenTable {
 /** Whether `role` may act as any of `allowed` (admin may do everything). */
 export function roleAllows(role: Role, allowed: readonly Role[]): boolean {
   return role === 'admin' || allowed.includes(role)
+}
+
+/** The token of an `Authorization: Bearer <token>` header, or undefined. */
+export function parseBearer(header: string | string[] | undefined): string | undefined {
+  if (typeof header !== 'string') return undefined
+  return /^Bearer\s+(\S+)$/i.exec(header)?.[1]
+}
+
+/**
+ * The principal a request's Authorization header names, if its role is one of `roles`;
+ * else AUTH_MISSING, AUTH_INVALID (401) or AUTH_FORBIDDEN (403). `action` completes "Cannot …".
+ */
+export function authorize(tokens: TokenTable, header: string | string[] | undefined, roles: readonly Role[], action = 'authorise request'): Principal {
+  const token = parseBearer(header)
+  if (!token) throw new AuthMissingError(`Cannot ${action}: no bearer token (send "Authorization: Bearer <token>")`)
+  const principal = tokens.lookup(token)
+  if (!principal) throw new AuthInvalidError(`Cannot ${action}: the token is not known`)
+  if (!roleAllows(principal.role, roles)) {
+    throw new AuthForbiddenError(`Cannot ${action}: role ${principal.role} may not do this (needs ${roles.join(' or ')})`, { details: { role: principal.role } })
+  }
+  return principal
 }

@@ -4,15 +4,11 @@ import createTorrent from 'create-torrent'
 import Fastify, { type FastifyInstance } from 'fastify'
 import parseTorrent from 'parse-torrent'
 import {
-  AuthForbiddenError,
-  AuthInvalidError,
-  AuthMissingError,
+  authorize,
   digestHex,
-  isShoalError,
+  httpErrorFrom,
   NotFoundError,
   RequestInvalidError,
-  roleAllows,
-  ShoalError,
   TrackerRefusedError,
   type Digest,
   type TokenTable,
@@ -73,15 +69,9 @@ export async function buildSeeder(options: BuildSeederOptions): Promise<FastifyI
   app.addContentTypeParser('application/octet-stream', (_req, payload, done) => done(null, payload))
 
   app.setErrorHandler((err: unknown, req, reply) => {
-    const fe = err as { validation?: unknown; message?: string; statusCode?: number }
-    const e = isShoalError(err)
-      ? err
-      : fe.validation
-        ? new RequestInvalidError(`Cannot accept request: ${fe.message}`)
-        : fe.statusCode && fe.statusCode < 500
-          ? new ShoalError('REQUEST_INVALID', 'invalid', fe.statusCode, `Cannot accept request: ${fe.message}`)
-          : (req.log.error({ err }, 'unhandled'), new ShoalError('INTERNAL', 'io', 500, 'Cannot complete request: internal error'))
-    void reply.status(e.statusCode).send({ statusCode: e.statusCode, code: e.code, message: e.message })
+    const { error, internal } = httpErrorFrom(err)
+    if (internal) req.log.error({ err }, 'unhandled error')
+    void reply.status(error.statusCode).send({ statusCode: error.statusCode, code: error.code, message: error.message })
   })
 
   const register = async (f: BundleFacts, torrent: Buffer): Promise<void> => {
@@ -112,11 +102,7 @@ export async function buildSeeder(options: BuildSeederOptions): Promise<FastifyI
     '/v1/bundles/:digest',
     { schema: { params: Type.Object({ digest: Type.String({ pattern: '^sha256:[0-9a-f]{64}$' }) }) } },
     async (req, reply) => {
-      const token = /^Bearer\s+(\S+)$/i.exec(String(req.headers.authorization ?? ''))?.[1]
-      if (!token) throw new AuthMissingError('Cannot accept upload: no bearer token')
-      const who = tokens.lookup(token)
-      if (!who) throw new AuthInvalidError('Cannot accept upload: the token is not known')
-      if (!roleAllows(who.role, ['publisher'])) throw new AuthForbiddenError(`Cannot accept upload: role ${who.role} may not upload`)
+      authorize(tokens, req.headers.authorization, ['publisher'], 'accept upload')
       if (!req.headers['content-type']?.startsWith('application/octet-stream')) {
         throw new RequestInvalidError('Cannot accept upload: send the bundle as application/octet-stream')
       }

@@ -3,21 +3,11 @@ import swagger from '@fastify/swagger'
 import { Type } from '@sinclair/typebox'
 import Fastify, { type FastifyInstance, type FastifyReply, type FastifyRequest } from 'fastify'
 import { Counter, Histogram, Registry, collectDefaultMetrics } from 'prom-client'
-import {
-  AuthForbiddenError,
-  AuthInvalidError,
-  AuthMissingError,
-  isShoalError,
-  namePattern,
-  NotFoundError,
-  RequestInvalidError,
-  ShoalError,
-  type Digest,
-} from '../core/index.js'
+import { authorize, httpErrorFrom, namePattern, NotFoundError, type Digest } from '../core/index.js'
 import { registerAnnounceRoutes } from './announce-routes.js'
 import { computeRolloutStatus } from './rollout-status.js'
 import { createUdpTracker } from './udp-tracker.js'
-import { roleAllows, type Principal, type Role, type TokenTable } from '../core/index.js'
+import type { Principal, Role, TokenTable } from '../core/index.js'
 import { HOST_STATES, type TrackerStore } from './tracker-store.js'
 
 export interface BuildTrackerOptions {
@@ -51,7 +41,6 @@ declare module 'fastify' {
 
 const Name = (kind: 'release' | 'version' | 'channel' | 'host') => Type.String({ pattern: namePattern(kind) })
 const DigestSchema = Type.String({ pattern: '^sha256:[0-9a-f]{64}$' })
-const HexDigestParam = Type.String({ pattern: '^sha256:[0-9a-f]{64}$' })
 const ErrorSchema = Type.Object({ statusCode: Type.Integer(), code: Type.String(), message: Type.String() })
 const errors = { 400: ErrorSchema, 401: ErrorSchema, 403: ErrorSchema, 404: ErrorSchema, 409: ErrorSchema }
 
@@ -90,13 +79,6 @@ const ReportBody = Type.Object(
   },
   { additionalProperties: false },
 )
-
-function bearer(req: FastifyRequest): string | undefined {
-  const h = req.headers.authorization
-  if (typeof h !== 'string') return undefined
-  const m = /^Bearer\s+(\S+)$/i.exec(h)
-  return m?.[1]
-}
 
 /**
  * The control plane as one fastify app, not listening: tests drive it with inject(), the CLI
@@ -152,14 +134,7 @@ export async function buildTracker(options: BuildTrackerOptions): Promise<Fastif
   app.addHook('onRequest', async (req) => {
     const roles = req.routeOptions.config?.roles
     if (!roles) return
-    const token = bearer(req)
-    if (!token) throw new AuthMissingError('Cannot authorise request: no bearer token (send "Authorization: Bearer <token>")')
-    const principal = tokens.lookup(token)
-    if (!principal) throw new AuthInvalidError('Cannot authorise request: the token is not known')
-    if (!roleAllows(principal.role, roles)) {
-      throw new AuthForbiddenError(`Cannot authorise request: role ${principal.role} may not do this (needs ${roles.join(' or ')})`, { details: { role: principal.role } })
-    }
-    req.principal = principal
+    req.principal = authorize(tokens, req.headers.authorization, roles)
   })
   app.addHook('onResponse', async (req, reply) => {
     const route = req.routeOptions.url ?? 'unmatched'
@@ -168,18 +143,9 @@ export async function buildTracker(options: BuildTrackerOptions): Promise<Fastif
   })
 
   app.setErrorHandler((err: unknown, req, reply) => {
-    let e: ShoalError
-    const fe = err as { validation?: unknown; validationContext?: string; message?: string; statusCode?: number; code?: string }
-    if (isShoalError(err)) e = err
-    else if (fe.validation) e = new RequestInvalidError(`Cannot accept request: ${fe.validationContext ?? 'request'} ${fe.message ?? ''}`.trim())
-    else if (fe.statusCode && fe.statusCode >= 400 && fe.statusCode < 500) {
-      // fastify's own 4xx (bad JSON, wrong content type, body too large): keep the status.
-      e = new ShoalError(fe.code?.startsWith('FST_') ? 'REQUEST_INVALID' : 'REQUEST_INVALID', 'invalid', fe.statusCode, `Cannot accept request: ${fe.message}`)
-    } else {
-      req.log.error({ err }, 'unhandled error')
-      e = new ShoalError('INTERNAL', 'io', 500, 'Cannot complete request: internal error (see the tracker log)')
-    }
-    void reply.status(e.statusCode).send({ statusCode: e.statusCode, code: e.code, message: e.message })
+    const { error, internal } = httpErrorFrom(err)
+    if (internal) req.log.error({ err }, 'unhandled error')
+    void reply.status(error.statusCode).send({ statusCode: error.statusCode, code: error.code, message: error.message })
   })
   app.setNotFoundHandler((req, reply) => {
     void reply.status(404).send({ statusCode: 404, code: 'NOT_FOUND', message: `Cannot find route: ${req.method} ${req.url.split('?')[0]}` })
@@ -200,7 +166,7 @@ export async function buildTracker(options: BuildTrackerOptions): Promise<Fastif
   // ---- bundles --------------------------------------------------------------------------
   app.put<{ Params: { digest: Digest }; Body: typeof BundleBody.static }>(
     '/v1/bundles/:digest',
-    { config: { roles: ['seeder'] }, schema: { params: Type.Object({ digest: HexDigestParam }), body: BundleBody, response: { 200: Type.Unknown(), ...errors } } },
+    { config: { roles: ['seeder'] }, schema: { params: Type.Object({ digest: DigestSchema }), body: BundleBody, response: { 200: Type.Unknown(), ...errors } } },
     async (req) => {
       const { torrent, ...rest } = await store.putBundle({ ...req.body, digest: req.params.digest })
       return { ...rest, hasTorrent: torrent !== undefined }
@@ -209,7 +175,7 @@ export async function buildTracker(options: BuildTrackerOptions): Promise<Fastif
 
   app.get<{ Params: { digest: Digest } }>(
     '/v1/bundles/:digest/torrent',
-    { config: { roles: ['viewer', 'host', 'seeder', 'publisher'] }, schema: { params: Type.Object({ digest: HexDigestParam }), response: { ...errors } } },
+    { config: { roles: ['viewer', 'host', 'seeder', 'publisher'] }, schema: { params: Type.Object({ digest: DigestSchema }), response: { ...errors } } },
     async (req, reply) => {
       const b = (await store.getBundle(req.params.digest)) ?? notFound(`bundle ${req.params.digest}`)
       if (!b.torrent) notFound(`torrent of bundle ${req.params.digest} (its seeder registered none)`)
@@ -218,7 +184,7 @@ export async function buildTracker(options: BuildTrackerOptions): Promise<Fastif
   )
   app.get<{ Params: { digest: Digest } }>(
     '/v1/bundles/:digest',
-    { config: { roles: ['viewer', 'host', 'seeder', 'publisher'] }, schema: { params: Type.Object({ digest: HexDigestParam }), response: { 200: Type.Unknown(), ...errors } } },
+    { config: { roles: ['viewer', 'host', 'seeder', 'publisher'] }, schema: { params: Type.Object({ digest: DigestSchema }), response: { 200: Type.Unknown(), ...errors } } },
     async (req) => {
       const b = (await store.getBundle(req.params.digest)) ?? notFound(`bundle ${req.params.digest}`)
       const { torrent, ...rest } = b
@@ -325,7 +291,7 @@ export async function buildTracker(options: BuildTrackerOptions): Promise<Fastif
 
   app.get<{ Params: { host: string; digest: Digest } }>(
     '/v1/hosts/:host/reports/:digest',
-    { config: { roles: ['viewer', 'host'] }, schema: { params: Type.Object({ host: Name('host'), digest: HexDigestParam }), response: { 200: Type.Unknown(), ...errors } } },
+    { config: { roles: ['viewer', 'host'] }, schema: { params: Type.Object({ host: Name('host'), digest: DigestSchema }), response: { 200: Type.Unknown(), ...errors } } },
     async (req) => (await store.getReport(req.params.host, req.params.digest)) ?? notFound(`report of ${req.params.host} for ${req.params.digest}`),
   )
 
