@@ -1,8 +1,8 @@
-import { mkdir, rm } from 'node:fs/promises'
+import { mkdir } from 'node:fs/promises'
 import { join } from 'node:path'
 import { SnapshotExistsError, SnapshotterUnavailableError, syncDir } from '../core/index.js'
 import { runCommand } from './run-command.js'
-import { checkoutPaths, commitPaths, createLayoutDirs, exists, imagePath, listLayout, snapshotLayout } from './snapshot-layout.js'
+import { checkoutPaths, commitPaths, createLayoutDirs, exists, imagePath, listLayout, removeFromLayout, snapshotLayout } from './snapshot-layout.js'
 import { checkSnapshotKey, type Snapshotter } from './snapshotter.js'
 
 export interface BtrfsSnapshotterInit {
@@ -59,9 +59,7 @@ export function createBtrfsSnapshotter(init: BtrfsSnapshotterInit): Snapshotter 
     },
     async remove(key) {
       await ready
-      checkSnapshotKey(key)
-      for (const dir of [layout.active, layout.images, layout.checkouts]) await deleteSubvolume(join(dir, key))
-      for (const dir of [layout.active, layout.images, layout.checkouts]) await rm(join(dir, key), { recursive: true, force: true })
+      await removeFromLayout(layout, key, deleteSubvolume)
     },
     async image(name) {
       await ready

@@ -1,8 +1,7 @@
 import { rename, rm } from 'node:fs/promises'
-import { join } from 'node:path'
 import { runCommand } from './run-command.js'
-import { checkoutPaths, commitByRename, createLayoutDirs, imagePath, listLayout, prepareDirectory, snapshotLayout } from './snapshot-layout.js'
-import { checkSnapshotKey, type Snapshotter } from './snapshotter.js'
+import { checkoutPaths, createLayoutDirs, directorySnapshotMethods, removeFromLayout, snapshotLayout } from './snapshot-layout.js'
+import type { Snapshotter } from './snapshotter.js'
 
 export interface DirSnapshotterInit {
   /** Directory that holds active/, images/ and checkouts/. */
@@ -19,14 +18,7 @@ export function createDirSnapshotter(init: DirSnapshotterInit): Snapshotter {
 
   return {
     name: 'dir',
-    async prepare(key) {
-      await ready
-      return prepareDirectory(layout, key)
-    },
-    async commit(name, key) {
-      await ready
-      return commitByRename(layout, name, key)
-    },
+    ...directorySnapshotMethods(layout, ready),
     async checkout(key, name) {
       await ready
       const [image, path] = await checkoutPaths(layout, key, name)
@@ -39,16 +31,7 @@ export function createDirSnapshotter(init: DirSnapshotterInit): Snapshotter {
     },
     async remove(key) {
       await ready
-      checkSnapshotKey(key)
-      for (const dir of [layout.active, layout.images, layout.checkouts]) await rm(join(dir, key), { recursive: true, force: true })
-    },
-    async image(name) {
-      await ready
-      return imagePath(layout, name)
-    },
-    async list() {
-      await ready
-      return listLayout(layout)
+      await removeFromLayout(layout, key)
     },
   }
 }

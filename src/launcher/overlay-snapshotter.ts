@@ -2,8 +2,8 @@ import { mkdir, readFile, rm } from 'node:fs/promises'
 import { join } from 'node:path'
 import { SnapshotterUnavailableError } from '../core/index.js'
 import { runCommand } from './run-command.js'
-import { checkoutPaths, commitByRename, createLayoutDirs, imagePath, listLayout, prepareDirectory, snapshotLayout } from './snapshot-layout.js'
-import { checkSnapshotKey, type Snapshotter } from './snapshotter.js'
+import { checkoutPaths, createLayoutDirs, directorySnapshotMethods, removeFromLayout, snapshotLayout } from './snapshot-layout.js'
+import type { Snapshotter } from './snapshotter.js'
 
 export interface OverlaySnapshotterInit {
   root: string
@@ -28,14 +28,7 @@ export function createOverlaySnapshotter(init: OverlaySnapshotterInit): Snapshot
 
   return {
     name: 'overlay',
-    async prepare(key) {
-      await ready
-      return prepareDirectory(layout, key)
-    },
-    async commit(name, key) {
-      await ready
-      return commitByRename(layout, name, key)
-    },
+    ...directorySnapshotMethods(layout, ready),
     async checkout(key, name) {
       await ready
       const [image, base] = await checkoutPaths(layout, key, name)
@@ -53,18 +46,11 @@ export function createOverlaySnapshotter(init: OverlaySnapshotterInit): Snapshot
     },
     async remove(key) {
       await ready
-      checkSnapshotKey(key)
-      const merged = join(layout.checkouts, key, 'merged')
-      if (await isMounted(merged)) await runCommand('umount', [merged])
-      for (const dir of [layout.active, layout.images, layout.checkouts]) await rm(join(dir, key), { recursive: true, force: true })
-    },
-    async image(name) {
-      await ready
-      return imagePath(layout, name)
-    },
-    async list() {
-      await ready
-      return listLayout(layout)
+      // A checkout's overlay is unmounted before its directories go.
+      await removeFromLayout(layout, key, async (path) => {
+        const merged = join(path, 'merged')
+        if (await isMounted(merged)) await runCommand('umount', [merged])
+      })
     },
   }
 }

@@ -1,7 +1,7 @@
-import { mkdir, readdir, rename, stat } from 'node:fs/promises'
+import { mkdir, readdir, rename, rm, stat } from 'node:fs/promises'
 import { join } from 'node:path'
 import { fromSystemError, SnapshotExistsError, SnapshotNotFoundError, syncDir } from '../core/index.js'
-import { checkSnapshotKey } from './snapshotter.js'
+import { checkSnapshotKey, type Snapshotter } from './snapshotter.js'
 
 /** The three directories every snapshotter keeps under its root. */
 export interface SnapshotLayout {
@@ -74,5 +74,41 @@ export async function listLayout(layout: SnapshotLayout): Promise<{ images: stri
     // A '.partial' checkout is a copy a crash cut off (dir snapshotter).
     checkouts: (await readdir(layout.checkouts)).filter((n) => !n.endsWith('.partial')).sort(),
     active: (await readdir(layout.active)).sort(),
+  }
+}
+
+/** Removes `key` from active/, images/ and checkouts/, calling `before` on each path first. */
+export async function removeFromLayout(layout: SnapshotLayout, key: string, before?: (path: string) => Promise<void>): Promise<void> {
+  checkSnapshotKey(key)
+  for (const dir of [layout.active, layout.images, layout.checkouts]) {
+    const path = join(dir, key)
+    await before?.(path)
+    await rm(path, { recursive: true, force: true })
+  }
+}
+
+/**
+ * The methods every snapshotter whose active snapshots and images are plain directories shares
+ * (dir, overlay): prepare = mkdir, commit = rename, image and list by the layout. Each waits
+ * for `ready` (the backend's own checks and the layout's directories).
+ */
+export function directorySnapshotMethods(layout: SnapshotLayout, ready: Promise<void>): Pick<Snapshotter, 'prepare' | 'commit' | 'image' | 'list'> {
+  return {
+    async prepare(key) {
+      await ready
+      return prepareDirectory(layout, key)
+    },
+    async commit(name, key) {
+      await ready
+      return commitByRename(layout, name, key)
+    },
+    async image(name) {
+      await ready
+      return imagePath(layout, name)
+    },
+    async list() {
+      await ready
+      return listLayout(layout)
+    },
   }
 }
