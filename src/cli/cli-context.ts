@@ -1,4 +1,5 @@
-import { isShoalError, ShoalError, UsageError } from '../core/index.js'
+import { readFile } from 'node:fs/promises'
+import { fromSystemError, isShoalError, ShoalError, UsageError } from '../core/index.js'
 
 /** What a command may touch of the outside world; only src/cli/ reads process.env and argv. */
 export interface CliIo {
@@ -50,4 +51,13 @@ export function writeJson(io: CliIo, value: unknown): void {
 
 export function usage(message: string): ShoalError {
   return new UsageError(message)
+}
+
+/** A text file named on the command line; a missing or unreadable one is FILE_NOT_FOUND/IO_FAILED naming `what`. */
+export async function readText(path: string, what: string): Promise<string> {
+  try {
+    return await readFile(path, 'utf8')
+  } catch (err) {
+    throw fromSystemError(err, `read ${what}`, path)
+  }
 }

@@ -1,5 +1,5 @@
 import { createReadStream } from 'node:fs'
-import { readFile, stat } from 'node:fs/promises'
+import { stat } from 'node:fs/promises'
 import { resolve } from 'node:path'
 import type { Command } from 'commander'
 import {
@@ -22,7 +22,7 @@ import {
   type AgentName,
   type SnapshotterName,
 } from '../launcher/index.js'
-import { usage, writeJson, type CliIo } from './cli-context.js'
+import { readText, usage, writeJson, type CliIo } from './cli-context.js'
 import { createProgress, progressInterval } from './progress.js'
 
 interface LaunchOptions {
@@ -91,8 +91,8 @@ export function registerLaunch(program: Command, io: CliIo): void {
       const version = opts.version ?? digestHex(meta.digest).slice(0, 12)
       if (opts.trustedKeys) {
         if (!opts.signature) throw new SignatureMissingError(`Cannot activate ${opts.release}@${version}: trusted keys are configured but no --signature was given`)
-        const trusted = parseTrustedKeys(await readFile(opts.trustedKeys, 'utf8'))
-        verifyReleaseSignature(parseSignature(await readFile(opts.signature, 'utf8')), { release: opts.release, version, digest: meta.digest }, trusted)
+        const trusted = parseTrustedKeys(await readText(opts.trustedKeys, 'trusted keys'))
+        verifyReleaseSignature(parseSignature(await readText(opts.signature, 'signature')), { release: opts.release, version, digest: meta.digest }, trusted)
       }
       const activation = await launcher.activate({ release: opts.release, version, digest: meta.digest })
       if (opts.json) writeJson(io, { ok: true, activation })

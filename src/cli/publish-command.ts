@@ -1,5 +1,5 @@
 import { createReadStream } from 'node:fs'
-import { mkdtemp, readFile, rm, stat } from 'node:fs/promises'
+import { mkdtemp, rm, stat } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { join, resolve } from 'node:path'
 import { Readable, Transform } from 'node:stream'
@@ -14,7 +14,7 @@ import {
   verifyBundleFile,
   type Digest,
 } from '../core/index.js'
-import { usage, writeJson, type CliIo } from './cli-context.js'
+import { readText, usage, writeJson, type CliIo } from './cli-context.js'
 import { createProgress, progressInterval } from './progress.js'
 
 interface PublishOptions {
@@ -99,10 +99,7 @@ export function registerPublish(program: Command, io: CliIo): void {
         const facts = (await uploaded.json()) as Record<string, unknown>
         let signature: unknown
         if (opts.sign) {
-          const pem = await readFile(opts.sign, 'utf8').catch((err) => {
-            throw fromSystemError(err, 'read signing key', opts.sign)
-          })
-          signature = signRelease({ release: opts.release, version: opts.version, digest }, parsePrivateKey(pem))
+          signature = signRelease({ release: opts.release, version: opts.version, digest }, parsePrivateKey(await readText(opts.sign, 'signing key')))
         }
         const tracker = opts.tracker.replace(/\/$/, '')
         const version = await call(`${tracker}/v1/releases/${opts.release}/versions/${opts.version}`, {

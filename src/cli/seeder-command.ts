@@ -1,9 +1,8 @@
-import { readFile } from 'node:fs/promises'
 import { resolve } from 'node:path'
 import type { Command } from 'commander'
-import { fromSystemError, parseTokens } from '../core/index.js'
+import { parseTokens } from '../core/index.js'
 import { buildSeeder, createBundleStore } from '../seeder/index.js'
-import type { CliIo } from './cli-context.js'
+import { readText, type CliIo } from './cli-context.js'
 
 interface SeederOptions {
   dataDir: string
@@ -31,12 +30,7 @@ export function registerSeeder(program: Command, io: CliIo): void {
     .option('--tracker-token <token>', 'seeder-role token for the tracker (or $SHOAL_TRACKER_TOKEN)')
     .option('-q, --quiet', 'no request logs')
     .action(async (opts: SeederOptions) => {
-      let text: string
-      try {
-        text = await readFile(opts.tokens, 'utf8')
-      } catch (err) {
-        throw fromSystemError(err, 'read tokens', opts.tokens)
-      }
+      const text = await readText(opts.tokens, 'tokens')
       const store = createBundleStore({ dataDir: resolve(opts.dataDir) })
       await store.start()
       const trackerToken = opts.trackerToken ?? io.env.SHOAL_TRACKER_TOKEN

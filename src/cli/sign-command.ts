@@ -1,7 +1,6 @@
-import { readFile } from 'node:fs/promises'
 import type { Command } from 'commander'
-import { checkName, fromSystemError, parsePrivateKey, signRelease, verifyBundleFile, writeFileAtomically } from '../core/index.js'
-import { writeJson, type CliIo } from './cli-context.js'
+import { checkName, parsePrivateKey, signRelease, verifyBundleFile, writeFileAtomically } from '../core/index.js'
+import { readText, writeJson, type CliIo } from './cli-context.js'
 
 interface SignOptions {
   key: string
@@ -24,13 +23,7 @@ export function registerSign(program: Command, io: CliIo): void {
     .action(async (file: string, opts: SignOptions) => {
       checkName('release', opts.release)
       checkName('version', opts.version)
-      let pem: string
-      try {
-        pem = await readFile(opts.key, 'utf8')
-      } catch (err) {
-        throw fromSystemError(err, 'read private key', opts.key)
-      }
-      const key = parsePrivateKey(pem)
+      const key = parsePrivateKey(await readText(opts.key, 'private key'))
       const { digest } = await verifyBundleFile(file)
       const doc = signRelease({ release: opts.release, version: opts.version, digest }, key)
       await writeFileAtomically(opts.output, async (s) => {

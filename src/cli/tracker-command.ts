@@ -1,9 +1,7 @@
-import { readFile } from 'node:fs/promises'
 import { resolve } from 'node:path'
 import type { Command } from 'commander'
-import { fromSystemError } from '../core/index.js'
 import { buildTracker, createTrackerStore, parseTokens } from '../tracker/index.js'
-import type { CliIo } from './cli-context.js'
+import { readText, type CliIo } from './cli-context.js'
 
 interface TrackerOptions {
   dataDir: string
@@ -25,12 +23,7 @@ export function registerTracker(program: Command, io: CliIo): void {
     .option('--udp-port <port>', 'also serve the UDP tracker protocol (BEP 15) on this port; no passkeys over UDP')
     .option('-q, --quiet', 'no request logs')
     .action(async (opts: TrackerOptions) => {
-      let tokensText: string
-      try {
-        tokensText = await readFile(opts.tokens, 'utf8')
-      } catch (err) {
-        throw fromSystemError(err, 'read tokens', opts.tokens)
-      }
+      const tokensText = await readText(opts.tokens, 'tokens')
       const tokens = parseTokens(tokensText)
       const store = createTrackerStore({ dataDir: resolve(opts.dataDir) })
       await store.start()

@@ -1,4 +1,3 @@
-import { readFile } from 'node:fs/promises'
 import { basename } from 'node:path'
 import type { Command } from 'commander'
 import {
@@ -11,7 +10,7 @@ import {
   verifyReleaseSignature,
   type Digest,
 } from '../core/index.js'
-import { usage, writeJson, type CliIo } from './cli-context.js'
+import { readText, usage, writeJson, type CliIo } from './cli-context.js'
 import { formatBytes } from './format.js'
 import { createProgress, progressInterval } from './progress.js'
 import { stat } from 'node:fs/promises'
@@ -22,14 +21,6 @@ interface VerifyOptions {
   trustedKeys?: string
   json?: boolean
   quiet?: boolean
-}
-
-async function readText(path: string, what: string): Promise<string> {
-  try {
-    return await readFile(path, 'utf8')
-  } catch (err) {
-    throw fromSystemError(err, `read ${what}`, path)
-  }
 }
 
 export function registerVerify(program: Command, io: CliIo): void {

@@ -43,6 +43,12 @@ export interface SourceIdentity {
   ctimeMs: number
 }
 
+function checkIdentity(st: SourceIdentity, expect: SourceIdentity, relPath: string): void {
+  if (st.ino !== expect.ino || st.size !== expect.size || st.mtimeMs !== expect.mtimeMs || st.ctimeMs !== expect.ctimeMs) {
+    throw new SourceChangedError(`Cannot pack file: it changed while packing (current value is ${relPath})`, { details: { path: relPath } })
+  }
+}
+
 export async function* readSourceFile(absPath: string, relPath: string, size: number, options: ReadSourceOptions = {}): AsyncGenerator<Buffer> {
   const { signal, reuse, expect } = options
   if (size <= SMALL_FILE_BYTES) {
@@ -78,9 +84,7 @@ export async function* readSourceFile(absPath: string, relPath: string, size: nu
     }
     if (expect) {
       const st = await handle.stat()
-      if (st.ino !== expect.ino || st.size !== expect.size || st.mtimeMs !== expect.mtimeMs || st.ctimeMs !== expect.ctimeMs) {
-        throw new SourceChangedError(`Cannot pack file: it changed while packing (current value is ${relPath})`, { details: { path: relPath } })
-      }
+      checkIdentity(st, expect, relPath)
     }
   } catch (err) {
     throw fromSystemError(err, 'read file', absPath)
@@ -114,9 +118,7 @@ function readSmallSync(absPath: string, relPath: string, size: number, reuse: Bu
     if (filled < size) throw changed(relPath, size, `it ends at ${filled}`)
     if (expect) {
       const st = fstatSync(fd)
-      if (st.ino !== expect.ino || st.size !== expect.size || st.mtimeMs !== expect.mtimeMs || st.ctimeMs !== expect.ctimeMs) {
-        throw new SourceChangedError(`Cannot pack file: it changed while packing (current value is ${relPath})`, { details: { path: relPath } })
-      }
+      checkIdentity(st, expect, relPath)
     }
     return buf.subarray(0, size)
   } catch (err) {
