@@ -11,6 +11,7 @@ import { mkdirSync, mkdtempSync, rmSync, statSync } from 'node:fs'
 import { makeTree } from './make-tree.js'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
+import { benchOption } from './bench-args.js'
 
 function parseSize(s: string): number {
   const m = /^(\d+(?:\.\d+)?)([KMG]?)$/i.exec(s)
@@ -18,11 +19,7 @@ function parseSize(s: string): number {
   return Math.round(Number(m[1]) * { '': 1, K: 1024, M: 1024 ** 2, G: 1024 ** 3 }[m[2]!.toUpperCase() as '' | 'K' | 'M' | 'G'])
 }
 
-const args = process.argv.slice(2)
-const opt = (name: string, def: string): string => {
-  const i = args.indexOf(`--${name}`)
-  return i >= 0 && args[i + 1] ? args[i + 1]! : def
-}
+const opt = benchOption
 const size = parseSize(opt('size', '1G'))
 const rssSize = parseSize(opt('rss-size', '4G'))
 const runs = Number(opt('runs', '3'))

@@ -12,13 +12,10 @@ import { mkdtempSync, rmSync, writeFileSync } from 'node:fs'
 import { createServer } from 'node:net'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
+import { benchOption } from './bench-args.js'
 import { createInterface } from 'node:readline'
 
-const args = process.argv.slice(2)
-const opt = (name: string, def: string): string => {
-  const i = args.indexOf(`--${name}`)
-  return i >= 0 && args[i + 1] ? args[i + 1]! : def
-}
+const opt = benchOption
 const seconds = Number(opt('seconds', '15'))
 const nHosts = Number(opt('hosts', '2000'))
 const connections = Number(opt('connections', '32'))

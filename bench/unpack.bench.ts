@@ -10,13 +10,10 @@ import { execFileSync, spawnSync } from 'node:child_process'
 import { mkdirSync, mkdtempSync, rmSync, statSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
+import { benchOption } from './bench-args.js'
 import { makeTree } from './make-tree.js'
 
-const args = process.argv.slice(2)
-const opt = (name: string, def: string): string => {
-  const i = args.indexOf(`--${name}`)
-  return i >= 0 && args[i + 1] ? args[i + 1]! : def
-}
+const opt = benchOption
 const size = Number(opt('size', '1')) * 2 ** 30
 const runs = Number(opt('runs', '3'))
 const log = (s: string): void => void process.stderr.write(`[bench:unpack] ${s}\n`)

@@ -28,3 +28,14 @@ export interface Agent {
   readonly name: AgentName
   start(context: LaunchContext): Promise<RunningRelease>
 }
+
+/** Release facts every agent passes to what it starts. */
+export function releaseEnv(ctx: LaunchContext): Record<string, string> {
+  return {
+    SHOAL_ROOTFS: ctx.rootfs,
+    SHOAL_RELEASE: ctx.release,
+    SHOAL_VERSION: ctx.version,
+    SHOAL_DIGEST: ctx.digest,
+    SHOAL_ACTIVATION: ctx.id,
+  }
+}

@@ -1,6 +1,5 @@
 import { LaunchFailedError } from '../core/index.js'
-import type { Agent } from './agent.js'
-import { releaseEnv } from './process-agent.js'
+import { releaseEnv, type Agent } from './agent.js'
 import { superviseChild } from './supervise-child.js'
 
 export interface ExecAgentInit {

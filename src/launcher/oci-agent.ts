@@ -1,8 +1,7 @@
 import { mkdir, writeFile } from 'node:fs/promises'
 import { join } from 'node:path'
 import { LaunchFailedError } from '../core/index.js'
-import type { Agent, LaunchContext } from './agent.js'
-import { releaseEnv } from './process-agent.js'
+import { releaseEnv, type Agent, type LaunchContext } from './agent.js'
 import { superviseChild } from './supervise-child.js'
 
 export interface OciAgentInit {

@@ -1,6 +1,6 @@
 import { isAbsolute, join } from 'node:path'
 import { LaunchFailedError } from '../core/index.js'
-import type { Agent, LaunchContext } from './agent.js'
+import { releaseEnv, type Agent, type LaunchContext } from './agent.js'
 import { superviseChild, type SuperviseInit } from './supervise-child.js'
 import { execFile } from 'node:child_process'
 
@@ -16,17 +16,6 @@ export interface ProcessAgentInit {
 /** The entrypoint's path on the host: absolute paths are inside the rootfs. */
 export function resolveEntrypoint(rootfs: string, entry: string): string {
   return isAbsolute(entry) ? join(rootfs, entry) : entry.includes('/') ? join(rootfs, entry) : entry
-}
-
-/** Release facts every agent passes to what it starts. */
-export function releaseEnv(ctx: LaunchContext): Record<string, string> {
-  return {
-    SHOAL_ROOTFS: ctx.rootfs,
-    SHOAL_RELEASE: ctx.release,
-    SHOAL_VERSION: ctx.version,
-    SHOAL_DIGEST: ctx.digest,
-    SHOAL_ACTIVATION: ctx.id,
-  }
 }
 
 /** The launch config's health check as a probe: a command run in the rootfs, or an HTTP GET. */

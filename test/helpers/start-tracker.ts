@@ -4,35 +4,27 @@ import { fileURLToPath } from 'node:url'
 
 const MAIN = fileURLToPath(new URL('../../src/cli/main.ts', import.meta.url))
 
-/** Starts `shoal tracker` as a real process; resolves with its base URL once it listens. */
-export async function startTracker(dataDir: string, tokens: string): Promise<{ url: string; child: ChildProcess }> {
-  const child = spawn(process.execPath, ['--import', 'tsx', MAIN, 'tracker', '--data-dir', dataDir, '--tokens', tokens, '--port', '0', '-q'], { stdio: ['ignore', 'pipe', 'inherit'] })
+/**
+ * Starts a `shoal <command>` daemon as a real process; resolves with its base URL once it prints
+ * its `{"listening": ...}` line (bounded at 30 s).
+ */
+export async function startDaemon(command: string, args: string[]): Promise<{ url: string; child: ChildProcess }> {
+  const child = spawn(process.execPath, ['--import', 'tsx', MAIN, command, ...args, '--port', '0', '-q'], { stdio: ['ignore', 'pipe', 'inherit'] })
   const lines = createInterface({ input: child.stdout! })
   const url = await new Promise<string>((resolve, reject) => {
-    const timer = setTimeout(() => reject(new Error('tracker did not start within 30 s')), 30_000)
+    const timer = setTimeout(() => reject(new Error(`${command} did not start within 30 s`)), 30_000)
     lines.once('line', (line) => {
       clearTimeout(timer)
       resolve(JSON.parse(line).listening)
     })
-    child.once('exit', (code) => reject(new Error(`tracker exited with ${code}`)))
+    child.once('exit', (code) => reject(new Error(`${command} exited with ${code}`)))
   })
   return { url, child }
 }
 
+/** `shoal tracker` as a real process. */
+export const startTracker = (dataDir: string, tokens: string) => startDaemon('tracker', ['--data-dir', dataDir, '--tokens', tokens])
 
-/** Starts `shoal seeder` as a real process registering with `trackerUrl`. */
-export async function startSeeder(dataDir: string, tokens: string, trackerUrl: string, trackerToken: string): Promise<{ url: string; child: ChildProcess }> {
-  const child = spawn(process.execPath, ['--import', 'tsx', MAIN, 'seeder', '--data-dir', dataDir, '--tokens', tokens, '--port', '0', '--tracker', trackerUrl, '--tracker-token', trackerToken, '-q'], {
-    stdio: ['ignore', 'pipe', 'inherit'],
-  })
-  const lines = createInterface({ input: child.stdout! })
-  const url = await new Promise<string>((resolve, reject) => {
-    const timer = setTimeout(() => reject(new Error('seeder did not start within 30 s')), 30_000)
-    lines.once('line', (line) => {
-      clearTimeout(timer)
-      resolve(JSON.parse(line).listening)
-    })
-    child.once('exit', (code) => reject(new Error(`seeder exited with ${code}`)))
-  })
-  return { url, child }
-}
+/** `shoal seeder` as a real process registering with `trackerUrl`. */
+export const startSeeder = (dataDir: string, tokens: string, trackerUrl: string, trackerToken: string) =>
+  startDaemon('seeder', ['--data-dir', dataDir, '--tokens', tokens, '--tracker', trackerUrl, '--tracker-token', trackerToken])
