@@ -284,7 +284,6 @@ export async function buildTracker(options: BuildTrackerOptions): Promise<Fastif
         ...(b.message ? { message: b.message } : {}),
       })
       reportsCounter.inc({ state: b.state })
-      changes.emit('report', report)
       return report
     },
   )
