@@ -189,6 +189,19 @@ export const LaunchFailedError = defineError('LAUNCH_FAILED', 'io', 500,
 export const CommandFailedError = defineError('COMMAND_FAILED', 'io', 500,
   'An external command (mount, btrfs, runc, cp) failed')
 
+// ---- Swarm (seeder and fetcher) --------------------------------------------------------------
+
+export const TorrentInvalidError = defineError('TORRENT_INVALID', 'integrity', 422,
+  'A .torrent is malformed or does not describe one file with piece hashes')
+export const PieceHashMismatchError = defineError('PIECE_HASH_MISMATCH', 'integrity', 422,
+  'A piece received from a peer or web seed does not match its SHA-1 in the torrent; the data was thrown away')
+export const PeerProtocolError = defineError('PEER_PROTOCOL_VIOLATION', 'integrity', 400,
+  'A peer sent a message that breaks BEP 3 (bad request length, piece out of range, oversized message)')
+export const TrackerUnreachableError = defineError('TRACKER_UNREACHABLE', 'io', 503,
+  'The tracker could not be reached or answered with a server error; the host retries with backoff')
+export const BundleUnavailableError = defineError('BUNDLE_UNAVAILABLE', 'io', 503,
+  'No peer and no web seed could serve a missing piece within the time allowed')
+
 // ---- Tracker and HTTP API -----------------------------------------------------------------
 
 export const AuthMissingError = defineError('AUTH_MISSING', 'auth', 401,

@@ -26,6 +26,11 @@ declare module 'parse-torrent' {
     pieceLength?: number
     announce?: string[]
     private?: boolean
+    /** SHA-1 of each piece, hex. */
+    pieces?: string[]
+    lastPieceLength?: number
+    urlList?: string[]
+    files?: { path: string; name: string; length: number; offset: number }[]
   }
   export default function parseTorrent(torrentId: string | Buffer | Uint8Array): Promise<ParsedTorrent>
   export function toTorrentFile(parsed: ParsedTorrent): Uint8Array

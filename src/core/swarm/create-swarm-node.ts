@@ -1,0 +1,667 @@
+import { randomBytes } from 'node:crypto'
+import { EventEmitter } from 'node:events'
+import { createServer, connect, type Server, type Socket } from 'node:net'
+import Wire from 'bittorrent-protocol'
+import { PeerProtocolError, PieceHashMismatchError, ShoalError, fromSystemError } from '../errors.js'
+import { announce, type PeerAddress } from './announce.js'
+import type { PieceFile } from './piece-file.js'
+import { createPieceScheduler, type PieceScheduler } from './piece-scheduler.js'
+import { createRateLimiter } from './rate-limiter.js'
+import { createSuperSeed, type SuperSeed } from './super-seed.js'
+import { pieceMatches, pieceSize, type TorrentInfo } from './torrent-info.js'
+
+/** BEP 3 block size every client asks for. */
+const BLOCK = 16 << 10
+/** Longest block we serve; longer requests are a protocol violation (common clients cap 128 KiB). */
+const MAX_REQUEST = 128 << 10
+/** A peer whose unparsed input grows past this is dropped (a length prefix of 4 GiB is an attack). */
+const MAX_BUFFERED = 1 << 20
+
+export interface SwarmNodeInit {
+  /** `origin` marks the peer id so hosts can count bytes from the origin apart from peers. */
+  role: 'origin' | 'host'
+  /** TCP port for peers (0 picks one). */
+  port?: number
+  /** Address to listen on (default all). */
+  listenHost?: string
+  /** Peer connections per torrent (default 50). */
+  maxConns?: number
+  /** Upload limit in bytes per second for all torrents (default none). */
+  upLimit?: number
+  /** Download limit in bytes per second for all torrents (default none). */
+  downLimit?: number
+  /** Blocks asked of one peer at once (default 32, 512 KiB). */
+  pipeline?: number
+  /** A request unanswered this long is asked again elsewhere (default 20 s). */
+  requestTimeoutMs?: number
+  /** Without progress from peers this long, missing pieces come from the web seed (default 4 s). */
+  webSeedAfterMs?: number
+  random?: () => number
+  log?: (level: 'info' | 'warn', message: string, fields?: Record<string, unknown>) => void
+}
+
+export interface AddTorrentOptions {
+  /** Announce URLs including the passkey; empty for a torrent that only accepts incoming peers. */
+  announceUrls?: string[]
+  /** Reveal pieces one peer at a time (the origin; BEP 16). */
+  superSeed?: boolean
+  /** BEP 19 web seeds to fall back to (default the torrent's url-list). */
+  webSeeds?: string[]
+}
+
+export interface SessionStats {
+  pieces: number
+  piecesDone: number
+  bytesDone: number
+  bytesFromPeers: number
+  bytesFromOrigin: number
+  uploaded: number
+  peers: number
+  hashFailures: number
+}
+
+export interface TorrentSession extends EventEmitter {
+  readonly info: TorrentInfo
+  readonly file: PieceFile
+  /** Resolves once every piece is stored and synced; rejects on a fatal error (disk full). */
+  readonly done: Promise<void>
+  stats(): SessionStats
+  /** Adds a peer by address (the tracker normally supplies them). */
+  addPeer(peer: PeerAddress): void
+}
+
+export interface SwarmNode {
+  readonly peerId: Buffer
+  readonly port: number
+  start(): Promise<void>
+  stop(): Promise<void>
+  add(info: TorrentInfo, file: PieceFile, options?: AddTorrentOptions): TorrentSession
+  get(infoHash: string): TorrentSession | undefined
+  remove(infoHash: string): Promise<void>
+  /** Bytes sent and received over all torrents since start. */
+  totals(): { uploaded: number; downloaded: number }
+}
+
+interface Download {
+  index: number
+  size: number
+  data: Buffer
+  received: number
+  next: number
+  retry: number[]
+  cancelled: boolean
+}
+
+interface Peer {
+  key: string
+  addr: string
+  outgoing: boolean
+  origin: boolean
+  wire: Wire
+  socket: Socket
+  downloads: Map<number, Download>
+  outstanding: number
+  has(index: number): boolean
+}
+
+function makePeerId(role: 'origin' | 'host'): Buffer {
+  // Azureus-style: -SO0100- for the origin, -SH0100- for hosts.
+  return Buffer.concat([Buffer.from(role === 'origin' ? '-SO0100-' : '-SH0100-'), randomBytes(12)])
+}
+
+/**
+ * The peer wire engine shared by seeder and fetcher: one TCP listener, any number of torrents,
+ * BEP 3 messages through bittorrent-protocol's codec, piece choice by the pure scheduler, BEP 16
+ * reveal at the origin, BEP 19 web seed fallback. No MSE: hosts are authenticated by the
+ * tracker's passkey and the bundle digest is checked end to end.
+ */
+export function createSwarmNode(init: SwarmNodeInit): SwarmNode {
+  const {
+    role,
+    maxConns = 50,
+    pipeline = 32,
+    requestTimeoutMs = 20_000,
+    webSeedAfterMs = 4_000,
+    random = Math.random,
+    log = () => {},
+  } = init
+  const peerId = makePeerId(role)
+  const myKey = peerId.toString('hex')
+  const up = createRateLimiter(init.upLimit ?? 0)
+  const down = createRateLimiter(init.downLimit ?? 0)
+  const sessions = new Map<string, SessionImpl>()
+  const totals = { uploaded: 0, downloaded: 0 }
+  let server: Server | undefined
+  let port = init.port ?? 0
+  let stopped = false
+
+  class SessionImpl extends EventEmitter implements TorrentSession {
+    readonly info: TorrentInfo
+    readonly file: PieceFile
+    readonly done: Promise<void>
+    private resolveDone!: () => void
+    private rejectDone!: (err: Error) => void
+    readonly sched: PieceScheduler
+    private readonly stored: Uint8Array
+    private readonly superSeed?: SuperSeed
+    readonly peers = new Map<string, Peer>()
+    private readonly connecting = new Set<string>()
+    private readonly banned = new Set<string>()
+    private readonly lastTried = new Map<string, number>()
+    private readonly s = { bytesFromPeers: 0, bytesFromOrigin: 0, uploaded: 0, hashFailures: 0, bytesDone: 0 }
+    private readonly timers = new Set<NodeJS.Timeout>()
+    private lastProgress = performance.now()
+    private webBusy = new Set<number>()
+    private webBackoffUntil = 0
+    private closed = false
+    private finished = false
+    private readonly announceUrls: string[]
+    private readonly webSeeds: string[]
+    private announceTimer?: NodeJS.Timeout
+    private readonly abort = new AbortController()
+
+    constructor(info: TorrentInfo, file: PieceFile, options: AddTorrentOptions) {
+      super()
+      this.info = info
+      this.file = file
+      this.announceUrls = options.announceUrls ?? []
+      this.webSeeds = options.webSeeds ?? info.urlList
+      this.sched = createPieceScheduler({ pieceCount: info.pieceCount, random })
+      this.stored = new Uint8Array(info.pieceCount)
+      if (options.superSeed) this.superSeed = createSuperSeed({ pieceCount: info.pieceCount, random, window: 2 })
+      file.verified.forEach((ok, i) => {
+        if (ok) this.storedPiece(i)
+      })
+      this.done = new Promise((res, rej) => {
+        this.resolveDone = res
+        this.rejectDone = rej
+      })
+      this.done.catch(() => {}) // observed by callers; never an unhandled rejection
+      if (this.sched.missing === 0) this.complete()
+      else {
+        const tick = setInterval(() => this.webSeedTick(), 250)
+        tick.unref()
+        this.timers.add(tick)
+      }
+      this.scheduleAnnounce(0, 'started')
+    }
+
+    private storedPiece(i: number): void {
+      this.sched.markHave(i)
+      this.stored[i] = 1
+      this.s.bytesDone += pieceSize(this.info, i)
+    }
+
+    stats(): SessionStats {
+      return { pieces: this.info.pieceCount, piecesDone: this.info.pieceCount - this.sched.missing, ...this.s, peers: this.peers.size }
+    }
+
+    // ---- tracker ---------------------------------------------------------------------------
+    private failures = 0
+    private scheduleAnnounce(delayMs: number, event?: 'started' | 'completed' | 'stopped'): void {
+      if (!this.announceUrls.length || this.closed) return
+      clearTimeout(this.announceTimer)
+      this.announceTimer = setTimeout(() => void this.announceNow(event), delayMs)
+      this.announceTimer.unref()
+    }
+
+    private async announceNow(event?: 'started' | 'completed' | 'stopped'): Promise<void> {
+      const left = this.info.length - this.s.bytesDone
+      let next = 60_000
+      for (const url of this.announceUrls) {
+        try {
+          const r = await announce({
+            url,
+            infoHash: this.info.infoHash,
+            peerId,
+            port,
+            uploaded: this.s.uploaded,
+            downloaded: this.s.bytesFromPeers + this.s.bytesFromOrigin,
+            left,
+            event,
+            signal: AbortSignal.any([this.abort.signal, AbortSignal.timeout(10_000)]),
+          })
+          this.failures = 0
+          // A host that is still missing pieces and has few peers asks again soon.
+          next = Math.min(r.intervalSeconds * 1000, this.sched.missing > 0 && this.peers.size < 4 ? 5_000 : Infinity)
+          for (const p of r.peers) this.addPeer(p)
+          break
+        } catch (err) {
+          if (this.closed) return
+          this.failures++
+          next = Math.min(30_000, 1000 * 2 ** Math.min(this.failures - 1, 5))
+          this.emit('tracker-error', err)
+          log('warn', 'announce failed', { infoHash: this.info.infoHash, code: (err as ShoalError).code, message: (err as Error).message, retryInMs: next })
+        }
+      }
+      // The first announce failing must not lose its event: a tracker that comes back hears it.
+      this.scheduleAnnounce(next, this.failures > 0 ? event : undefined)
+    }
+
+    // ---- peers -------------------------------------------------------------------------------
+    addPeer(p: PeerAddress): void {
+      const addr = `${p.host}:${p.port}`
+      if (this.closed || this.banned.has(addr) || this.connecting.has(addr)) return
+      if ([...this.peers.values()].some((x) => x.addr === addr)) return
+      if (this.peers.size + this.connecting.size >= maxConns) return
+      const last = this.lastTried.get(addr) ?? -Infinity
+      if (performance.now() - last < 5_000) return
+      this.lastTried.set(addr, performance.now())
+      this.connecting.add(addr)
+      const socket = connect({ host: p.host, port: p.port })
+      socket.setTimeout(10_000, () => socket.destroy())
+      socket.once('connect', () => {
+        this.connecting.delete(addr)
+        socket.setTimeout(0)
+        const wire = new Wire('tcpOutgoing')
+        pipe(socket, wire)
+        wire.once('handshake', (infoHash: string, remoteId: string) => {
+          if (infoHash !== this.info.infoHash) return wire.destroy()
+          this.attach(wire, socket, remoteId, addr, true)
+        })
+        wire.handshake(this.info.infoHash, peerId)
+      })
+      socket.once('error', () => {})
+      socket.once('close', () => this.connecting.delete(addr))
+    }
+
+    attach(wire: Wire, socket: Socket, remoteId: string, addr: string, outgoing: boolean): void {
+      if (this.closed || remoteId === myKey) {
+        if (remoteId === myKey) this.banned.add(addr) // our own address, listed by the tracker
+        wire.destroy()
+        socket.destroy()
+        return
+      }
+      const existing = this.peers.get(remoteId)
+      if (existing) {
+        // Both ends dialled each other: keep the connection opened by the lower peer id, which
+        // both ends agree on without talking.
+        const initiator = (p: { outgoing: boolean }, id: string): string => (p.outgoing ? myKey : id)
+        if (initiator({ outgoing }, remoteId) < initiator(existing, remoteId)) this.drop(existing, 'duplicate connection')
+        else {
+          wire.destroy()
+          socket.destroy()
+          return
+        }
+      }
+      if (this.peers.size >= maxConns) {
+        wire.destroy()
+        socket.destroy()
+        return
+      }
+      const peer: Peer = {
+        key: remoteId,
+        addr,
+        outgoing,
+        origin: remoteId.startsWith(Buffer.from('-SO').toString('hex')),
+        wire,
+        socket,
+        downloads: new Map(),
+        outstanding: 0,
+        has: (i) => wire.peerPieces.get(i),
+      }
+      this.peers.set(remoteId, peer)
+      wire.setKeepAlive(true)
+      wire.setTimeout(requestTimeoutMs, true)
+      socket.setTimeout(240_000, () => this.drop(peer, 'idle'))
+      socket.on('data', () => {
+        if (wire._bufferSize > MAX_BUFFERED) this.violation(peer, new PeerProtocolError(`Peer ${addr} sent a message longer than ${MAX_BUFFERED} bytes`))
+      })
+      const gone = (): void => this.forget(peer)
+      socket.once('close', gone)
+      wire.once('close', gone)
+      wire.on('error', () => {})
+
+      wire.on('bitfield', () => {
+        this.sched.addPeer(peer.has, 1)
+        this.updateInterest(peer)
+        this.reveal(peer)
+        this.fill(peer)
+      })
+      wire.on('have', (i: number) => {
+        if (i >= this.info.pieceCount) return this.violation(peer, new PeerProtocolError(`Peer ${addr} announced piece ${i} of ${this.info.pieceCount}`))
+        this.sched.addAvailability(i)
+        this.superSeed?.peerHas(peer.key, i)
+        if (!this.sched.has(i)) peer.wire.interested()
+        this.reveal(peer)
+        this.fill(peer)
+      })
+      wire.on('unchoke', () => this.fill(peer))
+      wire.on('choke', () => {
+        // Without BEP 6, a choke drops every request in flight; their callbacks requeue them.
+      })
+      wire.on('interested', () => wire.unchoke())
+      wire.on('request', (i: number, offset: number, length: number, respond: (err: Error | null, block?: Uint8Array) => void) =>
+        this.serve(peer, i, offset, length, respond),
+      )
+      wire.on('timeout', () => log('warn', 'peer request timed out', { peer: addr }))
+
+      if (this.superSeed) this.reveal(peer)
+      else if (this.info.pieceCount - this.sched.missing > 0) wire.bitfield(this.bitfieldOfStored())
+      this.emit('peer', { addr, origin: peer.origin })
+    }
+
+    private bitfieldOfStored(): Uint8Array {
+      const bits = new Uint8Array(Math.ceil(this.info.pieceCount / 8))
+      for (let i = 0; i < this.info.pieceCount; i++) if (this.stored[i]) bits[i >> 3]! |= 0x80 >> (i & 7)
+      return bits
+    }
+
+    private reveal(peer: Peer): void {
+      if (!this.superSeed || peer.wire.destroyed) return
+      for (const i of this.superSeed.reveal(peer.key, peer.has, (j) => this.sched.availability(j))) peer.wire.have(i)
+    }
+
+    private updateInterest(peer: Peer): void {
+      if (this.sched.missing === 0) return peer.wire.uninterested()
+      for (let i = 0; i < this.info.pieceCount; i++) {
+        if (!this.sched.has(i) && peer.has(i)) return peer.wire.interested()
+      }
+      peer.wire.uninterested()
+    }
+
+    private violation(peer: Peer, err: ShoalError): void {
+      log('warn', 'dropping peer', { peer: peer.addr, code: err.code, message: err.message })
+      this.banned.add(peer.addr)
+      this.emit('peer-violation', { addr: peer.addr, code: err.code })
+      this.drop(peer, err.message)
+    }
+
+    private drop(peer: Peer, _why: string): void {
+      peer.wire.destroy()
+      peer.socket.destroy()
+      this.forget(peer)
+    }
+
+    private forget(peer: Peer): void {
+      if (this.peers.get(peer.key) !== peer) return
+      this.peers.delete(peer.key)
+      this.sched.addPeer(peer.has, -1)
+      this.superSeed?.peerGone(peer.key)
+      for (const d of peer.downloads.values()) {
+        d.cancelled = true
+        this.sched.finish(d.index)
+      }
+      peer.downloads.clear()
+      // Other peers may hold what this one was sending.
+      for (const p of this.peers.values()) this.fill(p)
+    }
+
+    // ---- serving -----------------------------------------------------------------------------
+    private serve(peer: Peer, i: number, offset: number, length: number, respond: (err: Error | null, block?: Uint8Array) => void): void {
+      if (i >= this.info.pieceCount || length === 0 || length > MAX_REQUEST || offset + length > pieceSize(this.info, i)) {
+        return this.violation(peer, new PeerProtocolError(`Peer ${peer.addr} asked for ${length} bytes at ${offset} of piece ${i}`))
+      }
+      // Only verified, stored pieces are ever sent on.
+      if (!this.stored[i]) return respond(new Error('piece not held'))
+      const send = (): void => {
+        this.file.read(i, offset, length).then(
+          (block) => {
+            if (block.length !== length) return respond(new Error('short read'))
+            this.s.uploaded += length
+            totals.uploaded += length
+            respond(null, block)
+          },
+          (err: Error) => respond(err),
+        )
+      }
+      const wait = up?.take(length) ?? 0
+      if (wait > 0) this.later(wait, send)
+      else send()
+    }
+
+    private later(ms: number, fn: () => void): void {
+      const t = setTimeout(() => {
+        this.timers.delete(t)
+        if (!this.closed) fn()
+      }, ms)
+      this.timers.add(t)
+    }
+
+    // ---- downloading -------------------------------------------------------------------------
+    fill(peer: Peer): void {
+      if (this.closed || this.sched.missing === 0 || peer.wire.peerChoking || !peer.wire.amInterested || peer.wire.destroyed) return
+      const maxPieces = Math.ceil((pipeline * BLOCK) / this.info.pieceLength) + 1
+      while (peer.outstanding < pipeline) {
+        let d: Download | undefined
+        for (const x of peer.downloads.values()) {
+          if (!x.cancelled && (x.retry.length || x.next < x.size)) {
+            d = x
+            break
+          }
+        }
+        if (!d) {
+          if (peer.downloads.size >= maxPieces) return
+          const i = this.sched.pick(peer.has, new Set(peer.downloads.keys()))
+          if (i === undefined) return
+          const size = pieceSize(this.info, i)
+          d = { index: i, size, data: Buffer.allocUnsafe(size), received: 0, next: 0, retry: [], cancelled: false }
+          peer.downloads.set(i, d)
+          this.sched.start(i)
+        }
+        const offset = d.retry.pop() ?? d.next
+        if (offset === d.next) d.next += BLOCK
+        const length = Math.min(BLOCK, d.size - offset)
+        // The limiter runs into debt rather than refusing: the bytes are reserved now and the
+        // request goes out when the debt is paid.
+        const wait = down?.take(length) ?? 0
+        peer.outstanding++
+        const dl = d
+        const send = (): void => {
+          if (dl.cancelled || peer.wire.destroyed) {
+            peer.outstanding--
+            if (!dl.cancelled) dl.retry.push(offset)
+            return
+          }
+          peer.wire.request(dl.index, offset, length, (err, block) => this.onBlock(peer, dl, offset, length, err, block))
+        }
+        if (wait > 0) this.later(wait, send)
+        else send()
+      }
+    }
+
+    private onBlock(peer: Peer, d: Download, offset: number, length: number, err: Error | null, block: Uint8Array | null): void {
+      peer.outstanding--
+      if (d.cancelled || this.closed) return this.fill(peer)
+      if (err || !block || block.length !== length) {
+        d.retry.push(offset)
+        if (!peer.wire.destroyed) this.fill(peer)
+        return
+      }
+      d.data.set(block, offset)
+      d.received += length
+      totals.downloaded += length
+      if (peer.origin) this.s.bytesFromOrigin += length
+      else this.s.bytesFromPeers += length
+      this.lastProgress = performance.now()
+      if (d.received === d.size) {
+        peer.downloads.delete(d.index)
+        this.sched.finish(d.index)
+        if (pieceMatches(this.info, d.index, d.data)) void this.store(d.index, d.data)
+        else {
+          this.s.hashFailures++
+          this.emit('hash-failure', { index: d.index, addr: peer.addr })
+          this.violation(peer, new PieceHashMismatchError(`Piece ${d.index} from ${peer.addr} does not match its hash; its data was thrown away`))
+          return
+        }
+      }
+      this.fill(peer)
+    }
+
+    private async store(i: number, data: Uint8Array): Promise<void> {
+      if (this.sched.has(i)) return // another peer's copy won the end game
+      this.sched.markHave(i)
+      for (const p of this.peers.values()) {
+        const d = p.downloads.get(i)
+        if (d) {
+          d.cancelled = true
+          p.downloads.delete(i)
+          this.sched.finish(i)
+        }
+      }
+      try {
+        await this.file.write(i, data)
+      } catch (err) {
+        return this.fail(err)
+      }
+      if (this.closed) return
+      this.stored[i] = 1
+      this.s.bytesDone += data.length
+      this.emit('piece', i)
+      for (const p of this.peers.values()) {
+        p.wire.have(i)
+        if (this.sched.missing === 0) p.wire.uninterested()
+      }
+      if (this.sched.missing === 0 && [...this.stored].every((x) => x === 1)) this.complete()
+    }
+
+    private complete(): void {
+      if (this.finished) return
+      this.finished = true
+      this.file.sync().then(
+        () => {
+          this.resolveDone()
+          this.emit('done')
+          if (this.failures === 0) this.scheduleAnnounce(0, 'completed')
+        },
+        (err: unknown) => this.fail(err),
+      )
+    }
+
+    fail(err: unknown): void {
+      const e = err instanceof ShoalError ? err : fromSystemError(err, 'store a piece', this.file.path)
+      if (this.closed) return
+      log('warn', 'torrent failed', { infoHash: this.info.infoHash, code: e.code, message: e.message })
+      this.rejectDone(e)
+      this.emit('failed', e)
+      void this.close()
+    }
+
+    // ---- web seed (BEP 19) -------------------------------------------------------------------
+    private webSeedTick(): void {
+      if (this.closed || this.sched.missing === 0 || !this.webSeeds.length) return
+      const now = performance.now()
+      if (now - this.lastProgress < webSeedAfterMs || now < this.webBackoffUntil || this.webBusy.size >= 2) return
+      const i = this.sched.pick(() => true, this.webBusy)
+      if (i === undefined) return
+      this.webBusy.add(i)
+      this.sched.start(i)
+      void this.fetchFromWebSeed(i).finally(() => {
+        this.webBusy.delete(i)
+        this.sched.finish(i)
+      })
+    }
+
+    private async fetchFromWebSeed(i: number): Promise<void> {
+      const url = this.webSeeds[Math.floor(random() * this.webSeeds.length)]!
+      const start = i * this.info.pieceLength
+      const size = pieceSize(this.info, i)
+      try {
+        const res = await fetch(url, { headers: { range: `bytes=${start}-${start + size - 1}` }, signal: AbortSignal.any([this.abort.signal, AbortSignal.timeout(30_000)]) })
+        if (res.status !== 206) throw new Error(`web seed answered ${res.status}`)
+        const data = new Uint8Array(await res.arrayBuffer())
+        await (down ? new Promise((r) => this.later(down.take(data.length), () => r(undefined))) : undefined)
+        if (!pieceMatches(this.info, i, data)) {
+          this.s.hashFailures++
+          this.emit('hash-failure', { index: i, addr: url })
+          throw new Error(`piece ${i} from the web seed does not match its hash`)
+        }
+        this.s.bytesFromOrigin += data.length
+        totals.downloaded += data.length
+        await this.store(i, data)
+      } catch (err) {
+        if (this.closed) return
+        this.webBackoffUntil = performance.now() + 2_000
+        log('warn', 'web seed failed', { url, piece: i, message: (err as Error).message })
+      }
+    }
+
+    async close(): Promise<void> {
+      if (this.closed) return
+      if (this.announceUrls.length && !stopped) {
+        // Tell the tracker we left, but never wait long for it.
+        await this.announceNowStopped().catch(() => {})
+      }
+      this.closed = true
+      this.abort.abort()
+      clearTimeout(this.announceTimer)
+      for (const t of this.timers) clearTimeout(t)
+      this.timers.clear()
+      for (const p of [...this.peers.values()]) this.drop(p, 'closing')
+      await this.file.close().catch(() => {})
+      sessions.delete(this.info.infoHash)
+    }
+
+    private async announceNowStopped(): Promise<void> {
+      await Promise.any(
+        this.announceUrls.map((url) =>
+          announce({ url, infoHash: this.info.infoHash, peerId, port, uploaded: this.s.uploaded, downloaded: 0, left: this.info.length - this.s.bytesDone, event: 'stopped', signal: AbortSignal.timeout(1_000) }),
+        ),
+      )
+    }
+  }
+
+  function pipe(socket: Socket, wire: Wire): void {
+    socket.setNoDelay(true)
+    socket.pipe(wire).pipe(socket)
+    socket.on('error', () => wire.destroy())
+    wire.on('close', () => socket.destroy())
+  }
+
+  function onIncoming(socket: Socket): void {
+    if (stopped) return void socket.destroy()
+    const addr = `${socket.remoteAddress}:${socket.remotePort}`
+    const wire = new Wire('tcpIncoming')
+    pipe(socket, wire)
+    socket.setTimeout(10_000, () => socket.destroy())
+    wire.once('handshake', (infoHash: string, remoteId: string) => {
+      const s = sessions.get(infoHash)
+      if (!s) {
+        wire.destroy()
+        return void socket.destroy()
+      }
+      socket.setTimeout(0)
+      wire.handshake(infoHash, peerId)
+      s.attach(wire, socket, remoteId, addr, false)
+    })
+  }
+
+  return {
+    peerId,
+    get port() {
+      return port
+    },
+    async start() {
+      if (server) return
+      stopped = false
+      server = createServer(onIncoming)
+      await new Promise<void>((resolve, reject) => {
+        server!.once('error', reject)
+        server!.listen(init.port ?? 0, init.listenHost, () => resolve())
+      }).catch((err: unknown) => {
+        throw fromSystemError(err, `listen for peers on port ${init.port ?? 0}`)
+      })
+      port = (server.address() as { port: number }).port
+    },
+    async stop() {
+      for (const s of [...sessions.values()]) await s.close()
+      stopped = true
+      if (server) {
+        const s = server
+        server = undefined
+        await new Promise<void>((resolve) => s.close(() => resolve()))
+      }
+    },
+    add(info, file, options = {}) {
+      if (sessions.has(info.infoHash)) throw new RangeError(`torrent ${info.infoHash} is already added`)
+      const s = new SessionImpl(info, file, options)
+      sessions.set(info.infoHash, s)
+      return s
+    },
+    get: (infoHash) => sessions.get(infoHash),
+    async remove(infoHash) {
+      await sessions.get(infoHash)?.close()
+    },
+    totals: () => ({ ...totals }),
+  }
+}
