@@ -79,7 +79,7 @@ describe('createSwarmNode()', () => {
     const path = join(dir, 'half.tar')
     const half = Buffer.alloc(t.data.length)
     t.data.copy(half, 0, 0, 2 << 20)
-    half[(2 << 20) - 1] ^= 0x01 // the last "written" piece is torn
+    half[(2 << 20) - 1]! ^= 0x01 // the last "written" piece is torn
     await writeFile(path, half)
     const file = await openPieceFile(path, t.info)
     expect(file.verified.filter(Boolean)).toHaveLength(7)
