@@ -61,3 +61,16 @@ export async function readText(path: string, what: string): Promise<string> {
     throw fromSystemError(err, `read ${what}`, path)
   }
 }
+
+/** Resolves on the first SIGTERM or SIGINT (daemons stop cleanly on either). */
+export function untilSignal(): Promise<NodeJS.Signals> {
+  return new Promise((resolveSignal) => {
+    const on = (sig: NodeJS.Signals): void => {
+      process.off('SIGTERM', on)
+      process.off('SIGINT', on)
+      resolveSignal(sig)
+    }
+    process.once('SIGTERM', on)
+    process.once('SIGINT', on)
+  })
+}

@@ -1,70 +1,39 @@
 import type { Readable } from 'node:stream'
 import { Type } from '@sinclair/typebox'
-import createTorrent from 'create-torrent'
 import Fastify, { type FastifyInstance } from 'fastify'
-import parseTorrent from 'parse-torrent'
+import type { Registry } from 'prom-client'
 import {
   authorize,
   digestHex,
   httpErrorFrom,
   NotFoundError,
   RequestInvalidError,
-  TrackerRefusedError,
   type Digest,
   type TokenTable,
 } from '../core/index.js'
 import type { BundleStore } from './bundle-store.js'
-import { pieceLengthFor } from './bundle-store.js'
+import type { Origin } from './create-origin.js'
 import { parseRange } from './parse-range.js'
-
-export interface TrackerLink {
-  /** Base URL of the tracker (http://host:port). */
-  url: string
-  /** A seeder-role token for the tracker. */
-  token: string
-}
 
 export interface BuildSeederOptions {
   store: BundleStore
   tokens: TokenTable
-  /** The URL hosts reach this seeder at; web seed URLs are built from it. */
-  publicUrl: string
-  /** Name this seeder registers bundles under. */
-  name: string
-  tracker?: TrackerLink
+  /** Makes torrents, registers and seeds what is uploaded. */
+  origin: Origin
+  /** Prometheus registry served at /metrics. */
+  metrics?: Registry
   logger?: boolean
-}
-
-export interface BundleFacts {
-  digest: Digest
-  size: number
-  infoHash: string
-  pieceLength: number
-  webSeed: string
-  created: boolean
-}
-
-function makeTorrent(path: string, name: string, pieceLength: number, webSeed: string): Promise<Buffer> {
-  return new Promise((resolve, reject) => {
-    // No announce URL in the torrent: each host announces with its own passkey.
-    createTorrent(path, { name, private: true, pieceLength, announceList: [], urlList: [webSeed], createdBy: 'shoal', creationDate: 0 }, (err, buf) =>
-      err ? reject(err) : resolve(Buffer.from(buf)),
-    )
-  })
 }
 
 /**
  * The origin's HTTP surface: authenticated streaming uploads (PUT /v1/bundles/:digest, the body
  * is the bundle; its sha256 is checked while it streams and a mismatch keeps nothing), the BEP
- * 19 web seed (GET /bundles/<hex>.tar with Range), and registration of each new bundle's torrent
- * with the tracker.
+ * 19 web seed (GET /bundles/<hex>.tar with Range); each new bundle goes to the origin, which
+ * registers its torrent and seeds it.
  */
 export async function buildSeeder(options: BuildSeederOptions): Promise<FastifyInstance> {
-  const { store, tokens, publicUrl, name, tracker } = options
+  const { store, tokens, origin, metrics } = options
   const app = Fastify({ logger: options.logger ? { level: 'info', redact: ['req.headers.authorization'] } : false, maxParamLength: 200 })
-  const facts = new Map<string, BundleFacts>()
-  const webSeedOf = (d: Digest): string => `${publicUrl.replace(/\/$/, '')}/bundles/${digestHex(d)}.tar`
-
   // Bundles arrive as raw bytes; the handler streams them straight to the store.
   app.addContentTypeParser('application/octet-stream', (_req, payload, done) => done(null, payload))
 
@@ -74,28 +43,8 @@ export async function buildSeeder(options: BuildSeederOptions): Promise<FastifyI
     void reply.status(error.statusCode).send({ statusCode: error.statusCode, code: error.code, message: error.message })
   })
 
-  const register = async (f: BundleFacts, torrent: Buffer): Promise<void> => {
-    if (!tracker) return
-    const r = await fetch(`${tracker.url.replace(/\/$/, '')}/v1/bundles/${f.digest}`, {
-      method: 'PUT',
-      headers: { authorization: `Bearer ${tracker.token}`, 'content-type': 'application/json' },
-      body: JSON.stringify({ size: f.size, infoHash: f.infoHash, pieceLength: f.pieceLength, webSeeds: [f.webSeed], seeder: name, torrent: torrent.toString('base64') }),
-      signal: AbortSignal.timeout(30_000),
-    })
-    if (!r.ok) throw new TrackerRefusedError(`Cannot register bundle ${f.digest} with the tracker: ${r.status} ${await r.text()}`, { details: { status: r.status } })
-  }
-
-  const describe = async (digest: Digest, created: boolean): Promise<BundleFacts> => {
-    const stored = (await store.get(digest))!
-    const cached = facts.get(digest)
-    if (cached) return { ...cached, created }
-    const pieceLength = pieceLengthFor(stored.size)
-    const torrent = await makeTorrent(stored.path, `${digestHex(digest)}.tar`, pieceLength, webSeedOf(digest))
-    const { infoHash } = await parseTorrent(torrent)
-    const f: BundleFacts = { digest, size: stored.size, infoHash, pieceLength, webSeed: webSeedOf(digest), created }
-    await register(f, torrent)
-    facts.set(digest, f)
-    return f
+  if (metrics) {
+    app.get('/metrics', async (_req, reply) => reply.header('content-type', metrics.contentType).send(await metrics.metrics()))
   }
 
   app.put<{ Params: { digest: Digest } }>(
@@ -108,7 +57,7 @@ export async function buildSeeder(options: BuildSeederOptions): Promise<FastifyI
       }
       const declared = req.headers['content-length'] === undefined ? undefined : Number(req.headers['content-length'])
       const result = await store.put(req.body as Readable, req.params.digest, { maxBytes: declared })
-      const f = await describe(req.params.digest, result.created)
+      const f = await origin.offer(req.params.digest, result.created)
       void reply.status(result.created ? 201 : 200)
       return f
     },

@@ -192,6 +192,34 @@ export async function buildTracker(options: BuildTrackerOptions): Promise<Fastif
     },
   )
 
+  /**
+   * What seeders and caches must keep: every bundle a channel points at, plus the newest `keep`
+   * versions of each release (by publish time), so a rollback never waits for a rebuild.
+   */
+  app.get<{ Querystring: { keep?: number } }>(
+    '/v1/retention',
+    {
+      config: { roles: ['viewer', 'seeder', 'host'] },
+      schema: { querystring: Type.Object({ keep: Type.Optional(Type.Integer({ minimum: 0, maximum: 1000 })) }, { additionalProperties: false }), response: { 200: Type.Unknown(), ...errors } },
+    },
+    async (req) => {
+      const keep = req.query.keep ?? 5
+      const digests = new Set<string>()
+      for (const ch of await store.listChannels()) digests.add(ch.digest)
+      const byRelease = new Map<string, { digest: string; publishedAt: string }[]>()
+      for (const v of await store.listAllVersions()) {
+        const list = byRelease.get(v.release) ?? []
+        list.push(v)
+        byRelease.set(v.release, list)
+      }
+      for (const list of byRelease.values()) {
+        list.sort((a, b) => (a.publishedAt < b.publishedAt ? 1 : -1))
+        for (const v of list.slice(0, keep)) digests.add(v.digest)
+      }
+      return { keep, digests: [...digests].sort() }
+    },
+  )
+
   // ---- releases and versions -----------------------------------------------------------
   const RV = Type.Object({ release: Name('release'), version: Name('version') })
   app.put<{ Params: { release: string; version: string }; Body: typeof VersionBody.static }>(

@@ -95,6 +95,8 @@ export interface TrackerStore {
   putVersion(v: Omit<VersionRecord, 'schema' | 'publishedAt'>): Promise<{ record: VersionRecord; created: boolean }>
   getVersion(release: string, version: string): Promise<VersionRecord | undefined>
   listVersions(release: string): Promise<VersionRecord[]>
+  /** Every version of every release. */
+  listAllVersions(): Promise<VersionRecord[]>
   moveChannel(release: string, channel: string, version: string, by: string): Promise<{ channel: ChannelRecord; rollout: RolloutRecord }>
   getChannel(release: string, channel: string): Promise<ChannelRecord | undefined>
   listChannels(): Promise<ChannelRecord[]>
@@ -239,6 +241,7 @@ export function createTrackerStore(init: TrackerStoreInit): TrackerStore {
       }),
     getVersion: (r, v) => get<VersionRecord>(K.version(r, v)),
     listVersions: (r) => range<VersionRecord>(`version!${r}!`),
+    listAllVersions: () => range<VersionRecord>('version!'),
 
     moveChannel: (release, channel, version, by) =>
       exclusive(async () => {

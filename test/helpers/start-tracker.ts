@@ -8,23 +8,25 @@ const MAIN = fileURLToPath(new URL('../../src/cli/main.ts', import.meta.url))
  * Starts a `shoal <command>` daemon as a real process; resolves with its base URL once it prints
  * its `{"listening": ...}` line (bounded at 30 s).
  */
-export async function startDaemon(command: string, args: string[]): Promise<{ url: string; child: ChildProcess }> {
-  const child = spawn(process.execPath, ['--import', 'tsx', MAIN, command, ...args, '--port', '0', '-q'], { stdio: ['ignore', 'pipe', 'inherit'] })
+export async function startDaemon(command: string, args: string[]): Promise<{ url: string; child: ChildProcess; info: Record<string, unknown> }> {
+  // A fixed --port in args wins (a restarted daemon keeps its address); otherwise the OS picks.
+  const port = args.includes('--port') ? [] : ['--port', '0']
+  const child = spawn(process.execPath, ['--import', 'tsx', MAIN, command, ...args, ...port, '-q'], { stdio: ['ignore', 'pipe', 'inherit'] })
   const lines = createInterface({ input: child.stdout! })
-  const url = await new Promise<string>((resolve, reject) => {
+  const info = await new Promise<Record<string, unknown>>((resolve, reject) => {
     const timer = setTimeout(() => reject(new Error(`${command} did not start within 30 s`)), 30_000)
     lines.once('line', (line) => {
       clearTimeout(timer)
-      resolve(JSON.parse(line).listening)
+      resolve(JSON.parse(line) as Record<string, unknown>)
     })
     child.once('exit', (code) => reject(new Error(`${command} exited with ${code}`)))
   })
-  return { url, child }
+  return { url: info.listening as string, child, info }
 }
 
 /** `shoal tracker` as a real process. */
-export const startTracker = (dataDir: string, tokens: string) => startDaemon('tracker', ['--data-dir', dataDir, '--tokens', tokens])
+export const startTracker = (dataDir: string, tokens: string, extra: string[] = []) => startDaemon('tracker', ['--data-dir', dataDir, '--tokens', tokens, ...extra])
 
 /** `shoal seeder` as a real process registering with `trackerUrl`. */
-export const startSeeder = (dataDir: string, tokens: string, trackerUrl: string, trackerToken: string) =>
-  startDaemon('seeder', ['--data-dir', dataDir, '--tokens', tokens, '--tracker', trackerUrl, '--tracker-token', trackerToken])
+export const startSeeder = (dataDir: string, tokens: string, trackerUrl: string, trackerToken: string, extra: string[] = []) =>
+  startDaemon('seeder', ['--data-dir', dataDir, '--tokens', tokens, '--tracker', trackerUrl, '--tracker-token', trackerToken, ...(extra.includes('--peer-port') ? [] : ['--peer-port', '0']), ...extra])

@@ -5,7 +5,7 @@ import type { FastifyInstance } from 'fastify'
 import parseTorrent from 'parse-torrent'
 import { afterEach, describe, expect, it } from 'vitest'
 import { parseTokens, type Digest } from '../../src/core/index.js'
-import { buildSeeder, createBundleStore, parseRange } from '../../src/seeder/index.js'
+import { buildSeeder, createBundleStore, createOrigin, parseRange } from '../../src/seeder/index.js'
 import { buildTracker, createTrackerStore } from '../../src/tracker/index.js'
 import { useTempDirs } from '../helpers/temp-dir.js'
 
@@ -33,7 +33,8 @@ async function stack(): Promise<{ seeder: FastifyInstance; seederUrl: string; tr
   const store = createBundleStore({ dataDir })
   await store.start()
   // Web seed URLs are only recorded here, not fetched, so the public URL's port does not matter.
-  const seeder = await buildSeeder({ store, tokens, publicUrl: 'http://127.0.0.1:0', name: 'origin-1', tracker: { url: trackerUrl, token: SEED } })
+  const origin = createOrigin({ store, dataDir, publicUrl: 'http://127.0.0.1:0', name: 'origin-1', tracker: { url: trackerUrl, token: SEED } })
+  const seeder = await buildSeeder({ store, tokens, origin })
   const seederUrl = await seeder.listen({ port: 0, host: '127.0.0.1' })
   closers.push(() => seeder.close())
   return { seeder, seederUrl, tracker, dataDir }

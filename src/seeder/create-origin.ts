@@ -1,0 +1,171 @@
+import { mkdir, readFile, rm } from 'node:fs/promises'
+import { join } from 'node:path'
+import createTorrent from 'create-torrent'
+import {
+  digestHex,
+  openPieceFile,
+  parseTorrentInfo,
+  TrackerRefusedError,
+  writeFileAtomically,
+  type Digest,
+  type SwarmNode,
+} from '../core/index.js'
+import type { BundleStore } from './bundle-store.js'
+import { pieceLengthFor } from './bundle-store.js'
+
+export interface TrackerLink {
+  /** Base URL of the tracker (http://host:port). */
+  url: string
+  /** A seeder-role token for the tracker; also the passkey the origin announces with. */
+  token: string
+}
+
+export interface BundleFacts {
+  digest: Digest
+  size: number
+  infoHash: string
+  pieceLength: number
+  webSeed: string
+  created: boolean
+}
+
+export interface OriginInit {
+  store: BundleStore
+  /** Holds torrents/<hex>.torrent, so a restart does not rehash every bundle. */
+  dataDir: string
+  /** The URL hosts reach this seeder at; web seed URLs are built from it (read when a torrent is made). */
+  publicUrl: string | (() => string)
+  /** Name this seeder registers bundles under. */
+  name: string
+  tracker?: TrackerLink
+  /** Seeds over the peer wire when given. */
+  swarm?: SwarmNode
+  log?: (level: 'info' | 'warn', message: string, fields?: Record<string, unknown>) => void
+}
+
+export interface Origin {
+  /** Makes (or loads) the torrent, registers it with the tracker and starts seeding it. */
+  offer(digest: Digest, created: boolean): Promise<BundleFacts>
+  /** Offers every stored bundle (at start); registrations that fail are retried in the background. */
+  offerAll(): Promise<void>
+  /** Stops seeding and forgets a bundle (before the store removes it). */
+  withdraw(digest: Digest): Promise<void>
+  stop(): void
+}
+
+function makeTorrent(path: string, name: string, pieceLength: number, webSeed: string): Promise<Buffer> {
+  return new Promise((resolve, reject) => {
+    // No announce URL in the torrent: each host announces with its own passkey.
+    createTorrent(path, { name, private: true, pieceLength, announceList: [], urlList: [webSeed], createdBy: 'shoal', creationDate: 0 }, (err, buf) =>
+      err ? reject(err) : resolve(Buffer.from(buf)),
+    )
+  })
+}
+
+/**
+ * The origin's side of every bundle it holds: one torrent each (private, no announce URL, the
+ * web seed in url-list), registered with the tracker and seeded in BEP 16 reveal mode.
+ */
+export function createOrigin(init: OriginInit): Origin {
+  const { store, publicUrl, name, tracker, swarm, log = () => {} } = init
+  const torrentDir = join(init.dataDir, 'torrents')
+  const facts = new Map<string, BundleFacts>()
+  const unregistered = new Map<string, { f: BundleFacts; torrent: Buffer }>()
+  let retryTimer: NodeJS.Timeout | undefined
+  let retryDelay = 1_000
+  const webSeedOf = (d: Digest): string => `${(typeof publicUrl === 'string' ? publicUrl : publicUrl()).replace(/\/$/, '')}/bundles/${digestHex(d)}.tar`
+
+  const register = async (f: BundleFacts, torrent: Buffer): Promise<void> => {
+    if (!tracker) return
+    let r: Response
+    try {
+      r = await fetch(`${tracker.url.replace(/\/$/, '')}/v1/bundles/${f.digest}`, {
+        method: 'PUT',
+        headers: { authorization: `Bearer ${tracker.token}`, 'content-type': 'application/json' },
+        body: JSON.stringify({ size: f.size, infoHash: f.infoHash, pieceLength: f.pieceLength, webSeeds: [f.webSeed], seeder: name, torrent: torrent.toString('base64') }),
+        signal: AbortSignal.timeout(30_000),
+      })
+    } catch (err) {
+      throw new TrackerRefusedError(`Cannot register bundle ${f.digest} with the tracker: ${(err as Error).message}`, { cause: err, details: { reachable: false } })
+    }
+    if (!r.ok) throw new TrackerRefusedError(`Cannot register bundle ${f.digest} with the tracker: ${r.status} ${await r.text()}`, { details: { status: r.status } })
+  }
+
+  const retryLater = (): void => {
+    if (retryTimer || !unregistered.size) return
+    retryTimer = setTimeout(() => {
+      retryTimer = undefined
+      void (async () => {
+        for (const [key, { f, torrent }] of unregistered) {
+          try {
+            await register(f, torrent)
+            unregistered.delete(key)
+            retryDelay = 1_000
+            log('info', 'registered bundle', { digest: f.digest })
+          } catch (err) {
+            retryDelay = Math.min(30_000, retryDelay * 2)
+            log('warn', 'registration failed; will retry', { digest: f.digest, message: (err as Error).message, retryInMs: retryDelay })
+            break
+          }
+        }
+        retryLater()
+      })()
+    }, retryDelay)
+    retryTimer.unref()
+  }
+
+  const loadTorrent = async (digest: Digest, path: string, size: number): Promise<Buffer> => {
+    const file = join(torrentDir, `${digestHex(digest)}.torrent`)
+    const cached = await readFile(file).catch(() => undefined)
+    if (cached) {
+      const info = await parseTorrentInfo(cached).catch(() => undefined)
+      if (info && info.length === size && info.urlList.includes(webSeedOf(digest))) return cached
+    }
+    const torrent = await makeTorrent(path, `${digestHex(digest)}.tar`, pieceLengthFor(size), webSeedOf(digest))
+    await mkdir(torrentDir, { recursive: true })
+    await writeFileAtomically(file, (w) => new Promise<void>((resolve) => w.end(torrent, resolve)))
+    return torrent
+  }
+
+  const offer = async (digest: Digest, created: boolean, background = false): Promise<BundleFacts> => {
+    const cached = facts.get(digest)
+    if (cached) return { ...cached, created }
+    const stored = await store.get(digest)
+    if (!stored) throw new RangeError(`bundle ${digest} is not stored`)
+    const torrent = await loadTorrent(digest, stored.path, stored.size)
+    const info = await parseTorrentInfo(torrent)
+    const f: BundleFacts = { digest, size: stored.size, infoHash: info.infoHash, pieceLength: info.pieceLength, webSeed: webSeedOf(digest), created }
+    try {
+      await register(f, torrent)
+    } catch (err) {
+      if (!background) throw err
+      unregistered.set(digest, { f, torrent })
+      log('warn', 'registration failed; will retry', { digest, message: (err as Error).message })
+      retryLater()
+    }
+    if (swarm && !swarm.get(info.infoHash)) {
+      const file = await openPieceFile(stored.path, info, { complete: true })
+      swarm.add(info, file, { superSeed: true, webSeeds: [], announceUrls: tracker ? [`${tracker.url.replace(/\/$/, '')}/announce/${tracker.token}`] : [] })
+    }
+    facts.set(digest, f)
+    return f
+  }
+
+  return {
+    offer: (digest, created) => offer(digest, created),
+    async offerAll() {
+      for (const b of await store.list()) await offer(b.digest, false, true)
+    },
+    async withdraw(digest) {
+      const f = facts.get(digest)
+      facts.delete(digest)
+      unregistered.delete(digest)
+      if (f && swarm) await swarm.remove(f.infoHash)
+      await rm(join(torrentDir, `${digestHex(digest)}.torrent`), { force: true })
+    },
+    stop() {
+      clearTimeout(retryTimer)
+      retryTimer = undefined
+    },
+  }
+}

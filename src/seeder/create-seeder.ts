@@ -1,0 +1,128 @@
+import { stat } from 'node:fs/promises'
+import type { FastifyInstance } from 'fastify'
+import { Counter, Gauge, Registry, collectDefaultMetrics } from 'prom-client'
+import { createSwarmNode, TrackerRefusedError, type Digest, type SwarmNode, type TokenTable } from '../core/index.js'
+import { buildSeeder } from './build-seeder.js'
+import { createBundleStore, type BundleStore } from './bundle-store.js'
+import { createOrigin, type Origin, type TrackerLink } from './create-origin.js'
+import { planRetention } from './plan-retention.js'
+
+export interface SeederInit {
+  dataDir: string
+  tokens: TokenTable
+  /** The URL hosts reach the web seed at (default http://HOST:PORT). */
+  publicUrl?: string
+  /** Name this seeder registers bundles under (default origin). */
+  name?: string
+  tracker?: TrackerLink
+  /** HTTP port (default 7701; 0 picks one). */
+  port?: number
+  /** Listen address for HTTP and peers (default 127.0.0.1). */
+  host?: string
+  /** Peer wire port (default 6881; 0 picks one). */
+  peerPort?: number
+  /** Upload limit over the peer wire, bytes per second (default none). */
+  upLimit?: number
+  /** Versions of each release kept besides channel targets (default 5). */
+  keep?: number
+  /** How often the retention sweep runs (default 10 minutes; 0 never). */
+  sweepIntervalMs?: number
+  /** A bundle younger than this is never swept (default 1 hour). */
+  graceMs?: number
+  /** Request logs on stdout. */
+  logger?: boolean
+  log?: (level: 'info' | 'warn', message: string, fields?: Record<string, unknown>) => void
+}
+
+export interface Seeder {
+  start(): Promise<{ url: string; peerPort: number }>
+  stop(): Promise<void>
+  /** One retention sweep: removes what the tracker's retention set does not list. */
+  sweep(): Promise<{ removed: Digest[] }>
+  readonly store: BundleStore
+  readonly swarm: SwarmNode
+}
+
+/** Fetches the tracker's retention set (channel targets + last K versions per release). */
+export async function fetchRetention(tracker: TrackerLink, keep: number): Promise<Set<string>> {
+  let r: Response
+  try {
+    r = await fetch(`${tracker.url.replace(/\/$/, '')}/v1/retention?keep=${keep}`, { headers: { authorization: `Bearer ${tracker.token}` }, signal: AbortSignal.timeout(30_000) })
+  } catch (err) {
+    throw new TrackerRefusedError(`Cannot read the retention set from the tracker: ${(err as Error).message}`, { cause: err })
+  }
+  if (!r.ok) throw new TrackerRefusedError(`Cannot read the retention set from the tracker: ${r.status} ${await r.text()}`)
+  return new Set(((await r.json()) as { digests: string[] }).digests)
+}
+
+/**
+ * The origin daemon: bundle store, peer wire (BEP 16 reveal), HTTP upload + web seed, and the
+ * retention sweep, started in that order and stopped in reverse. After a restart it offers
+ * everything it holds again (the torrents are cached, so nothing is rehashed).
+ */
+export function createSeeder(init: SeederInit): Seeder {
+  const { dataDir, tokens, tracker, host = '127.0.0.1', keep = 5, sweepIntervalMs = 600_000, graceMs = 3_600_000, log = () => {} } = init
+  const store = createBundleStore({ dataDir })
+  const swarm = createSwarmNode({ role: 'origin', port: init.peerPort ?? 6881, listenHost: host, upLimit: init.upLimit, maxConns: 200, log })
+  const metrics = new Registry()
+  collectDefaultMetrics({ register: metrics })
+  new Counter({ name: 'shoal_seeder_uploaded_bytes_total', help: 'Bytes sent to peers over the peer wire', registers: [metrics], collect() { this.reset(); this.inc(swarm.totals().uploaded) } })
+  const bundles = new Gauge({ name: 'shoal_seeder_bundles', help: 'Bundles held', registers: [metrics] })
+  let origin: Origin | undefined
+  let app: FastifyInstance | undefined
+  let sweeper: NodeJS.Timeout | undefined
+  let sweeping: Promise<{ removed: Digest[] }> | undefined
+
+  const sweepOnce = async (): Promise<{ removed: Digest[] }> => {
+    if (!tracker) return { removed: [] }
+    const keepSet = await fetchRetention(tracker, keep)
+    const stored = await store.list()
+    const candidates = await Promise.all(stored.map(async (b) => ({ digest: b.digest, storedAt: (await stat(b.path)).mtimeMs })))
+    const removed = planRetention(candidates, keepSet, Date.now(), graceMs)
+    for (const d of removed) {
+      await origin?.withdraw(d)
+      await store.remove(d)
+      log('info', 'removed bundle by retention', { digest: d })
+    }
+    bundles.set(stored.length - removed.length)
+    return { removed }
+  }
+
+  return {
+    store,
+    swarm,
+    async start() {
+      await store.start()
+      await swarm.start()
+      const port = init.port ?? 7701
+      // With port 0 the web seed URL needs the port the OS picked: read it once listening.
+      let publicUrl = init.publicUrl ?? `http://${host}:${port}`
+      origin = createOrigin({ store, dataDir, publicUrl: () => publicUrl, name: init.name ?? 'origin', tracker, swarm, log })
+      app = await buildSeeder({ store, tokens, origin, metrics, logger: init.logger })
+      const url = await app.listen({ port, host })
+      if (!init.publicUrl) publicUrl = url
+      await origin.offerAll()
+      bundles.set((await store.list()).length)
+      if (sweepIntervalMs > 0 && tracker) {
+        sweeper = setInterval(() => {
+          sweeping ??= sweepOnce()
+            .catch((err: unknown) => {
+              log('warn', 'retention sweep failed', { message: (err as Error).message })
+              return { removed: [] }
+            })
+            .finally(() => (sweeping = undefined))
+        }, sweepIntervalMs)
+        sweeper.unref()
+      }
+      return { url, peerPort: swarm.port }
+    },
+    async stop() {
+      clearInterval(sweeper)
+      await sweeping
+      origin?.stop()
+      await app?.close()
+      await swarm.stop()
+    },
+    sweep: () => (sweeping ??= sweepOnce().finally(() => (sweeping = undefined))),
+  }
+}
