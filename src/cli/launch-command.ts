@@ -40,7 +40,7 @@ interface LaunchOptions {
   quiet?: boolean
 }
 
-function pickAgent(opts: LaunchOptions, io: CliIo): Agent {
+export function pickAgent(opts: Pick<LaunchOptions, 'agent' | 'exec' | 'runtime'>, io: CliIo): Agent {
   if (!AGENT_NAMES.includes(opts.agent as AgentName)) throw usage(`Cannot launch: --agent must be one of ${AGENT_NAMES.join(', ')} (current value is ${opts.agent})`)
   switch (opts.agent as AgentName) {
     case 'process':

@@ -7,6 +7,7 @@ import { registerPack } from './pack-command.js'
 import { registerSign } from './sign-command.js'
 import { registerTracker } from './tracker-command.js'
 import { registerSeeder } from './seeder-command.js'
+import { registerFetcher } from './fetcher-command.js'
 import { registerPublish } from './publish-command.js'
 import { registerVerify } from './verify-command.js'
 
@@ -36,6 +37,7 @@ export function buildProgram(io: CliIo): Command {
   registerGc(program, io)
   registerTracker(program, io)
   registerSeeder(program, io)
+  registerFetcher(program, io)
   registerPublish(program, io)
   for (const cmd of program.commands) cmd.exitOverride()
   return program

@@ -4,7 +4,6 @@ import Fastify, { type FastifyInstance } from 'fastify'
 import type { Registry } from 'prom-client'
 import {
   authorize,
-  digestHex,
   httpErrorFrom,
   NotFoundError,
   RequestInvalidError,
@@ -33,7 +32,7 @@ export interface BuildSeederOptions {
  */
 export async function buildSeeder(options: BuildSeederOptions): Promise<FastifyInstance> {
   const { store, tokens, origin, metrics } = options
-  const app = Fastify({ logger: options.logger ? { level: 'info', redact: ['req.headers.authorization'] } : false, maxParamLength: 200 })
+  const app = Fastify({ logger: options.logger ? { level: 'info', redact: ['req.headers.authorization'] } : false, routerOptions: { maxParamLength: 200 } })
   // Bundles arrive as raw bytes; the handler streams them straight to the store.
   app.addContentTypeParser('application/octet-stream', (_req, payload, done) => done(null, payload))
 

@@ -67,6 +67,14 @@ export function createSeeder(init: SeederInit): Seeder {
   const metrics = new Registry()
   collectDefaultMetrics({ register: metrics })
   new Counter({ name: 'shoal_seeder_uploaded_bytes_total', help: 'Bytes sent to peers over the peer wire', registers: [metrics], collect() { this.reset(); this.inc(swarm.totals().uploaded) } })
+  new Gauge({
+    name: 'shoal_seeder_pieces_delivered',
+    help: 'Pieces of held bundles sent whole to at least one peer (every piece once = the swarm can finish without the origin)',
+    registers: [metrics],
+    collect() {
+      this.set(swarm.list().reduce((a, s) => a + s.stats().piecesDelivered, 0))
+    },
+  })
   const bundles = new Gauge({ name: 'shoal_seeder_bundles', help: 'Bundles held', registers: [metrics] })
   let origin: Origin | undefined
   let app: FastifyInstance | undefined

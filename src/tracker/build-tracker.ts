@@ -106,7 +106,7 @@ export async function buildTracker(options: BuildTrackerOptions): Promise<Fastif
           },
     bodyLimit,
     // ids in paths are names or digests; anything else never reaches a handler.
-    maxParamLength: 200,
+    routerOptions: { maxParamLength: 200 },
     ajv: { customOptions: { removeAdditional: false, coerceTypes: 'array', useDefaults: true, allErrors: false } },
   })
 

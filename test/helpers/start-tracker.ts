@@ -10,8 +10,9 @@ const MAIN = fileURLToPath(new URL('../../src/cli/main.ts', import.meta.url))
  */
 export async function startDaemon(command: string, args: string[]): Promise<{ url: string; child: ChildProcess; info: Record<string, unknown> }> {
   // A fixed --port in args wins (a restarted daemon keeps its address); otherwise the OS picks.
-  const port = args.includes('--port') ? [] : ['--port', '0']
-  const child = spawn(process.execPath, ['--import', 'tsx', MAIN, command, ...args, ...port, '-q'], { stdio: ['ignore', 'pipe', 'inherit'] })
+  // The fetcher has no HTTP port and no -q: its log lines go to stderr (inherited).
+  const port = args.includes('--port') || command === 'fetcher' ? [] : ['--port', '0', '-q']
+  const child = spawn(process.execPath, ['--import', 'tsx', MAIN, command, ...args, ...port], { stdio: ['ignore', 'pipe', process.env.SHOAL_TEST_LOGS ? 'inherit' : 'ignore'] })
   const lines = createInterface({ input: child.stdout! })
   const info = await new Promise<Record<string, unknown>>((resolve, reject) => {
     const timer = setTimeout(() => reject(new Error(`${command} did not start within 30 s`)), 30_000)

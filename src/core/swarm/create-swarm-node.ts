@@ -58,6 +58,8 @@ export interface SessionStats {
   uploaded: number
   peers: number
   hashFailures: number
+  /** Pieces sent whole to at least one peer (the origin's progress at seeding the swarm). */
+  piecesDelivered: number
 }
 
 export interface TorrentSession extends EventEmitter {
@@ -77,6 +79,7 @@ export interface SwarmNode {
   stop(): Promise<void>
   add(info: TorrentInfo, file: PieceFile, options?: AddTorrentOptions): TorrentSession
   get(infoHash: string): TorrentSession | undefined
+  list(): TorrentSession[]
   remove(infoHash: string): Promise<void>
   /** Bytes sent and received over all torrents since start. */
   totals(): { uploaded: number; downloaded: number }
@@ -101,6 +104,8 @@ interface Peer {
   socket: Socket
   downloads: Map<number, Download>
   outstanding: number
+  /** Bytes served per piece not yet sent whole (only counted until each piece is delivered once). */
+  sent?: Map<number, number>
   has(index: number): boolean
 }
 
@@ -148,7 +153,8 @@ export function createSwarmNode(init: SwarmNodeInit): SwarmNode {
     private readonly connecting = new Set<string>()
     private readonly banned = new Set<string>()
     private readonly lastTried = new Map<string, number>()
-    private readonly s = { bytesFromPeers: 0, bytesFromOrigin: 0, uploaded: 0, hashFailures: 0, bytesDone: 0 }
+    private readonly s = { bytesFromPeers: 0, bytesFromOrigin: 0, uploaded: 0, hashFailures: 0, bytesDone: 0, piecesDelivered: 0 }
+    private readonly delivered = new Set<number>()
     private readonly timers = new Set<NodeJS.Timeout>()
     private lastProgress = performance.now()
     private webBusy = new Set<number>()
@@ -401,6 +407,7 @@ export function createSwarmNode(init: SwarmNodeInit): SwarmNode {
             this.s.uploaded += length
             totals.uploaded += length
             respond(null, block)
+            this.countDelivery(peer, i, length)
           },
           (err: Error) => respond(err),
         )
@@ -408,6 +415,16 @@ export function createSwarmNode(init: SwarmNodeInit): SwarmNode {
       const wait = up?.take(length) ?? 0
       if (wait > 0) this.later(wait, send)
       else send()
+    }
+
+    private countDelivery(peer: Peer, i: number, length: number): void {
+      if (this.delivered.has(i)) return
+      const sent = (peer.sent ??= new Map<number, number>())
+      const total = (sent.get(i) ?? 0) + length
+      if (total < pieceSize(this.info, i)) return void sent.set(i, total)
+      sent.delete(i)
+      this.delivered.add(i)
+      this.s.piecesDelivered = this.delivered.size
     }
 
     private later(ms: number, fn: () => void): void {
@@ -576,8 +593,12 @@ export function createSwarmNode(init: SwarmNodeInit): SwarmNode {
       }
     }
 
-    async close(): Promise<void> {
-      if (this.closed) return
+    private closing?: Promise<void>
+    close(): Promise<void> {
+      return (this.closing ??= this.doClose())
+    }
+
+    private async doClose(): Promise<void> {
       if (this.announceUrls.length && !stopped) {
         // Tell the tracker we left, but never wait long for it.
         await this.announceNowStopped().catch(() => {})
@@ -659,6 +680,7 @@ export function createSwarmNode(init: SwarmNodeInit): SwarmNode {
       return s
     },
     get: (infoHash) => sessions.get(infoHash),
+    list: () => [...sessions.values()],
     async remove(infoHash) {
       await sessions.get(infoHash)?.close()
     },

@@ -1,0 +1,115 @@
+import { createReadStream } from 'node:fs'
+import { hostname } from 'node:os'
+import { join, resolve } from 'node:path'
+import type { Command } from 'commander'
+import { checkName, parseRate, parseTrustedKeys } from '../core/index.js'
+import { createFetcher, type HandOff } from '../fetcher/index.js'
+import { createLauncher, SNAPSHOTTER_NAMES, type RunningRelease, type SnapshotterName } from '../launcher/index.js'
+import { readText, untilSignal, usage, type CliIo } from './cli-context.js'
+import { pickAgent } from './launch-command.js'
+import { createLogLine } from './log-line.js'
+
+interface FetcherOptions {
+  dataDir: string
+  tracker: string
+  token?: string
+  follow: string[]
+  hostId?: string
+  label: string[]
+  peerPort: string
+  listenHost?: string
+  downLimit?: string
+  upLimit?: string
+  maxConns: string
+  keep: string
+  trustedKeys?: string
+  root?: string
+  snapshotter: string
+  agent: string
+  exec?: string
+  runtime?: string
+}
+
+const collect = (value: string, previous: string[]): string[] => [...previous, value]
+
+export function registerFetcher(program: Command, io: CliIo): void {
+  program
+    .command('fetcher')
+    .description('Run the host daemon: follow release@channel targets, fetch them from the swarm, verify, launch, keep seeding, report')
+    .requiredOption('--data-dir <dir>', 'cache of bundles and downloads under way')
+    .requiredOption('--tracker <url>', 'tracker base URL')
+    .option('--token <token>', 'host-role token (or $SHOAL_TOKEN)')
+    .option('--follow <release@channel>', 'a target to follow (repeat for more)', collect, [])
+    .option('--host-id <id>', 'this host\'s name at the tracker (default the hostname)')
+    .option('--label <k=v>', 'a label such as region=eu or rack=r12 (repeat for more)', collect, [])
+    .option('--peer-port <port>', 'peer wire port (0 picks one)', '6882')
+    .option('--listen-host <addr>', 'address the peer wire listens on (default all)')
+    .option('--down-limit <rate>', 'download limit, e.g. 40mbit or 5MiB (bytes/s unless it says bit)')
+    .option('--up-limit <rate>', 'upload limit, same units')
+    .option('--max-conns <n>', 'peer connections per bundle', '50')
+    .option('--keep <n>', 'bundles kept in the cache besides current targets', '2')
+    .option('--trusted-keys <file>', 'hand on only bundles signed by one of these keys')
+    .option('--root <dir>', 'launcher state directory (default DATA_DIR/launcher)')
+    .option('--snapshotter <name>', `one of ${SNAPSHOTTER_NAMES.join(', ')}`, 'dir')
+    .option('--agent <name>', 'process, exec, oci, or none (install and activate only)', 'process')
+    .option('--exec <command>', 'for --agent exec: shell command run with SHOAL_ROOTFS etc. set')
+    .option('--runtime <path>', 'for --agent oci: runc (default) or crun')
+    .action(async (opts: FetcherOptions) => {
+      const token = opts.token ?? io.env.SHOAL_TOKEN
+      if (!token) throw usage('Cannot start the fetcher: give a host token with --token or $SHOAL_TOKEN')
+      if (!opts.follow.length) throw usage('Cannot start the fetcher: name at least one --follow release@channel')
+      for (const f of opts.follow) {
+        const [r, c, ...rest] = f.split('@')
+        if (!r || !c || rest.length) throw usage(`Cannot follow "${f}": write release@channel`)
+        checkName('release', r)
+        checkName('channel', c)
+      }
+      const labels: Record<string, string> = {}
+      for (const l of opts.label) {
+        const at = l.indexOf('=')
+        if (at < 1) throw usage(`Cannot read label "${l}": write key=value`)
+        labels[l.slice(0, at)] = l.slice(at + 1)
+      }
+      if (!SNAPSHOTTER_NAMES.includes(opts.snapshotter as SnapshotterName)) throw usage(`Cannot start the fetcher: --snapshotter must be one of ${SNAPSHOTTER_NAMES.join(', ')} (current value is ${opts.snapshotter})`)
+      const hostId = opts.hostId ?? hostname()
+      checkName('host', hostId)
+      const dataDir = resolve(opts.dataDir)
+      const root = resolve(opts.root ?? join(dataDir, 'launcher'))
+      const launcher = createLauncher({ root, snapshotter: opts.snapshotter as SnapshotterName })
+      const agent = opts.agent === 'none' ? undefined : pickAgent(opts, io)
+      const running = new Map<string, RunningRelease>()
+      const handOff: HandOff = async (b, onState) => {
+        onState('unpacking')
+        await launcher.install(() => createReadStream(b.path, { highWaterMark: 1 << 20 }), { expectedDigest: b.digest })
+        const activation = await launcher.activate({ release: b.release, version: b.version, digest: b.digest })
+        if (!agent) return
+        onState('launching')
+        await running.get(b.release)?.stop()
+        const r = await agent.start({ ...activation, stateDir: join(root, 'agents') })
+        running.set(b.release, r)
+      }
+      const log = createLogLine(io, 'fetcher')
+      const fetcher = createFetcher({
+        dataDir,
+        tracker: { url: opts.tracker, token },
+        hostId,
+        follows: opts.follow,
+        labels,
+        peerPort: Number(opts.peerPort),
+        listenHost: opts.listenHost,
+        downLimit: opts.downLimit ? parseRate(opts.downLimit) : undefined,
+        upLimit: opts.upLimit ? parseRate(opts.upLimit) : undefined,
+        maxConns: Number(opts.maxConns),
+        keep: Number(opts.keep),
+        trustedKeys: opts.trustedKeys ? parseTrustedKeys(await readText(opts.trustedKeys, 'trusted keys')) : undefined,
+        handOff,
+        log,
+      })
+      const { peerPort } = await fetcher.start()
+      io.stdout.write(`${JSON.stringify({ listening: `tcp://${opts.listenHost ?? '0.0.0.0'}:${peerPort}`, hostId, peerPort })}\n`)
+      await untilSignal()
+      log('info', 'stopping')
+      await fetcher.stop()
+      await Promise.all([...running.values()].map((r) => r.stop()))
+    })
+}

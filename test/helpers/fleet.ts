@@ -1,0 +1,101 @@
+import type { ChildProcess } from 'node:child_process'
+import { randomBytes } from 'node:crypto'
+import { mkdir, writeFile } from 'node:fs/promises'
+import { join } from 'node:path'
+import { runCli } from './run-cli.js'
+import { startDaemon, startSeeder, startTracker } from './start-tracker.js'
+
+export const TOKENS = { publisher: 'pub-token-0123456789abcdef', seeder: 'seed-token-0123456789abcdef', host: 'host-token-0123456789abcdef', viewer: 'view-token-0123456789abcdef' }
+
+/** Polls `probe` every 100 ms until it returns a truthy value; fails after `boundMs` with the last value. */
+export async function waitFor<T>(what: string, probe: () => Promise<T | undefined | false>, boundMs = 60_000): Promise<T> {
+  const until = performance.now() + boundMs
+  let last: unknown
+  for (;;) {
+    try {
+      const v = await probe()
+      if (v) return v
+      last = v
+    } catch (err) {
+      last = err
+    }
+    if (performance.now() > until) throw new Error(`Timed out after ${boundMs} ms waiting for ${what} (last: ${last instanceof Error ? last.message : JSON.stringify(last)})`)
+    await new Promise((r) => setTimeout(r, 100))
+  }
+}
+
+export interface Fleet {
+  dir: string
+  tracker: { url: string; child: ChildProcess }
+  seeder: { url: string; child: ChildProcess }
+  fetchers: { id: string; dataDir: string; child: ChildProcess }[]
+  children: ChildProcess[]
+  startTracker(port?: string): Promise<void>
+  startSeeder(): Promise<void>
+  startFetcher(k: number, extra?: string[], dataDir?: string): Promise<void>
+  /** Publishes a tree with one random file of `size` bytes as app@`version` and moves prod to it. */
+  publish(version: string, size: number): Promise<{ digest: string; size: number }>
+  get(path: string): Promise<any> // eslint-disable-line @typescript-eslint/no-explicit-any -- JSON for assertions
+  status(): Promise<{ byState: Record<string, number>; percentRunning: number; failures: { code: string; count: number }[] }>
+  seederMetric(name: string): Promise<number>
+  kill(): void
+}
+
+/** A tracker, a seeder and N `shoal fetcher` processes on loopback, following app@prod. */
+export async function startFleet(dir: string, opts: { hosts: number; fetcherArgs?: string[]; seederArgs?: string[] }): Promise<Fleet> {
+  const tokens = join(dir, 'tokens')
+  await writeFile(tokens, `publisher ${TOKENS.publisher} ci\nseeder ${TOKENS.seeder} origin\nhost ${TOKENS.host} hosts\nviewer ${TOKENS.viewer} eng\n`)
+  const children: ChildProcess[] = []
+  const fleet: Fleet = {
+    dir,
+    tracker: undefined as never,
+    seeder: undefined as never,
+    fetchers: [],
+    children,
+    async startTracker(port) {
+      const t = await startTracker(join(dir, 'tracker'), tokens, port ? ['--port', port] : [])
+      children.push(t.child)
+      fleet.tracker = t
+    },
+    async startSeeder() {
+      const s = await startSeeder(join(dir, 'seeder'), tokens, fleet.tracker.url, TOKENS.seeder, opts.seederArgs ?? [])
+      children.push(s.child)
+      fleet.seeder = s
+    },
+    async startFetcher(k, extra = [], dataDir = join(dir, `host${k}`)) {
+      await mkdir(dataDir, { recursive: true })
+      const f = await startDaemon('fetcher', [
+        '--data-dir', dataDir, '--tracker', fleet.tracker.url, '--token', TOKENS.host, '--follow', 'app@prod', '--host-id', `host${k}`,
+        '--peer-port', '0', '--listen-host', '127.0.0.1', '--agent', 'none', ...(opts.fetcherArgs ?? []), ...extra,
+      ])
+      children.push(f.child)
+      fleet.fetchers[k] = { id: `host${k}`, dataDir, child: f.child }
+    },
+    async publish(version, size) {
+      const tree = join(dir, `tree-${version}`)
+      await mkdir(tree, { recursive: true })
+      await writeFile(join(tree, 'payload.bin'), randomBytes(size))
+      const r = await runCli(['publish', tree, '-r', 'app', '--version', version, '-c', 'prod', '--seeder', fleet.seeder.url, '--tracker', fleet.tracker.url, '--token', TOKENS.publisher, '--json', '-q'])
+      if (r.code !== 0) throw new Error(`publish failed: ${r.stderr}`)
+      const out = JSON.parse(r.stdout) as { digest: string; size: number }
+      return { digest: out.digest, size: out.size }
+    },
+    async get(path) {
+      const r = await fetch(`${fleet.tracker.url}${path}`, { headers: { authorization: `Bearer ${TOKENS.viewer}` } })
+      return r.json()
+    },
+    status: () => fleet.get('/v1/rollouts/app/prod/status'),
+    async seederMetric(name) {
+      const text = await (await fetch(`${fleet.seeder.url}/metrics`)).text()
+      const m = new RegExp(`^${name} (\\S+)$`, 'm').exec(text)
+      return m ? Number(m[1]) : NaN
+    },
+    kill() {
+      for (const c of children.splice(0)) c.kill('SIGKILL')
+    },
+  }
+  await fleet.startTracker()
+  await fleet.startSeeder()
+  await Promise.all(Array.from({ length: opts.hosts }, (_, k) => fleet.startFetcher(k)))
+  return fleet
+}
