@@ -107,6 +107,9 @@ export async function buildTracker(options: BuildTrackerOptions): Promise<Fastif
     bodyLimit,
     // ids in paths are names or digests; anything else never reaches a handler.
     routerOptions: { maxParamLength: 200 },
+    // On close, drop every kept-alive socket, including ones that never sent a request (Node
+    // counts those as active until headersTimeout, which held close() for a minute in tests).
+    forceCloseConnections: true,
     ajv: { customOptions: { removeAdditional: false, coerceTypes: 'array', useDefaults: true, allErrors: false } },
   })
 
@@ -285,6 +288,9 @@ export async function buildTracker(options: BuildTrackerOptions): Promise<Fastif
     },
   )
 
+  const shuttingDown = new AbortController()
+  app.addHook('preClose', async () => shuttingDown.abort())
+
   // ---- hosts ---------------------------------------------------------------------------
   const H = Type.Object({ host: Name('host') })
   app.put<{ Params: { host: string }; Body: typeof HostBody.static }>(
@@ -354,7 +360,12 @@ export async function buildTracker(options: BuildTrackerOptions): Promise<Fastif
       if (req.query.since !== undefined && req.query.since === current.etag && wait > 0) {
         const ac = new AbortController()
         const timer = setTimeout(() => ac.abort(), wait * 1000)
-        req.raw.once('close', () => ac.abort())
+        // The response's 'close' fires when the client goes away (the request's fires as soon
+        // as its body is read); a closing server ends every held request at once.
+        reply.raw.once('close', () => ac.abort())
+        const onShutdown = (): void => ac.abort()
+        shuttingDown.signal.addEventListener('abort', onShutdown, { once: true })
+        ac.signal.addEventListener('abort', () => shuttingDown.signal.removeEventListener('abort', onShutdown), { once: true })
         try {
           while (current.etag === req.query.since && !ac.signal.aborted) {
             await once(changes, 'change', { signal: ac.signal }).catch(() => {})

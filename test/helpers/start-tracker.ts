@@ -11,7 +11,7 @@ const MAIN = fileURLToPath(new URL('../../src/cli/main.ts', import.meta.url))
 export async function startDaemon(command: string, args: string[]): Promise<{ url: string; child: ChildProcess; info: Record<string, unknown> }> {
   // A fixed --port in args wins (a restarted daemon keeps its address); otherwise the OS picks.
   // The fetcher has no HTTP port and no -q: its log lines go to stderr (inherited).
-  const port = args.includes('--port') || command === 'fetcher' ? [] : ['--port', '0', '-q']
+  const port = command === 'fetcher' ? [] : [...(args.includes('--port') ? [] : ['--port', '0']), '-q']
   const child = spawn(process.execPath, ['--import', 'tsx', MAIN, command, ...args, ...port], { stdio: ['ignore', 'pipe', process.env.SHOAL_TEST_LOGS ? 'inherit' : 'ignore'] })
   const lines = createInterface({ input: child.stdout! })
   const info = await new Promise<Record<string, unknown>>((resolve, reject) => {
