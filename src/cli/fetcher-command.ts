@@ -28,6 +28,7 @@ interface FetcherOptions {
   agent: string
   exec?: string
   runtime?: string
+  launch: boolean
 }
 
 const collect = (value: string, previous: string[]): string[] => [...previous, value]
@@ -54,6 +55,7 @@ export function registerFetcher(program: Command, io: CliIo): void {
     .option('--agent <name>', 'process, exec, oci, or none (install and activate only)', 'process')
     .option('--exec <command>', 'for --agent exec: shell command run with SHOAL_ROOTFS etc. set')
     .option('--runtime <path>', 'for --agent oci: runc (default) or crun')
+    .option('--no-launch', 'fetch, verify and seed only; never call the launcher (caches, benchmarks)')
     .action(async (opts: FetcherOptions) => {
       const token = opts.token ?? io.env.SHOAL_TOKEN
       if (!token) throw usage('Cannot start the fetcher: give a host token with --token or $SHOAL_TOKEN')
@@ -102,7 +104,7 @@ export function registerFetcher(program: Command, io: CliIo): void {
         maxConns: Number(opts.maxConns),
         keep: Number(opts.keep),
         trustedKeys: opts.trustedKeys ? parseTrustedKeys(await readText(opts.trustedKeys, 'trusted keys')) : undefined,
-        handOff,
+        handOff: opts.launch ? handOff : undefined,
         log,
       })
       const { peerPort } = await fetcher.start()

@@ -178,6 +178,8 @@ export function createFetcher(init: FetcherInit): Fetcher {
     await rename(partialPath(t.digest, 'tar'), cachePath(t.digest, 'tar'))
     await syncDir(cacheDir)
     seeding.set(t.digest, session)
+    const st = session.stats()
+    log('info', 'bundle verified', { digest: t.digest, bytes: info.length, bytesFromPeers: st.bytesFromPeers, bytesFromOrigin: st.bytesFromOrigin, hashFailures: st.hashFailures })
   }
 
   const run = async (job: Job): Promise<void> => {
