@@ -30,6 +30,8 @@ const N = Number(benchOption('hosts', '8'))
 const S = Number(benchOption('size-mib', '32')) * 1024 * 1024
 const RATE_MBIT = Number(benchOption('rate-mbit', '40'))
 const ONLY = benchOption('only', 'nginx,aria2c,shoal').split(',')
+/** A directory for CPU profiles of the fetchers (--cpu-prof), to see where host CPU goes. */
+const PROFILE = benchOption('profile', '')
 const u = (RATE_MBIT * 1e6) / 8 // bytes per second
 const T_MIN = Math.max(S / u, (N * S) / ((N + 1) * u))
 const TOKENS = { publisher: randomBytes(12).toString('hex'), seeder: randomBytes(12).toString('hex'), host: randomBytes(12).toString('hex') }
@@ -275,6 +277,7 @@ async function main(): Promise<void> {
         // Fetchers start and register first; the clock starts when the channel moves.
         await Promise.all(hosts.map(async (h, k) => {
           const c = spawnIn(h.ns, process.execPath, [
+            ...(PROFILE ? ['--cpu-prof', `--cpu-prof-dir=${PROFILE}`] : []),
             SHOAL, 'fetcher', '--data-dir', dirs[k]!, '--tracker', trackerUrl, '--token', TOKENS.host, '--follow', 'app@prod', '--host-id', `${scenario}-h${k}`,
             '--peer-port', '6882', '--no-launch', '--label', `rack=r${k % 4}`,
           ], {
@@ -299,6 +302,9 @@ async function main(): Promise<void> {
           }
         }
         const version = `${ONLY.indexOf(scenario) + 1}.0.0`
+        // The fetcher is a daemon: its start-up (0.9 CPU-s, mostly loading modules) happened
+        // before the rollout, so count only what each host spends from the channel move on.
+        const cpuAtStart = procs.map((p) => cpuSeconds(p.pid!))
         t0 = performance.now()
         await api(trackerUrl, 'PUT', '/v1/channels/app/prod', TOKENS.publisher, { version })
         const bound = performance.now() + Math.max(120_000, T_MIN * 20_000)
@@ -306,7 +312,9 @@ async function main(): Promise<void> {
           if (performance.now() > bound) throw new Error(`only ${verified.size} of ${N} fetchers verified the bundle`)
           await new Promise((res) => setTimeout(res, 50))
         }
+        procs.forEach((p, k) => (cpu[k] = cpu[k]! - (cpuAtStart[k] ?? 0)))
         for (const p of procs) p.kill('SIGTERM')
+        await Promise.all(procs.map((p) => new Promise((res) => (p.exitCode === null ? p.once('exit', res) : res(null)))))
       }
       const originBytes = txBytes(origin) - originTx0
       done.sort((a, z) => a - z)

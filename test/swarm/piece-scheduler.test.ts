@@ -106,3 +106,13 @@ describe('createSuperSeed()', () => {
     expect(ss.revealedTo('a').size).toBe(0)
   })
 })
+
+describe('createSuperSeed() and late bitfields', () => {
+  it('reveal() frees slots of pieces the peer turns out to hold (its bitfield came after the first reveal)', () => {
+    const ss = createSuperSeed({ pieceCount: 4, window: 2, random: () => 0 })
+    const first = ss.reveal('a', () => false, () => 0)
+    expect(first).toEqual([0, 1])
+    // The bitfield arrives: the peer already has 0 and 1. Without freeing, the window stays full.
+    expect(ss.reveal('a', only(0, 1), () => 0)).toEqual([2, 3])
+  })
+})

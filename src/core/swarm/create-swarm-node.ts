@@ -4,6 +4,7 @@ import { createServer, connect, type Server, type Socket } from 'node:net'
 import Wire from 'bittorrent-protocol'
 import { PeerProtocolError, PieceHashMismatchError, ShoalError, fromSystemError } from '../errors.js'
 import { announce, type PeerAddress } from './announce.js'
+import { createMessageFramer } from './message-framer.js'
 import type { PieceFile } from './piece-file.js'
 import { createPieceScheduler, type PieceScheduler } from './piece-scheduler.js'
 import { createRateLimiter } from './rate-limiter.js'
@@ -36,6 +37,8 @@ export interface SwarmNodeInit {
   requestTimeoutMs?: number
   /** Without progress from peers this long, missing pieces come from the web seed (default 4 s). */
   webSeedAfterMs?: number
+  /** Bytes of recently used pieces kept in memory per torrent for serving peers (default 32 MiB). */
+  pieceCacheBytes?: number
   random?: () => number
   log?: (level: 'info' | 'warn', message: string, fields?: Record<string, unknown>) => void
 }
@@ -127,6 +130,7 @@ export function createSwarmNode(init: SwarmNodeInit): SwarmNode {
     pipeline = 32,
     requestTimeoutMs = 20_000,
     webSeedAfterMs = 4_000,
+    pieceCacheBytes = 32 << 20,
     random = Math.random,
     log = () => {},
   } = init
@@ -310,9 +314,6 @@ export function createSwarmNode(init: SwarmNodeInit): SwarmNode {
       wire.setKeepAlive(true)
       wire.setTimeout(requestTimeoutMs, true)
       socket.setTimeout(240_000, () => this.drop(peer, 'idle'))
-      socket.on('data', () => {
-        if (wire._bufferSize > MAX_BUFFERED) this.violation(peer, new PeerProtocolError(`Peer ${addr} sent a message longer than ${MAX_BUFFERED} bytes`))
-      })
       const gone = (): void => this.forget(peer)
       socket.once('close', gone)
       wire.once('close', gone)
@@ -401,12 +402,12 @@ export function createSwarmNode(init: SwarmNodeInit): SwarmNode {
       // Only verified, stored pieces are ever sent on.
       if (!this.stored[i]) return respond(new Error('piece not held'))
       const send = (): void => {
-        this.file.read(i, offset, length).then(
-          (block) => {
-            if (block.length !== length) return respond(new Error('short read'))
+        this.pieceData(i).then(
+          (data) => {
+            if (data.length < offset + length) return respond(new Error('short read'))
             this.s.uploaded += length
             totals.uploaded += length
-            respond(null, block)
+            respond(null, data.subarray(offset, offset + length))
             this.countDelivery(peer, i, length)
           },
           (err: Error) => respond(err),
@@ -415,6 +416,40 @@ export function createSwarmNode(init: SwarmNodeInit): SwarmNode {
       const wait = up?.take(length) ?? 0
       if (wait > 0) this.later(wait, send)
       else send()
+    }
+
+    /**
+     * A stored piece, whole, from a small in-memory cache: in a rollout peers ask for the
+     * pieces a host has just announced, 16 KiB at a time, and one read per piece instead of
+     * one per block took a fetcher's upload CPU from a third of its time to noise.
+     */
+    private readonly cache = new Map<number, Promise<Uint8Array>>()
+    private cachedBytes = 0
+    private pieceData(i: number): Promise<Uint8Array> {
+      const hit = this.cache.get(i)
+      if (hit) {
+        this.cache.delete(i) // refresh its place in the LRU order
+        this.cache.set(i, hit)
+        return hit
+      }
+      const read = this.file.read(i, 0, pieceSize(this.info, i))
+      read.catch(() => this.uncache(i))
+      this.remember(i, read, pieceSize(this.info, i))
+      return read
+    }
+
+    private remember(i: number, data: Promise<Uint8Array>, size: number): void {
+      this.uncache(i)
+      this.cache.set(i, data)
+      this.cachedBytes += size
+      for (const k of this.cache.keys()) {
+        if (this.cachedBytes <= pieceCacheBytes || this.cache.size <= 1) break
+        this.uncache(k)
+      }
+    }
+
+    private uncache(i: number): void {
+      if (this.cache.delete(i)) this.cachedBytes -= pieceSize(this.info, i)
     }
 
     private countDelivery(peer: Peer, i: number, length: number): void {
@@ -522,6 +557,7 @@ export function createSwarmNode(init: SwarmNodeInit): SwarmNode {
         return this.fail(err)
       }
       if (this.closed) return
+      this.remember(i, Promise.resolve(data), data.length)
       this.stored[i] = 1
       this.s.bytesDone += data.length
       this.emit('piece', i)
@@ -609,6 +645,7 @@ export function createSwarmNode(init: SwarmNodeInit): SwarmNode {
       for (const t of this.timers) clearTimeout(t)
       this.timers.clear()
       for (const p of [...this.peers.values()]) this.drop(p, 'closing')
+      this.cache.clear()
       await this.file.close().catch(() => {})
       sessions.delete(this.info.infoHash)
     }
@@ -624,8 +661,24 @@ export function createSwarmNode(init: SwarmNodeInit): SwarmNode {
 
   function pipe(socket: Socket, wire: Wire): void {
     socket.setNoDelay(true)
-    socket.pipe(wire).pipe(socket)
+    const framer = createMessageFramer({ maxMessageBytes: MAX_BUFFERED })
+    socket.on('data', (chunk: Buffer) => {
+      let whole: Uint8Array | undefined
+      try {
+        whole = framer.push(chunk)
+      } catch (err) {
+        log('warn', 'dropping peer', { peer: `${socket.remoteAddress}:${socket.remotePort}`, code: (err as ShoalError).code, message: (err as Error).message })
+        wire.destroy()
+        return void socket.destroy()
+      }
+      if (whole && !wire.write(whole)) {
+        socket.pause()
+        wire.once('drain', () => socket.resume())
+      }
+    })
+    wire.pipe(socket)
     socket.on('error', () => wire.destroy())
+    socket.on('close', () => wire.destroy())
     wire.on('close', () => socket.destroy())
   }
 

@@ -4,4 +4,5 @@ export { parseTorrentInfo, pieceSize, pieceMatches, type TorrentInfo } from './t
 export { openPieceFile, type PieceFile, type OpenPieceFileOptions } from './piece-file.js'
 export { announce, parseAnnounceResponse, parseCompactPeers, escapeBytes, type AnnounceRequest, type AnnounceResponse, type PeerAddress } from './announce.js'
 export { createRateLimiter, parseRate, type RateLimiter } from './rate-limiter.js'
+export { createMessageFramer, type MessageFramer } from './message-framer.js'
 export { createSwarmNode, type SwarmNode, type SwarmNodeInit, type TorrentSession, type AddTorrentOptions, type SessionStats } from './create-swarm-node.js'

@@ -34,6 +34,14 @@ export function createSuperSeed(init: SuperSeedInit): SuperSeed {
   return {
     reveal(peer, peerHas, avail) {
       const s = setOf(peer)
+      // A piece shown before the peer's bitfield arrived may turn out to be one it holds: it
+      // will never announce it, so free the slot now or the peer stalls with a full window.
+      for (const i of s) {
+        if (peerHas(i)) {
+          s.delete(i)
+          pending[i]!--
+        }
+      }
       const out: number[] = []
       while (s.size < window) {
         const offset = Math.floor(random() * pieceCount)
