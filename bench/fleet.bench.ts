@@ -132,6 +132,7 @@ function spawnIn(ns: string, cmd: string, args: string[], opts: { lines?: (l: st
 function cpuSeconds(pid: number): number {
   try {
     const f = readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1]!.split(' ')
+    if (process.env.SHOAL_BENCH_DEBUG) log(`pid ${pid} user ${Number(f[11]) / 100} s, system ${Number(f[12]) / 100} s`)
     return (Number(f[11]) + Number(f[12])) / 100 // fields 14, 15 of stat; clock ticks at 100 Hz
   } catch {
     return 0
