@@ -8,6 +8,7 @@ import {
   fromSystemError,
   parseSignature,
   parseTrustedKeys,
+  ShoalError,
   SignatureMissingError,
   verifyReleaseSignature,
 } from '../core/index.js'
@@ -138,13 +139,25 @@ export function registerRollback(program: Command, io: CliIo): void {
 export function registerGc(program: Command, io: CliIo): void {
   program
     .command('gc')
-    .description('Remove launcher images and checkouts that no current or previous activation needs')
-    .requiredOption('--root <dir>', 'launcher state directory')
+    .description('Remove what nothing needs: launcher images and checkouts (--root), or a seeder\'s bundles outside retention (--seeder)')
+    .option('--root <dir>', 'launcher state directory: remove images and checkouts no current or previous activation needs')
     .option('--snapshotter <name>', `one of ${SNAPSHOTTER_NAMES.join(', ')}`, 'dir')
+    .option('--seeder <url>', 'a running seeder: sweep bundles no channel points at beyond the last K versions of each release')
+    .option('--token <token>', 'publisher token for --seeder (or $SHOAL_TOKEN)')
     .option('--json', 'print what was removed as JSON')
-    .action(async (opts: { root: string; snapshotter: string; json?: boolean }) => {
-      const launcher = createLauncher({ root: resolve(opts.root), snapshotter: opts.snapshotter as SnapshotterName })
-      const { removed } = await launcher.gc()
+    .action(async (opts: { root?: string; snapshotter: string; seeder?: string; token?: string; json?: boolean }) => {
+      let removed: string[]
+      if (opts.seeder) {
+        const token = opts.token ?? io.env.SHOAL_TOKEN
+        if (!token) throw usage('Cannot sweep the seeder: give a publisher token with --token or $SHOAL_TOKEN')
+        const r = await fetch(`${opts.seeder.replace(/\/$/, '')}/v1/gc`, { method: 'POST', headers: { authorization: `Bearer ${token}` }, signal: AbortSignal.timeout(120_000) })
+        const body = (await r.json()) as { removed?: string[]; code?: string; message?: string }
+        if (!r.ok) throw new ShoalError(body.code ?? 'TRACKER_REFUSED', r.status === 401 || r.status === 403 ? 'auth' : 'io', r.status, body.message ?? `seeder answered ${r.status}`)
+        removed = body.removed ?? []
+      } else if (opts.root) {
+        const launcher = createLauncher({ root: resolve(opts.root), snapshotter: opts.snapshotter as SnapshotterName })
+        removed = (await launcher.gc()).removed
+      } else throw usage('Cannot gc: name a launcher state directory (--root) or a seeder (--seeder URL)')
       if (opts.json) writeJson(io, { ok: true, removed })
       else io.stdout.write(removed.length ? removed.map((r) => `removed ${r}\n`).join('') : 'nothing to remove\n')
     })

@@ -18,6 +18,7 @@ interface SeederOptions {
   upLimit?: string
   keep: string
   sweepMinutes: string
+  graceMinutes: string
   quiet?: boolean
 }
 
@@ -37,6 +38,7 @@ export function registerSeeder(program: Command, io: CliIo): void {
     .option('--up-limit <rate>', 'peer upload limit, e.g. 40mbit or 5MiB (bytes/s unless it says bit)')
     .option('--keep <n>', 'versions of each release kept besides channel targets', '5')
     .option('--sweep-minutes <n>', 'minutes between retention sweeps (0: never)', '10')
+    .option('--grace-minutes <n>', 'never sweep a bundle stored less than this long ago (it may not be a version yet)', '60')
     .option('-q, --quiet', 'no request logs')
     .action(async (opts: SeederOptions) => {
       const text = await readText(opts.tokens, 'tokens')
@@ -53,6 +55,7 @@ export function registerSeeder(program: Command, io: CliIo): void {
         upLimit: opts.upLimit ? parseRate(opts.upLimit) : undefined,
         keep: Number(opts.keep),
         sweepIntervalMs: Number(opts.sweepMinutes) * 60_000,
+        graceMs: Number(opts.graceMinutes) * 60_000,
         logger: !opts.quiet,
         log: createLogLine(io, 'seeder'),
       })

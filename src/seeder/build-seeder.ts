@@ -19,6 +19,8 @@ export interface BuildSeederOptions {
   tokens: TokenTable
   /** Makes torrents, registers and seeds what is uploaded. */
   origin: Origin
+  /** Runs one retention sweep (POST /v1/gc, admin or publisher token). */
+  sweep?: () => Promise<{ removed: string[] }>
   /** Prometheus registry served at /metrics. */
   metrics?: Registry
   logger?: boolean
@@ -41,6 +43,14 @@ export async function buildSeeder(options: BuildSeederOptions): Promise<FastifyI
     if (internal) req.log.error({ err }, 'unhandled error')
     void reply.status(error.statusCode).send({ statusCode: error.statusCode, code: error.code, message: error.message })
   })
+
+  if (options.sweep) {
+    const sweep = options.sweep
+    app.post('/v1/gc', async (req) => {
+      authorize(tokens, req.headers.authorization, ['publisher'], 'run a retention sweep')
+      return sweep()
+    })
+  }
 
   if (metrics) {
     app.get('/metrics', async (_req, reply) => reply.header('content-type', metrics.contentType).send(await metrics.metrics()))

@@ -96,7 +96,7 @@ export function createSeeder(init: SeederInit): Seeder {
     return { removed }
   }
 
-  return {
+  const self: Seeder = {
     store,
     swarm,
     async start() {
@@ -106,7 +106,7 @@ export function createSeeder(init: SeederInit): Seeder {
       // With port 0 the web seed URL needs the port the OS picked: read it once listening.
       let publicUrl = init.publicUrl ?? `http://${host}:${port}`
       origin = createOrigin({ store, dataDir, publicUrl: () => publicUrl, name: init.name ?? 'origin', tracker, swarm, log })
-      app = await buildSeeder({ store, tokens, origin, metrics, logger: init.logger })
+      app = await buildSeeder({ store, tokens, origin, metrics, logger: init.logger, sweep: () => self.sweep() })
       const url = await app.listen({ port, host })
       if (!init.publicUrl) publicUrl = url
       await origin.offerAll()
@@ -133,4 +133,5 @@ export function createSeeder(init: SeederInit): Seeder {
     },
     sweep: () => (sweeping ??= sweepOnce().finally(() => (sweeping = undefined))),
   }
+  return self
 }
