@@ -116,3 +116,17 @@ describe('createSuperSeed() and late bitfields', () => {
     expect(ss.reveal('a', only(0, 1), () => 0)).toEqual([2, 3])
   })
 })
+
+describe('createPieceScheduler() end game filter', () => {
+  it('pick() with an endGame filter doubles up only on pieces it allows (no origin duplicates of pieces peers hold)', () => {
+    const s = createPieceScheduler({ pieceCount: 2, random: () => 0 })
+    s.addPeer(all) // the origin
+    s.addPeer(only(0)) // a peer holding piece 0
+    s.start(0)
+    s.start(1)
+    const fromOrigin = { endGame: (i: number) => s.availability(i) <= 1 }
+    expect(s.pick(all, undefined, fromOrigin)).toBe(1)
+    s.start(1)
+    expect(s.pick(all, undefined, fromOrigin)).toBeUndefined()
+  })
+})

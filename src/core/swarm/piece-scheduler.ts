@@ -36,7 +36,7 @@ export interface PieceScheduler {
    * The piece to start fetching from a peer that holds `peerHas`, or undefined when there is
    * nothing (more) to take from it. `busy` lists pieces this peer is already fetching.
    */
-  pick(peerHas: (index: number) => boolean, busy?: ReadonlySet<number>): number | undefined
+  pick(peerHas: (index: number) => boolean, busy?: ReadonlySet<number>, options?: { endGame?: (index: number) => boolean }): number | undefined
   /** A download of the piece started (pick does not count it; the caller decides). */
   start(index: number): void
   /** A download of the piece ended, whether it succeeded or not. */
@@ -51,7 +51,7 @@ export function createPieceScheduler(init: PieceSchedulerInit): PieceScheduler {
   const running = new Uint16Array(pieceCount)
   let missing = pieceCount
 
-  const scan = (peerHas: (i: number) => boolean, busy: ReadonlySet<number> | undefined, endGame: boolean): number | undefined => {
+  const scan = (peerHas: (i: number) => boolean, busy: ReadonlySet<number> | undefined, endGame: boolean, endGameOk?: (i: number) => boolean): number | undefined => {
     // Start at a random offset so that hosts holding equal counts pick different pieces.
     const offset = Math.floor(random() * pieceCount)
     let best: number | undefined
@@ -63,6 +63,7 @@ export function createPieceScheduler(init: PieceSchedulerInit): PieceScheduler {
       const r = running[i]!
       if (endGame ? r === 0 || r >= maxPerPiece : r > 0) continue
       if (!peerHas(i)) continue
+      if (endGame && endGameOk && !endGameOk(i)) continue
       const a = avail[i]!
       if (endGame ? r < bestRunning || (r === bestRunning && a < bestAvail) : a < bestAvail) {
         best = i
@@ -98,9 +99,9 @@ export function createPieceScheduler(init: PieceSchedulerInit): PieceScheduler {
     },
     availability: (i) => avail[i]!,
     active: (i) => running[i]!,
-    pick(peerHas, busy) {
+    pick(peerHas, busy, options) {
       if (missing === 0) return undefined
-      return scan(peerHas, busy, false) ?? scan(peerHas, busy, true)
+      return scan(peerHas, busy, false) ?? scan(peerHas, busy, true, options?.endGame)
     },
     start(i) {
       running[i]!++
