@@ -497,7 +497,10 @@ export function createSwarmNode(init: SwarmNodeInit): SwarmNode {
           if (peer.downloads.size >= maxPieces) return
           // End-game copies from the origin only for pieces no other peer holds: elsewhere a
           // duplicate spends the one uplink every host is waiting on.
-          const i = this.sched.pick(peer.has, new Set(peer.downloads.keys()), peer.origin ? { endGame: (j) => this.sched.availability(j) <= 1 } : undefined)
+          const onlyFromOrigin = (j: number): boolean => this.sched.availability(j) <= 1
+          const i = peer.origin
+            ? this.sched.pick((j) => peer.has(j) && onlyFromOrigin(j), new Set(peer.downloads.keys()), { endGame: onlyFromOrigin })
+            : this.sched.pick(peer.has, new Set(peer.downloads.keys()))
           if (i === undefined) return
           const size = pieceSize(this.info, i)
           d = { index: i, size, data: Buffer.allocUnsafe(size), received: 0, next: 0, retry: [], cancelled: false }
