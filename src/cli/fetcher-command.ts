@@ -1,11 +1,11 @@
-import { createReadStream } from 'node:fs'
 import { hostname } from 'node:os'
 import { join, resolve } from 'node:path'
 import type { Command } from 'commander'
 import { checkName, parseRate, parseTrustedKeys } from '../core/index.js'
-import { createFetcher, type HandOff } from '../fetcher/index.js'
-import { createLauncher, SNAPSHOTTER_NAMES, type RunningRelease, type SnapshotterName } from '../launcher/index.js'
+import { createFetcher } from '../fetcher/index.js'
+import { SNAPSHOTTER_NAMES, type SnapshotterName } from '../launcher/index.js'
 import { readText, untilSignal, usage, type CliIo } from './cli-context.js'
+import { createHandOff } from './hand-off.js'
 import { pickAgent } from './launch-command.js'
 import { createLogLine } from './log-line.js'
 
@@ -77,19 +77,8 @@ export function registerFetcher(program: Command, io: CliIo): void {
       checkName('host', hostId)
       const dataDir = resolve(opts.dataDir)
       const root = resolve(opts.root ?? join(dataDir, 'launcher'))
-      const launcher = createLauncher({ root, snapshotter: opts.snapshotter as SnapshotterName })
       const agent = opts.agent === 'none' ? undefined : pickAgent(opts, io)
-      const running = new Map<string, RunningRelease>()
-      const handOff: HandOff = async (b, onState) => {
-        onState('unpacking')
-        await launcher.install(() => createReadStream(b.path, { highWaterMark: 1 << 20 }), { expectedDigest: b.digest })
-        const activation = await launcher.activate({ release: b.release, version: b.version, digest: b.digest })
-        if (!agent) return
-        onState('launching')
-        await running.get(b.release)?.stop()
-        const r = await agent.start({ ...activation, stateDir: join(root, 'agents') })
-        running.set(b.release, r)
-      }
+      const { handOff, stopAll } = createHandOff({ root, snapshotter: opts.snapshotter as SnapshotterName, agent })
       const log = createLogLine(io, 'fetcher')
       const fetcher = createFetcher({
         dataDir,
@@ -112,6 +101,6 @@ export function registerFetcher(program: Command, io: CliIo): void {
       await untilSignal()
       log('info', 'stopping')
       await fetcher.stop()
-      await Promise.all([...running.values()].map((r) => r.stop()))
+      await stopAll()
     })
 }

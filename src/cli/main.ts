@@ -8,6 +8,7 @@ import { registerSign } from './sign-command.js'
 import { registerTracker } from './tracker-command.js'
 import { registerSeeder } from './seeder-command.js'
 import { registerFetcher } from './fetcher-command.js'
+import { registerDemo } from './demo-command.js'
 import { registerPublish } from './publish-command.js'
 import { registerVerify } from './verify-command.js'
 
@@ -38,6 +39,7 @@ export function buildProgram(io: CliIo): Command {
   registerTracker(program, io)
   registerSeeder(program, io)
   registerFetcher(program, io)
+  registerDemo(program, io)
   registerPublish(program, io)
   for (const cmd of program.commands) cmd.exitOverride()
   return program

@@ -59,65 +59,83 @@ export function registerPublish(program: Command, io: CliIo): void {
     .option('--json', 'print the result as JSON')
     .option('-q, --quiet', 'no progress output')
     .action(async (path: string, opts: PublishOptions) => {
-      checkName('release', opts.release)
-      checkName('version', opts.version)
-      if (opts.channel) checkName('channel', opts.channel)
       const token = opts.token ?? io.env.SHOAL_TOKEN
       if (!token) throw usage('Cannot publish: give --token or set SHOAL_TOKEN')
-      const st = await stat(path).catch((err) => {
-        throw fromSystemError(err, 'read build output', path)
-      })
-      let tmp: string | undefined
-      try {
-        let bundle = resolve(path)
-        let digest: Digest
-        let size: number
-        if (st.isDirectory()) {
-          tmp = await mkdtemp(join(tmpdir(), 'shoal-publish-'))
-          bundle = join(tmp, 'bundle.tar')
-          ;({ digest, size } = await packBundleToFile(resolve(path), bundle))
-        } else {
-          ;({ digest, size } = await verifyBundleFile(bundle))
-        }
-        const progress = createProgress({ label: 'upload', stream: io.stderr, enabled: !opts.quiet && !opts.json, lineIntervalMs: progressInterval(io) })
-        let sent = 0
-        const counter = new Transform({
-          transform(chunk: Buffer, _e, cb) {
-            sent += chunk.length
-            progress.update(sent, size)
-            cb(null, chunk)
-          },
-        })
-        const body = Readable.toWeb(createReadStream(bundle, { highWaterMark: 1 << 20 }).pipe(counter)) as ReadableStream
-        const uploaded = await call(`${opts.seeder.replace(/\/$/, '')}/v1/bundles/${digest}`, {
-          method: 'PUT',
-          token,
-          headers: { 'content-type': 'application/octet-stream', 'content-length': String(size) },
-          body,
-          duplex: 'half',
-        } as RequestInit & { token: string }).finally(() => progress.stop())
-        const facts = (await uploaded.json()) as Record<string, unknown>
-        let signature: unknown
-        if (opts.sign) {
-          signature = signRelease({ release: opts.release, version: opts.version, digest }, parsePrivateKey(await readText(opts.sign, 'signing key')))
-        }
-        const tracker = opts.tracker.replace(/\/$/, '')
-        const version = await call(`${tracker}/v1/releases/${opts.release}/versions/${opts.version}`, {
-          method: 'PUT',
-          token,
-          headers: { 'content-type': 'application/json' },
-          body: JSON.stringify(signature ? { digest, signature } : { digest }),
-        })
-        let rollout: unknown = null
-        if (opts.channel) {
-          const moved = await call(`${tracker}/v1/channels/${opts.release}/${opts.channel}`, { method: 'PUT', token, headers: { 'content-type': 'application/json' }, body: JSON.stringify({ version: opts.version }) })
-          rollout = ((await moved.json()) as { rollout: unknown }).rollout
-        }
-        const result = { ok: true, digest, size, release: opts.release, version: opts.version, newVersion: version.status === 201, uploaded: facts, rollout }
-        if (opts.json) writeJson(io, result)
-        else io.stdout.write(`published ${opts.release}@${opts.version} ${digest}${version.status === 201 ? '' : ' (already published)'}${opts.channel ? `; ${opts.release}@${opts.channel} -> ${opts.version}` : ''}\n`)
-      } finally {
-        if (tmp) await rm(tmp, { recursive: true, force: true })
-      }
+      const result = await publish(path, { ...opts, token }, io)
+      if (opts.json) writeJson(io, result)
+      else io.stdout.write(`published ${opts.release}@${opts.version} ${result.digest}${result.newVersion ? '' : ' (already published)'}${opts.channel ? `; ${opts.release}@${opts.channel} -> ${opts.version}` : ''}\n`)
     })
+}
+
+export interface PublishResult {
+  ok: true
+  digest: Digest
+  size: number
+  release: string
+  version: string
+  newVersion: boolean
+  uploaded: Record<string, unknown>
+  rollout: unknown
+}
+
+/** Packs (or verifies) a bundle, uploads it, registers the version and optionally moves a channel. */
+export async function publish(path: string, opts: PublishOptions & { token: string }, io: CliIo): Promise<PublishResult> {
+  checkName('release', opts.release)
+  checkName('version', opts.version)
+  if (opts.channel) checkName('channel', opts.channel)
+  const token = opts.token
+  const st = await stat(path).catch((err) => {
+    throw fromSystemError(err, 'read build output', path)
+  })
+  let tmp: string | undefined
+  try {
+    let bundle = resolve(path)
+    let digest: Digest
+    let size: number
+    if (st.isDirectory()) {
+      tmp = await mkdtemp(join(tmpdir(), 'shoal-publish-'))
+      bundle = join(tmp, 'bundle.tar')
+      ;({ digest, size } = await packBundleToFile(resolve(path), bundle))
+    } else {
+      ;({ digest, size } = await verifyBundleFile(bundle))
+    }
+    const progress = createProgress({ label: 'upload', stream: io.stderr, enabled: !opts.quiet && !opts.json, lineIntervalMs: progressInterval(io) })
+    let sent = 0
+    const counter = new Transform({
+      transform(chunk: Buffer, _e, cb) {
+        sent += chunk.length
+        progress.update(sent, size)
+        cb(null, chunk)
+      },
+    })
+    const body = Readable.toWeb(createReadStream(bundle, { highWaterMark: 1 << 20 }).pipe(counter)) as ReadableStream
+    const uploaded = await call(`${opts.seeder.replace(/\/$/, '')}/v1/bundles/${digest}`, {
+      method: 'PUT',
+      token,
+      headers: { 'content-type': 'application/octet-stream', 'content-length': String(size) },
+      body,
+      duplex: 'half',
+    } as RequestInit & { token: string }).finally(() => progress.stop())
+    const facts = (await uploaded.json()) as Record<string, unknown>
+    let signature: unknown
+    if (opts.sign) {
+      signature = signRelease({ release: opts.release, version: opts.version, digest }, parsePrivateKey(await readText(opts.sign, 'signing key')))
+    }
+    const tracker = opts.tracker.replace(/\/$/, '')
+    const version = await call(`${tracker}/v1/releases/${opts.release}/versions/${opts.version}`, {
+      method: 'PUT',
+      token,
+      headers: { 'content-type': 'application/json' },
+      body: JSON.stringify(signature ? { digest, signature } : { digest }),
+    })
+    let rollout: unknown = null
+    if (opts.channel) {
+      const moved = await call(`${tracker}/v1/channels/${opts.release}/${opts.channel}`, { method: 'PUT', token, headers: { 'content-type': 'application/json' }, body: JSON.stringify({ version: opts.version }) })
+      rollout = ((await moved.json()) as { rollout: unknown }).rollout
+    }
+    return { ok: true, digest, size, release: opts.release, version: opts.version, newVersion: version.status === 201, uploaded: facts, rollout }
+  } finally {
+    if (tmp) await rm(tmp, { recursive: true, force: true })
+  }
+
 }

@@ -1,8 +1,7 @@
 #!/usr/bin/env bash
-# npm run demo: what Shoal does today, end to end on this machine (foundation issue):
+# npm run tour: the bundle tools on one machine:
 # pack a build output, inspect it, sign it, verify it, watch a tampered copy be refused,
-# and launch the sample app. The swarm demo (tracker + seeder + hosts, `shoal demo`) replaces
-# this once those parts land.
+# and launch the sample app. `npm run demo` (`shoal demo`) shows the whole system.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 shoal() { node bin/shoal.js "$@"; }
