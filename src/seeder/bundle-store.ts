@@ -125,9 +125,13 @@ export function createBundleStore(init: BundleStoreInit): BundleStore {
   }
 }
 
-/** Piece length by bundle size: about 1,000-2,000 pieces, between 256 KiB and 16 MiB. */
+/**
+ * Piece length by bundle size: at most about 2,000 pieces, between 64 KiB and 16 MiB. Small
+ * pieces move through the swarm sooner (a host forwards a piece only once it has all of it):
+ * at N=8, 32 MiB, 40 Mbit/s, 64 KiB pieces took the last host from 1.55x to 1.51x T_min.
+ */
 export function pieceLengthFor(size: number): number {
-  let piece = 256 * 1024
+  let piece = 64 * 1024
   while (piece < 16 * 1024 * 1024 && size / piece > 2000) piece *= 2
   return piece
 }

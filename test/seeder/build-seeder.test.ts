@@ -51,7 +51,7 @@ describe('buildSeeder()', () => {
     const r = await upload(seederUrl, d, data)
     expect(r.status).toBe(201)
     const facts = (await r.json()) as { infoHash: string; webSeed: string }
-    expect(facts).toMatchObject({ digest: d, size: data.length, pieceLength: 256 * 1024, created: true })
+    expect(facts).toMatchObject({ digest: d, size: data.length, pieceLength: 64 * 1024, created: true })
     expect((await upload(seederUrl, d, data)).status).toBe(200)
 
     const reg = await tracker.inject({ url: `/v1/bundles/${d}`, headers: { authorization: `Bearer ${HOST}` } })

@@ -186,7 +186,8 @@ export function createSwarmNode(init: SwarmNodeInit): SwarmNode {
       this.webSeeds = options.webSeeds ?? info.urlList
       this.sched = createPieceScheduler({ pieceCount: info.pieceCount, random })
       this.stored = new Uint8Array(info.pieceCount)
-      if (options.superSeed) this.superSeed = createSuperSeed({ pieceCount: info.pieceCount, random, window: 2 })
+      // The origin shows each peer about 512 KiB of pieces at a time (at least 2 pieces).
+      if (options.superSeed) this.superSeed = createSuperSeed({ pieceCount: info.pieceCount, random, window: Math.max(2, Math.ceil((512 << 10) / info.pieceLength)) })
       file.verified.forEach((ok, i) => {
         if (ok) this.storedPiece(i)
       })
