@@ -9,6 +9,7 @@ import { registerTracker } from './tracker-command.js'
 import { registerSeeder } from './seeder-command.js'
 import { registerFetcher } from './fetcher-command.js'
 import { registerDemo } from './demo-command.js'
+import { registerHosts, registerRollout } from './rollout-command.js'
 import { registerPublish } from './publish-command.js'
 import { registerVerify } from './verify-command.js'
 
@@ -40,6 +41,8 @@ export function buildProgram(io: CliIo): Command {
   registerSeeder(program, io)
   registerFetcher(program, io)
   registerDemo(program, io)
+  registerRollout(program, io)
+  registerHosts(program, io)
   registerPublish(program, io)
   for (const cmd of program.commands) cmd.exitOverride()
   return program

@@ -259,6 +259,9 @@ export async function buildTracker(options: BuildTrackerOptions): Promise<Fastif
       return moved
     },
   )
+  app.get('/v1/channels', { config: { roles: ['viewer', 'publisher'] }, schema: { response: { 200: Type.Unknown(), ...errors } } }, async () => ({
+    channels: await store.listChannels(),
+  }))
   app.get<{ Params: { release: string; channel: string } }>(
     '/v1/channels/:release/:channel',
     { config: { roles: ['viewer', 'host', 'publisher'] }, schema: { params: RC, response: { 200: Type.Unknown(), ...errors } } },
@@ -298,7 +301,26 @@ export async function buildTracker(options: BuildTrackerOptions): Promise<Fastif
     { config: { roles: ['host'] }, schema: { params: H, body: HostBody, response: { 200: Type.Unknown(), ...errors } } },
     async (req) => store.putHost({ id: req.params.host, labels: req.body.labels, follows: req.body.follows }),
   )
-  app.get('/v1/hosts', { config: { roles: ['viewer'] }, schema: { response: { 200: Type.Unknown(), ...errors } } }, async () => ({ hosts: await store.listHosts() }))
+  /**
+   * Every host with, per channel it follows, the state it reported for that channel's current
+   * target (pending when it has not reported one), so `shoal hosts --state failed` is one call.
+   */
+  app.get('/v1/hosts', { config: { roles: ['viewer'] }, schema: { response: { 200: Type.Unknown(), ...errors } } }, async () => {
+    const channels = new Map((await store.listChannels()).map((c) => [`${c.release}@${c.channel}`, c]))
+    const hosts = await Promise.all(
+      (await store.listHosts()).map(async (h) => ({
+        ...h,
+        targets: await Promise.all(
+          h.follows.map(async (f) => {
+            const ch = channels.get(f)
+            const r = ch ? await store.getReport(h.id, ch.digest) : undefined
+            return { follow: f, version: ch?.version ?? null, digest: ch?.digest ?? null, state: ch ? (r?.state ?? 'pending') : null, errorCode: r?.errorCode ?? null, bytesDone: r?.bytesDone ?? 0, at: r?.at ?? null }
+          }),
+        ),
+      })),
+    )
+    return { hosts }
+  })
   app.post<{ Params: { host: string }; Body: typeof ReportBody.static }>(
     '/v1/hosts/:host/reports',
     { config: { roles: ['host'] }, schema: { params: H, body: ReportBody, response: { 200: Type.Unknown(), ...errors } } },

@@ -1,0 +1,58 @@
+/** The rollout status the tracker serves (GET /v1/rollouts/:release/:channel/status). */
+export interface RolloutStatusView {
+  release: string
+  channel: string
+  version: string
+  digest: string
+  movedBy: string
+  movedAt: string
+  hosts: number
+  byState: Record<string, number>
+  percentRunning: number
+  timeToRunningSeconds: { p50: number | null; p90: number | null; max: number | null }
+  stragglers: { host: string; state: string; bytesDone: number; lastReportAt: string | null }[]
+  failures: { code: string; count: number; exampleHosts: string[] }[]
+  bytesFromPeers: number
+  bytesFromOrigin: number
+  originOffload: number | null
+}
+
+const STATES = ['pending', 'downloading', 'verifying', 'unpacking', 'launching', 'running', 'failed'] as const
+const MARK: Record<string, string> = { pending: '.', downloading: 'd', verifying: 'v', unpacking: 'u', launching: 'l', running: '#', failed: 'X' }
+const secs = (s: number | null): string => (s === null ? '-' : s < 60 ? `${s.toFixed(1)} s` : `${Math.floor(s / 60)} min ${Math.round(s % 60)} s`)
+const bytes = (n: number): string => (n >= 2 ** 30 ? `${(n / 2 ** 30).toFixed(2)} GiB` : n >= 2 ** 20 ? `${(n / 2 ** 20).toFixed(1)} MiB` : `${(n / 1024).toFixed(0)} KiB`)
+
+/**
+ * One screen for a release engineer at 3 a.m.: target, who moved it and when, a bar of hosts by
+ * state, % running, time to running, an ETA, the slowest hosts, failures by code, origin
+ * offload. Pure: `now` is passed in so tests can pin the ETA.
+ */
+export function renderRolloutStatus(s: RolloutStatusView, options: { width?: number; now?: number } = {}): string {
+  const width = Math.max(20, Math.min(100, (options.width ?? 80) - 2))
+  const now = options.now ?? Date.now()
+  const lines: string[] = []
+  lines.push(`${s.release}@${s.channel} -> ${s.version}  ${s.digest}`)
+  lines.push(`moved by ${s.movedBy} at ${s.movedAt} (${secs((now - Date.parse(s.movedAt)) / 1000)} ago)`)
+  let bar = ''
+  for (const st of STATES) bar += MARK[st]!.repeat(s.hosts ? Math.round(((s.byState[st] ?? 0) / s.hosts) * width) : 0)
+  lines.push(`[${bar.padEnd(width, ' ').slice(0, width)}]`)
+  lines.push(STATES.filter((st) => (s.byState[st] ?? 0) > 0).map((st) => `${MARK[st]} ${st} ${s.byState[st]}`).join('   ') || 'no hosts follow this channel')
+  const running = s.byState.running ?? 0
+  const t = s.timeToRunningSeconds
+  // ETA from the pace so far: hosts running per second since the move, for the ones left.
+  const elapsed = (now - Date.parse(s.movedAt)) / 1000
+  const left = s.hosts - running - (s.byState.failed ?? 0)
+  const eta = running > 0 && left > 0 ? secs((left * elapsed) / running) : left === 0 ? 'done' : '-'
+  lines.push(`${s.percentRunning}% running (${running}/${s.hosts})   time to running p50 ${secs(t.p50)}  p90 ${secs(t.p90)}  max ${secs(t.max)}   ETA ${eta}`)
+  const total = s.bytesFromPeers + s.bytesFromOrigin
+  lines.push(total ? `bytes from peers ${bytes(s.bytesFromPeers)}, from origin ${bytes(s.bytesFromOrigin)} (${Math.round((s.originOffload ?? 0) * 100)}% offloaded)` : 'no bytes moved yet')
+  if (s.failures.length) {
+    lines.push('failures:')
+    for (const f of s.failures) lines.push(`  ${f.code.padEnd(26)} ${String(f.count).padStart(5)}  e.g. ${f.exampleHosts.join(', ')}`)
+  }
+  if (s.stragglers.length && left > 0) {
+    lines.push('slowest:')
+    for (const h of s.stragglers.slice(0, 5)) lines.push(`  ${h.host.padEnd(26)} ${h.state.padEnd(12)} ${bytes(h.bytesDone).padStart(10)}  last report ${h.lastReportAt ?? 'never'}`)
+  }
+  return `${lines.join('\n')}\n`
+}

@@ -1,0 +1,101 @@
+import type { Command } from 'commander'
+import { ShoalError } from '../core/index.js'
+import { untilSignal, usage, writeJson, type CliIo } from './cli-context.js'
+import { renderRolloutStatus, type RolloutStatusView } from './render-rollout.js'
+
+interface ApiOptions {
+  tracker: string
+  token?: string
+}
+
+async function get<T>(opts: ApiOptions, io: CliIo, path: string): Promise<T> {
+  const token = opts.token ?? io.env.SHOAL_TOKEN
+  if (!token) throw usage('Cannot read the tracker: give a viewer token with --token or $SHOAL_TOKEN')
+  let r: Response
+  try {
+    r = await fetch(`${opts.tracker.replace(/\/$/, '')}${path}`, { headers: { authorization: `Bearer ${token}` }, signal: AbortSignal.timeout(15_000) })
+  } catch (err) {
+    throw new ShoalError('TRACKER_UNREACHABLE', 'io', 503, `Cannot reach the tracker at ${opts.tracker}: ${(err as Error).message}`)
+  }
+  const body = (await r.json().catch(() => ({}))) as T & { code?: string; message?: string }
+  if (!r.ok) throw new ShoalError(body.code ?? 'TRACKER_REFUSED', r.status === 401 || r.status === 403 ? 'auth' : r.status === 404 ? 'not-found' : 'io', r.status, body.message ?? `HTTP ${r.status}`)
+  return body
+}
+
+const target = (rc: string): [string, string] => {
+  const [r, c, ...rest] = rc.split('@')
+  if (!r || !c || rest.length) throw usage(`Cannot read "${rc}": write release@channel`)
+  return [r, c]
+}
+
+const withApi = (c: Command): Command =>
+  c.requiredOption('--tracker <url>', 'tracker base URL').option('--token <token>', 'viewer token (or $SHOAL_TOKEN)').option('--json', 'print JSON')
+
+export function registerRollout(program: Command, io: CliIo): void {
+  const rollout = program.command('rollout').description('Where rollouts stand: status, list, history')
+  withApi(rollout.command('status').argument('<release@channel>').option('--watch', 'keep updating (redraws on a terminal, prints changes in a pipe)'))
+    .description('One screen for a rollout: hosts by state, % running, time to running, ETA, stragglers, failures, origin offload')
+    .action(async (rc: string, opts: ApiOptions & { json?: boolean; watch?: boolean }) => {
+      const [r, c] = target(rc)
+      const read = () => get<RolloutStatusView>(opts, io, `/v1/rollouts/${r}/${c}/status`)
+      const tty = (io.stdout as NodeJS.WriteStream).isTTY === true
+      if (!opts.watch) {
+        const s = await read()
+        return opts.json ? writeJson(io, s) : void io.stdout.write(renderRolloutStatus(s, { width: (io.stdout as NodeJS.WriteStream).columns }))
+      }
+      let stop = false
+      void untilSignal().then(() => (stop = true))
+      let last = ''
+      while (!stop) {
+        const s = await read()
+        const text = opts.json ? `${JSON.stringify(s)}\n` : renderRolloutStatus(s, { width: (io.stdout as NodeJS.WriteStream).columns })
+        // Redraw in place (home, then clear below) so the screen does not flicker; in a pipe,
+        // only a changed status is printed.
+        if (tty && !opts.json) io.stdout.write(`\x1b[H\x1b[J${text}`)
+        else if (text !== last) io.stdout.write(text)
+        last = text
+        if (!tty && s.hosts > 0 && (s.byState.running ?? 0) + (s.byState.failed ?? 0) === s.hosts) break
+        await new Promise((res) => setTimeout(res, 1000))
+      }
+    })
+  withApi(rollout.command('list'))
+    .description('Every channel: its target version and how far its rollout is')
+    .action(async (opts: ApiOptions & { json?: boolean }) => {
+      const { channels } = await get<{ channels: { release: string; channel: string; version: string; movedAt: string }[] }>(opts, io, '/v1/channels')
+      const rows = await Promise.all(channels.map(async (ch) => ({ ...ch, status: await get<RolloutStatusView>(opts, io, `/v1/rollouts/${ch.release}/${ch.channel}/status`) })))
+      if (opts.json) return writeJson(io, { rollouts: rows.map((x) => x.status) })
+      for (const x of rows) io.stdout.write(`${`${x.release}@${x.channel}`.padEnd(30)} ${x.version.padEnd(16)} ${String(x.status.percentRunning).padStart(3)}% running  ${x.status.byState.failed ?? 0} failed  moved ${x.movedAt}\n`)
+      if (!rows.length) io.stdout.write('no channels yet\n')
+    })
+  withApi(rollout.command('history').argument('<release@channel>'))
+    .description('Every move of a channel: from, to, who, when')
+    .action(async (rc: string, opts: ApiOptions & { json?: boolean }) => {
+      const [r, c] = target(rc)
+      const h = await get<{ rollouts: { fromVersion: string | null; toVersion: string; by: string; at: string }[] }>(opts, io, `/v1/channels/${r}/${c}/history`)
+      if (opts.json) return writeJson(io, h)
+      for (const m of h.rollouts) io.stdout.write(`${m.at}  ${(m.fromVersion ?? '(none)').padEnd(16)} -> ${m.toVersion.padEnd(16)} by ${m.by}\n`)
+    })
+}
+
+export function registerHosts(program: Command, io: CliIo): void {
+  withApi(program.command('hosts'))
+    .description('Hosts, their labels and the state of each target they follow')
+    .option('--label <k=v>', 'only hosts with this label')
+    .option('--state <state>', 'only hosts with a target in this state')
+    .action(async (opts: ApiOptions & { json?: boolean; label?: string; state?: string }) => {
+      type Host = { id: string; labels: Record<string, string>; lastSeen: string; targets: { follow: string; version: string | null; state: string | null; errorCode: string | null }[] }
+      let { hosts } = await get<{ hosts: Host[] }>(opts, io, '/v1/hosts')
+      if (opts.label) {
+        const [k, v] = opts.label.split('=')
+        hosts = hosts.filter((h) => h.labels[k!] === v)
+      }
+      if (opts.state) hosts = hosts.filter((h) => h.targets.some((t) => t.state === opts.state))
+      if (opts.json) return writeJson(io, { hosts })
+      for (const h of hosts) {
+        const labels = Object.entries(h.labels).map(([k, v]) => `${k}=${v}`).join(',')
+        const targets = h.targets.map((t) => `${t.follow}:${t.version ?? '-'}:${t.state ?? '-'}${t.errorCode ? `(${t.errorCode})` : ''}`).join(' ')
+        io.stdout.write(`${h.id.padEnd(24)} ${labels.padEnd(24)} ${targets}\n`)
+      }
+      if (!hosts.length) io.stdout.write('no hosts match\n')
+    })
+}

@@ -1,0 +1,57 @@
+import { afterEach, describe, expect, it } from 'vitest'
+import { renderRolloutStatus } from '../../src/cli/render-rollout.js'
+import { startFleet, TOKENS, waitFor, type Fleet } from '../helpers/fleet.js'
+import { runCli } from '../helpers/run-cli.js'
+import { useTempDirs } from '../helpers/temp-dir.js'
+
+const tempDir = useTempDirs()
+const fleets: Fleet[] = []
+afterEach(() => {
+  for (const f of fleets.splice(0)) f.kill()
+})
+
+const status = {
+  release: 'web', channel: 'prod', version: '1.4.2', digest: `sha256:${'a'.repeat(64)}`, movedBy: 'ci', movedAt: '2026-11-23T03:00:00.000Z',
+  hosts: 10, byState: { pending: 1, downloading: 2, verifying: 0, unpacking: 0, launching: 0, running: 6, failed: 1 }, percentRunning: 60,
+  timeToRunningSeconds: { p50: 12, p90: 20, max: 25 }, stragglers: [{ host: 'h9', state: 'pending', bytesDone: 0, lastReportAt: null }],
+  failures: [{ code: 'DISK_FULL', count: 1, exampleHosts: ['h7'] }], bytesFromPeers: 3 * 2 ** 30, bytesFromOrigin: 2 ** 30, originOffload: 0.75,
+}
+
+describe('renderRolloutStatus()', () => {
+  it('shows target, mover, a bar by state, % running, times, an ETA, failures by code, stragglers and offload', () => {
+    const text = renderRolloutStatus(status, { width: 42, now: Date.parse('2026-11-23T03:01:00.000Z') })
+    expect(text).toContain('web@prod -> 1.4.2')
+    expect(text).toContain('moved by ci at 2026-11-23T03:00:00.000Z (1 min 0 s ago)')
+    expect(text).toContain('[' + '.'.repeat(4) + 'd'.repeat(8) + '#'.repeat(24) + 'X'.repeat(4) + ']')
+    expect(text).toContain('60% running (6/10)')
+    expect(text).toContain('ETA 30.0 s') // 3 hosts left at 6 hosts per minute
+    expect(text).toMatch(/DISK_FULL\s+1 {2}e\.g\. h7/)
+    expect(text).toContain('h9')
+    expect(text).toContain('75% offloaded')
+  })
+})
+
+describe('shoal rollout / shoal hosts (real tracker, seeder and fetchers)', () => {
+  it('status counts equal what the hosts reported; list, history and hosts --state agree', async () => {
+    const fleet = await startFleet(await tempDir(), { hosts: 2 })
+    fleets.push(fleet)
+    const b = await fleet.publish('1.0.0', 1 << 20)
+    await waitFor('2 hosts running', async () => (await fleet.status()).byState.running === 2)
+    const api = ['--tracker', fleet.tracker.url, '--token', TOKENS.viewer]
+    const json = await runCli(['rollout', 'status', 'app@prod', ...api, '--json'])
+    expect(json.code, json.stderr).toBe(0)
+    const s = JSON.parse(json.stdout)
+    expect(s).toMatchObject({ version: '1.0.0', digest: b.digest, hosts: 2, percentRunning: 100 })
+    expect(s.byState.running).toBe(2)
+    const text = await runCli(['rollout', 'status', 'app@prod', ...api])
+    expect(text.stdout).toContain('100% running (2/2)')
+    const watch = await runCli(['rollout', 'status', 'app@prod', ...api, '--watch']) // a pipe: ends once all hosts are done
+    expect(watch.code).toBe(0)
+    expect((await runCli(['rollout', 'list', ...api])).stdout).toMatch(/app@prod\s+1\.0\.0\s+100% running/)
+    expect((await runCli(['rollout', 'history', 'app@prod', ...api])).stdout).toMatch(/\(none\)\s+-> 1\.0\.0\s+by ci/)
+    const hosts = JSON.parse((await runCli(['hosts', ...api, '--state', 'running', '--json'])).stdout).hosts
+    expect(hosts.map((h: { id: string }) => h.id).sort()).toEqual(['host0', 'host1'])
+    expect((await runCli(['hosts', ...api, '--state', 'failed'])).stdout).toContain('no hosts match')
+    expect((await runCli(['rollout', 'status', 'app@prod', '--tracker', fleet.tracker.url, '--token', 'wrong-token-0123456789'])).code).toBe(4)
+  }, 120_000)
+})
