@@ -5,6 +5,7 @@ import { checkName, parseRate, parseTrustedKeys } from '../core/index.js'
 import { createFetcher } from '../fetcher/index.js'
 import { SNAPSHOTTER_NAMES, type SnapshotterName } from '../launcher/index.js'
 import { readText, untilSignal, usage, type CliIo } from './cli-context.js'
+import { serveFetcherMetrics } from './fetcher-metrics.js'
 import { createHandOff } from './hand-off.js'
 import { pickAgent } from './launch-command.js'
 import { createLogLine } from './log-line.js'
@@ -29,6 +30,7 @@ interface FetcherOptions {
   exec?: string
   runtime?: string
   launch: boolean
+  metricsPort?: string
 }
 
 const collect = (value: string, previous: string[]): string[] => [...previous, value]
@@ -55,6 +57,7 @@ export function registerFetcher(program: Command, io: CliIo): void {
     .option('--agent <name>', 'process, exec, oci, or none (install and activate only)', 'process')
     .option('--exec <command>', 'for --agent exec: shell command run with SHOAL_ROOTFS etc. set')
     .option('--runtime <path>', 'for --agent oci: runc (default) or crun')
+    .option('--metrics-port <port>', 'serve Prometheus /metrics on this port (on --listen-host, default 127.0.0.1)')
     .option('--no-launch', 'fetch, verify and seed only; never call the launcher (caches, benchmarks)')
     .action(async (opts: FetcherOptions) => {
       const token = opts.token ?? io.env.SHOAL_TOKEN
@@ -97,10 +100,12 @@ export function registerFetcher(program: Command, io: CliIo): void {
         log,
       })
       const { peerPort } = await fetcher.start()
-      io.stdout.write(`${JSON.stringify({ listening: `tcp://${opts.listenHost ?? '0.0.0.0'}:${peerPort}`, hostId, peerPort })}\n`)
+      const metrics = opts.metricsPort ? await serveFetcherMetrics(fetcher, Number(opts.metricsPort), opts.listenHost ?? '127.0.0.1') : undefined
+      io.stdout.write(`${JSON.stringify({ listening: `tcp://${opts.listenHost ?? '0.0.0.0'}:${peerPort}`, hostId, peerPort, ...(metrics ? { metrics: `${metrics.url}/metrics` } : {}) })}\n`)
       await untilSignal()
       log('info', 'stopping')
       await fetcher.stop()
+      await metrics?.app.close()
       await stopAll()
     })
 }

@@ -63,7 +63,20 @@ export interface Fetcher {
   stop(): Promise<void>
   /** What the host holds and is doing, per digest (for status and tests). */
   status(): { digest: Digest; state: HostReport['state']; errorCode?: string }[]
+  /** Running totals for /metrics. */
+  counters(): FetcherCounters
   readonly swarm: SwarmNode
+}
+
+export interface FetcherCounters {
+  bytesUploaded: number
+  bytesDownloaded: number
+  peers: number
+  piecesVerified: number
+  pieceHashFailures: number
+  /** Bundles whose sha256 or signature did not match (never handed on). */
+  verifyFailures: number
+  launchFailures: number
 }
 
 interface Job {
@@ -102,6 +115,7 @@ export function createFetcher(init: FetcherInit): Fetcher {
   const stopping = new AbortController()
   let watching: Promise<void> | undefined
   let targets: Target[] = []
+  const failures = { verify: 0, launch: 0 }
 
   const cachePath = (d: Digest, ext: 'tar' | 'torrent'): string => join(cacheDir, `${digestHex(d)}.${ext}`)
   const partialPath = (d: Digest, ext: 'tar' | 'torrent'): string => join(partialDir, `${digestHex(d)}.${ext}`)
@@ -202,7 +216,12 @@ export function createFetcher(init: FetcherInit): Fetcher {
           if (v.signature === undefined || v.signature === null) throw new SignatureMissingError(`Cannot hand on ${release}@${t.version}: trusted keys are configured and the version is unsigned`)
           verifyReleaseSignature(parseSignature(v.signature), { release, version: t.version, digest: t.digest }, trustedKeys)
         }
-        if (handOff) await handOff({ path: cachePath(t.digest, 'tar'), digest: t.digest, release, version: t.version }, (s) => fact(s))
+        if (handOff) {
+          await handOff({ path: cachePath(t.digest, 'tar'), digest: t.digest, release, version: t.version }, (s) => fact(s)).catch((err: unknown) => {
+            failures.launch++
+            throw err
+          })
+        }
         await utimes(cachePath(t.digest, 'tar'), new Date(), new Date()) // most recently used, for eviction
         fact('running')
         log('info', 'target running', { follow: t.follow, version: t.version, digest: t.digest })
@@ -211,6 +230,7 @@ export function createFetcher(init: FetcherInit): Fetcher {
       } catch (err) {
         if (signal.aborted) return
         const e = err instanceof ShoalError ? err : undefined
+        if (e?.kind === 'integrity') failures.verify++
         job.state = 'failed'
         job.errorCode = e?.code ?? 'IO_FAILED'
         reporter.report({ digest: t.digest, state: 'failed', bytesDone: 0, errorCode: job.errorCode, message: (err as Error).message.slice(0, 2000) })
@@ -311,6 +331,20 @@ export function createFetcher(init: FetcherInit): Fetcher {
       await reporter.flush().catch(() => {})
       reporter.stop()
       await swarm.stop()
+    },
+    counters() {
+      const sessions = swarm.list()
+      const sum = (f: (s: ReturnType<TorrentSession['stats']>) => number): number => sessions.reduce((a, x) => a + f(x.stats()), 0)
+      const t = swarm.totals()
+      return {
+        bytesUploaded: t.uploaded,
+        bytesDownloaded: t.downloaded,
+        peers: sum((x) => x.peers),
+        piecesVerified: sum((x) => x.piecesDone),
+        pieceHashFailures: sum((x) => x.hashFailures),
+        verifyFailures: failures.verify,
+        launchFailures: failures.launch,
+      }
     },
     status: () => [...jobs.values()].map((j) => ({ digest: j.target.digest, state: j.state, ...(j.errorCode ? { errorCode: j.errorCode } : {}) })),
   }

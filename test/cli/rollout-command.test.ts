@@ -33,7 +33,7 @@ describe('renderRolloutStatus()', () => {
 
 describe('shoal rollout / shoal hosts (real tracker, seeder and fetchers)', () => {
   it('status counts equal what the hosts reported; list, history and hosts --state agree', async () => {
-    const fleet = await startFleet(await tempDir(), { hosts: 2 })
+    const fleet = await startFleet(await tempDir(), { hosts: 2, fetcherArgs: ['--metrics-port', '0'] })
     fleets.push(fleet)
     const b = await fleet.publish('1.0.0', 1 << 20)
     await waitFor('2 hosts running', async () => (await fleet.status()).byState.running === 2)
@@ -53,5 +53,13 @@ describe('shoal rollout / shoal hosts (real tracker, seeder and fetchers)', () =
     expect(hosts.map((h: { id: string }) => h.id).sort()).toEqual(['host0', 'host1'])
     expect((await runCli(['hosts', ...api, '--state', 'failed'])).stdout).toContain('no hosts match')
     expect((await runCli(['rollout', 'status', 'app@prod', '--tracker', fleet.tracker.url, '--token', 'wrong-token-0123456789'])).code).toBe(4)
+    // Each fetcher's /metrics tells the same story from the host's side.
+    const m = await (await fetch(fleet.fetchers[0]!.info.metrics as string)).text()
+    const metric = (name: string) => Number(new RegExp(`^${name} (\\S+)$`, 'm').exec(m)?.[1])
+    expect(metric('shoal_fetcher_downloaded_bytes_total')).toBeGreaterThanOrEqual(b.size)
+    expect(metric('shoal_fetcher_downloaded_bytes_total')).toBeLessThanOrEqual(2 * b.size)
+    expect(metric('shoal_fetcher_pieces_verified')).toBe(Math.ceil(b.size / (64 << 10)))
+    expect(metric('shoal_fetcher_piece_hash_failures_total')).toBe(0)
+    expect(metric('shoal_fetcher_launch_failures_total')).toBe(0)
   }, 120_000)
 })

@@ -28,7 +28,7 @@ export interface Fleet {
   dir: string
   tracker: { url: string; child: ChildProcess }
   seeder: { url: string; child: ChildProcess }
-  fetchers: { id: string; dataDir: string; child: ChildProcess }[]
+  fetchers: { id: string; dataDir: string; child: ChildProcess; info: Record<string, unknown> }[]
   children: ChildProcess[]
   startTracker(port?: string): Promise<void>
   startSeeder(): Promise<void>
@@ -69,7 +69,7 @@ export async function startFleet(dir: string, opts: { hosts: number; fetcherArgs
         '--peer-port', '0', '--listen-host', '127.0.0.1', '--agent', 'none', ...(opts.fetcherArgs ?? []), ...extra,
       ])
       children.push(f.child)
-      fleet.fetchers[k] = { id: `host${k}`, dataDir, child: f.child }
+      fleet.fetchers[k] = { id: `host${k}`, dataDir, child: f.child, info: f.info }
     },
     async publish(version, size) {
       const tree = join(dir, `tree-${version}`)
