@@ -22,6 +22,36 @@ async function get<T>(opts: ApiOptions, io: CliIo, path: string): Promise<T> {
   return body
 }
 
+/** Reads a server-sent event stream of `status` events; resolves true when `onStatus` says stop. */
+async function watchEvents(opts: ApiOptions, io: CliIo, path: string, onStatus: (s: RolloutStatusView) => boolean, signal: AbortSignal): Promise<boolean> {
+  const token = opts.token ?? io.env.SHOAL_TOKEN
+  const mine = new AbortController()
+  const r = await fetch(`${opts.tracker.replace(/\/$/, '')}${path}`, { headers: { authorization: `Bearer ${token}`, accept: 'text/event-stream' }, signal: AbortSignal.any([signal, mine.signal]) })
+  if (!r.ok || !r.body) {
+    const body = (await r.json().catch(() => ({}))) as { code?: string; message?: string }
+    throw new ShoalError(body.code ?? 'TRACKER_REFUSED', r.status === 401 || r.status === 403 ? 'auth' : 'io', r.status, body.message ?? `HTTP ${r.status}`)
+  }
+  const decoder = new TextDecoder()
+  let buffer = ''
+  const reader = r.body.getReader()
+  for (;;) {
+    const { value, done } = await reader.read()
+    if (done) return false
+    buffer += decoder.decode(value, { stream: true })
+    let at: number
+    while ((at = buffer.indexOf('\n\n')) >= 0) {
+      const event = buffer.slice(0, at)
+      buffer = buffer.slice(at + 2)
+      const data = event.split('\n').filter((l) => l.startsWith('data: ')).map((l) => l.slice(6)).join('\n')
+      if (data && onStatus(JSON.parse(data) as RolloutStatusView)) {
+        mine.abort() // ends the stream and frees the connection
+        return true
+      }
+    }
+  }
+  return false
+}
+
 const target = (rc: string): [string, string] => {
   const [r, c, ...rest] = rc.split('@')
   if (!r || !c || rest.length) throw usage(`Cannot read "${rc}": write release@channel`)
@@ -43,18 +73,25 @@ export function registerRollout(program: Command, io: CliIo): void {
         const s = await read()
         return opts.json ? writeJson(io, s) : void io.stdout.write(renderRolloutStatus(s, { width: (io.stdout as NodeJS.WriteStream).columns }))
       }
-      let stop = false
-      void untilSignal().then(() => (stop = true))
+      const stop = new AbortController()
+      void untilSignal().then(() => stop.abort())
       let last = ''
-      while (!stop) {
-        const s = await read()
+      const show = (s: RolloutStatusView): boolean => {
         const text = opts.json ? `${JSON.stringify(s)}\n` : renderRolloutStatus(s, { width: (io.stdout as NodeJS.WriteStream).columns })
         // Redraw in place (home, then clear below) so the screen does not flicker; in a pipe,
-        // only a changed status is printed.
+        // only a changed status is printed, and the watch ends when every host is done.
         if (tty && !opts.json) io.stdout.write(`\x1b[H\x1b[J${text}`)
         else if (text !== last) io.stdout.write(text)
         last = text
-        if (!tty && s.hosts > 0 && (s.byState.running ?? 0) + (s.byState.failed ?? 0) === s.hosts) break
+        return !tty && s.hosts > 0 && (s.byState.running ?? 0) + (s.byState.failed ?? 0) === s.hosts
+      }
+      // The tracker's event stream pushes every change; if it breaks, reconnect after a second.
+      while (!stop.signal.aborted) {
+        const done = await watchEvents(opts, io, `/v1/rollouts/${r}/${c}/events`, show, stop.signal).catch((err: unknown) => {
+          if (err instanceof ShoalError && err.kind === 'auth') throw err
+          return false
+        })
+        if (done) break
         await new Promise((res) => setTimeout(res, 1000))
       }
     })

@@ -272,27 +272,77 @@ export async function buildTracker(options: BuildTrackerOptions): Promise<Fastif
     { config: { roles: ['viewer', 'publisher'] }, schema: { params: RC, response: { 200: Type.Unknown(), ...errors } } },
     async (req) => ({ rollouts: await store.rolloutHistory(req.params.release, req.params.channel) }),
   )
+  const shuttingDown = new AbortController()
+  app.addHook('preClose', async () => shuttingDown.abort())
+
+  // Computing a status walks every follower; many viewers (dashboards, CLIs in --watch) share
+  // one computation per statusCacheMs instead of each paying for it.
+  const statusOf = async (release: string, channel: string): Promise<unknown> => {
+    const key = `${release}@${channel}`
+    const cached = statusCache.get(key)
+    if (cached && Date.now() - cached.at < statusCacheMs) return cached.value
+    const ch = (await store.getChannel(release, channel)) ?? notFound(`channel ${release}@${channel}`)
+    const history = await store.rolloutHistory(release, channel)
+    const followers = (await store.listHosts()).filter((h) => h.follows.includes(key))
+    const value = computeRolloutStatus(ch, history.at(-1), followers, await store.reportsFor(ch.digest))
+    statusCache.set(key, { at: Date.now(), value })
+    return value
+  }
   app.get<{ Params: { release: string; channel: string } }>(
     '/v1/rollouts/:release/:channel/status',
     { config: { roles: ['viewer', 'publisher'] }, schema: { params: RC, response: { 200: Type.Unknown(), ...errors } } },
-    async (req) => {
-      const { release, channel } = req.params
-      const key = `${release}@${channel}`
-      // Computing a status walks every follower; many viewers (dashboards, CLIs in --watch)
-      // share one computation per statusCacheMs instead of each paying for it.
-      const cached = statusCache.get(key)
-      if (cached && Date.now() - cached.at < statusCacheMs) return cached.value
-      const ch = (await store.getChannel(release, channel)) ?? notFound(`channel ${release}@${channel}`)
-      const history = await store.rolloutHistory(release, channel)
-      const followers = (await store.listHosts()).filter((h) => h.follows.includes(key))
-      const value = computeRolloutStatus(ch, history.at(-1), followers, await store.reportsFor(ch.digest))
-      statusCache.set(key, { at: Date.now(), value })
-      return value
-    },
+    async (req) => statusOf(req.params.release, req.params.channel),
   )
 
-  const shuttingDown = new AbortController()
-  app.addHook('preClose', async () => shuttingDown.abort())
+  /**
+   * The same status as server-sent events: one `status` event at once, then one whenever a
+   * report or a channel move changes it, at most every statusCacheMs, and a comment line every
+   * 15 s so proxies keep the stream open. Dashboards and `rollout status --watch` use it.
+   */
+  app.get<{ Params: { release: string; channel: string } }>(
+    '/v1/rollouts/:release/:channel/events',
+    { config: { roles: ['viewer', 'publisher'] }, schema: { params: RC } },
+    async (req, reply) => {
+      const { release, channel } = req.params
+      const first = await statusOf(release, channel) // a 404 before the stream starts
+      reply.hijack()
+      const res = reply.raw
+      res.writeHead(200, { 'content-type': 'text/event-stream', 'cache-control': 'no-store', connection: 'keep-alive', 'x-accel-buffering': 'no' })
+      let last = JSON.stringify(first)
+      res.write(`event: status\ndata: ${last}\n\n`)
+      let pending: NodeJS.Timeout | undefined
+      const push = (): void => {
+        if (pending) return
+        pending = setTimeout(() => {
+          pending = undefined
+          statusOf(release, channel).then(
+            (v) => {
+              const text = JSON.stringify(v)
+              if (text !== last) res.write(`event: status\ndata: ${text}\n\n`)
+              last = text
+            },
+            () => {},
+          )
+        }, statusCacheMs)
+      }
+      const heartbeat = setInterval(() => res.write(': keep-alive\n\n'), 15_000)
+      changes.on('change', push)
+      changes.on('report', push)
+      const end = (): void => {
+        clearTimeout(pending)
+        clearInterval(heartbeat)
+        changes.off('change', push)
+        changes.off('report', push)
+        shuttingDown.signal.removeEventListener('abort', close)
+      }
+      const close = (): void => {
+        end()
+        res.end()
+      }
+      res.once('close', end)
+      shuttingDown.signal.addEventListener('abort', close, { once: true })
+    },
+  )
 
   // ---- hosts ---------------------------------------------------------------------------
   const H = Type.Object({ host: Name('host') })
@@ -340,6 +390,7 @@ export async function buildTracker(options: BuildTrackerOptions): Promise<Fastif
         ...(b.message ? { message: b.message } : {}),
       })
       reportsCounter.inc({ state: b.state })
+      changes.emit('report', b.digest)
       return report
     },
   )
