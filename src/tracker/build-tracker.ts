@@ -8,6 +8,7 @@ import { registerAnnounceRoutes } from './announce-routes.js'
 import { computeRolloutStatus } from './rollout-status.js'
 import { createUdpTracker } from './udp-tracker.js'
 import type { Principal, Role, TokenTable } from '../core/index.js'
+import { DASHBOARD_HTML } from './dashboard-page.js'
 import { HOST_STATES, type TrackerStore } from './tracker-store.js'
 
 export interface BuildTrackerOptions {
@@ -159,6 +160,8 @@ export async function buildTracker(options: BuildTrackerOptions): Promise<Fastif
     throw new NotFoundError(`Cannot find ${what}`)
   }
 
+  // The dashboard page carries no data; everything it shows comes through the authenticated API.
+  app.get('/', { schema: { hide: true } }, async (_req, reply) => reply.header('content-type', 'text/html; charset=utf-8').header('cache-control', 'no-cache').send(DASHBOARD_HTML))
   app.get('/v1/health', { schema: { response: { 200: Type.Object({ ok: Type.Boolean() }) } } }, async () => ({ ok: true }))
   app.get('/openapi.json', { schema: { hide: true } }, async () => app.swagger())
   app.get('/metrics', { schema: { hide: true } }, async (_req, reply) => {

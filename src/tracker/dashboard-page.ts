@@ -1,0 +1,88 @@
+/**
+ * The rollout dashboard, one self-contained page served at `/` (no build step, no assets).
+ * It holds no data itself: it asks for a viewer token (kept in sessionStorage, or passed as
+ * `#token=...`, a fragment the browser never sends to the server), reads the same JSON API as
+ * the CLI and follows the rollout's SSE stream through fetch, which, unlike EventSource, can
+ * send the Authorization header.
+ */
+export const DASHBOARD_HTML = `<!doctype html>
+<html lang="en"><head><meta charset="utf-8"><title>Shoal rollouts</title>
+<meta name="viewport" content="width=device-width, initial-scale=1">
+<style>
+body{font:14px/1.4 system-ui,sans-serif;margin:0;background:#f6f7f9;color:#1c2733}
+header{background:#123;color:#fff;padding:10px 18px;display:flex;gap:16px;align-items:center}
+header a{color:#9cf} main{padding:14px 18px} h2{margin:8px 0}
+table{border-collapse:collapse;background:#fff} td,th{padding:4px 10px;border-bottom:1px solid #e3e6ea;text-align:left}
+.figs{display:flex;gap:22px;flex-wrap:wrap;margin:8px 0}.fig b{display:block;font-size:22px}
+.bar{display:flex;height:18px;width:100%;max-width:900px;background:#dde}.bar span{display:block;height:100%}
+.grid{display:flex;flex-wrap:wrap;gap:2px;max-width:900px}.cell{width:9px;height:9px;border-radius:2px}
+.group{margin:6px 0}.group h4{margin:2px 0;font-weight:600}
+.s-pending{background:#b8c0cc}.s-downloading{background:#4a90d9}.s-verifying{background:#7b68ee}.s-unpacking{background:#9b59b6}
+.s-launching{background:#e0a030}.s-running{background:#2eaa55}.s-failed{background:#d0342c}
+#login{display:none;gap:8px} .muted{color:#667}
+</style></head>
+<body>
+<header><strong>Shoal</strong><a href="#/">rollouts</a><span id="live" class="muted"></span>
+<form id="login"><input id="token" type="password" placeholder="viewer token" size="36"><button>Show</button></form></header>
+<main id="main"><p class="muted">Loading…</p></main>
+<script>
+const STATES=['pending','downloading','verifying','unpacking','launching','running','failed']
+const $=(s)=>document.querySelector(s)
+const esc=(t)=>String(t).replace(/[&<>"]/g,(c)=>({'&':'&amp;','<':'&lt;','>':'&gt;','"':'&quot;'}[c]))
+const m=/token=([^&]+)/.exec(location.hash); if(m){sessionStorage.setItem('shoalToken',decodeURIComponent(m[1]));location.hash=location.hash.replace(/[?&]?token=[^&]+/,'')||'#/'}
+const token=()=>sessionStorage.getItem('shoalToken')
+const api=async(p,opts={})=>{const r=await fetch(p,{...opts,headers:{authorization:'Bearer '+token()}});if(r.status===401||r.status===403){askToken();throw new Error('token refused')}if(!r.ok)throw new Error(p+': '+r.status);return r}
+function askToken(){$('#login').style.display='flex'}
+$('#login').addEventListener('submit',(e)=>{e.preventDefault();sessionStorage.setItem('shoalToken',$('#token').value);$('#login').style.display='none';route()})
+const secs=(s)=>s==null?'-':s<60?s.toFixed(1)+' s':Math.floor(s/60)+' min '+Math.round(s%60)+' s'
+const mib=(b)=>(b/1048576).toFixed(1)+' MiB'
+let stream=null
+async function listPage(){
+  const {channels}=await (await api('/v1/channels')).json()
+  const rows=await Promise.all(channels.map(async(c)=>({c,s:await (await api('/v1/rollouts/'+c.release+'/'+c.channel+'/status')).json()})))
+  $('#main').innerHTML='<h2>Rollouts</h2><table><tr><th>channel</th><th>version</th><th>running</th><th>failed</th><th>moved</th></tr>'+
+    rows.map(({c,s})=>'<tr><td><a href="#/rollout/'+esc(c.release)+'/'+esc(c.channel)+'">'+esc(c.release+'@'+c.channel)+'</a></td><td>'+esc(c.version)+'</td><td>'+s.percentRunning+'%</td><td>'+(s.byState.failed||0)+'</td><td>'+esc(c.movedAt)+'</td></tr>').join('')+'</table>'
+}
+function renderStatus(s,series){
+  const bar=STATES.map((st)=>s.hosts&&s.byState[st]?'<span class="s-'+st+'" title="'+st+' '+s.byState[st]+'" style="width:'+(100*s.byState[st]/s.hosts)+'%"></span>':'').join('')
+  const left=s.hosts-(s.byState.running||0)-(s.byState.failed||0), el=(Date.now()-Date.parse(s.movedAt))/1000
+  const eta=left===0?'done':(s.byState.running?secs(left*el/s.byState.running):'-')
+  const t0=Date.parse(s.movedAt), tMax=Math.max(1,(series.at(-1)?.t??t0)-t0)
+  const pts=series.map((p)=>((p.t-t0)/tMax*600).toFixed(1)+','+(120-(s.hosts?p.running/s.hosts:0)*110).toFixed(1)).join(' ')
+  $('#status').innerHTML='<h2 id="title">'+esc(s.release+'@'+s.channel)+' &rarr; '+esc(s.version)+'</h2><div class="muted">'+esc(s.digest)+' &middot; moved by '+esc(s.movedBy)+' at '+esc(s.movedAt)+'</div>'+
+   '<div class="figs"><div class="fig"><b id="pct">'+s.percentRunning+'%</b>running ('+(s.byState.running||0)+'/'+s.hosts+')</div><div class="fig"><b>'+secs(s.timeToRunningSeconds.p50)+'</b>p50 to running</div><div class="fig"><b>'+secs(s.timeToRunningSeconds.p90)+'</b>p90</div><div class="fig"><b>'+secs(s.timeToRunningSeconds.max)+'</b>max</div><div class="fig"><b>'+eta+'</b>ETA</div><div class="fig"><b>'+(s.originOffload==null?'-':Math.round(s.originOffload*100)+'%')+'</b>from peers ('+mib(s.bytesFromPeers)+' / origin '+mib(s.bytesFromOrigin)+')</div></div>'+
+   '<div class="bar">'+bar+'</div><div class="muted">'+STATES.filter((st)=>s.byState[st]).map((st)=>st+' '+s.byState[st]).join(' &middot; ')+'</div>'+
+   '<h3>Hosts running over time</h3><svg width="620" height="130" style="background:#fff"><polyline fill="none" stroke="#2eaa55" stroke-width="2" points="'+pts+'"/></svg>'+
+   '<h3>Failures</h3>'+(s.failures.length?'<table><tr><th>code</th><th>hosts</th><th>examples</th></tr>'+s.failures.map((f)=>'<tr><td>'+esc(f.code)+'</td><td>'+f.count+'</td><td>'+esc(f.exampleHosts.join(', '))+'</td></tr>').join('')+'</table>':'<p class="muted">none</p>')
+}
+async function renderHosts(release,channel){
+  const {hosts}=await (await api('/v1/hosts')).json()
+  const key=release+'@'+channel, by=$('#groupby')?.value||'region', groups=new Map()
+  for(const h of hosts){const t=h.targets.find((x)=>x.follow===key);if(!t)continue;const g=h.labels[by]||'(no '+by+')';if(!groups.has(g))groups.set(g,[]);groups.get(g).push([h,t])}
+  $('#hosts').innerHTML=[...groups].sort().map(([g,list])=>'<div class="group"><h4>'+esc(g)+' <span class="muted">'+list.filter(([,t])=>t.state==='running').length+'/'+list.length+' running</span></h4><div class="grid">'+list.map(([h,t])=>'<span class="cell s-'+t.state+'" title="'+esc(h.id+': '+t.state+(t.errorCode?' '+t.errorCode:''))+'"></span>').join('')+'</div></div>').join('')
+}
+async function rolloutPage(release,channel){
+  $('#main').innerHTML='<div id="status"></div><h3>Hosts by <select id="groupby"><option>region</option><option>rack</option><option>zone</option></select></h3><div id="hosts"></div>'
+  $('#groupby').addEventListener('change',()=>renderHosts(release,channel))
+  const series=[]; let hostsDue=0, hostsTimer
+  const ctl=new AbortController(); stream=ctl
+  const r=await api('/v1/rollouts/'+release+'/'+channel+'/events',{signal:ctl.signal})
+  $('#live').textContent='live'
+  const reader=r.body.getReader(), dec=new TextDecoder(); let buf=''
+  for(;;){const {value,done}=await reader.read(); if(done)break; buf+=dec.decode(value,{stream:true}); let at
+    while((at=buf.indexOf('\\n\\n'))>=0){const ev=buf.slice(0,at);buf=buf.slice(at+2);const d=ev.split('\\n').find((l)=>l.startsWith('data: '));if(!d)continue
+      const s=JSON.parse(d.slice(6)); if(series.version!==s.version){series.length=0;series.version=s.version} series.push({t:Date.now(),running:s.byState.running||0}); renderStatus(s,series)
+      // The host grid is refreshed at most once a second, and always after the last change.
+      clearTimeout(hostsTimer); const wait=Math.max(0,hostsDue-Date.now())
+      hostsTimer=setTimeout(()=>{hostsDue=Date.now()+1000;renderHosts(release,channel)},wait)}}
+  $('#live').textContent='stream ended'
+}
+async function route(){
+  stream?.abort(); stream=null
+  if(!token()) return askToken()
+  const m=/^#\\/rollout\\/([^/]+)\\/([^/]+)/.exec(location.hash)
+  try{ if(m) await rolloutPage(m[1],m[2]); else await listPage() }catch(e){ if(e.name!=='AbortError') $('#main').innerHTML='<p>'+esc(e.message)+'</p>' }
+}
+addEventListener('hashchange',route); route()
+</script></body></html>
+`
