@@ -75,6 +75,8 @@ export function createSeeder(init: SeederInit): Seeder {
       this.set(swarm.list().reduce((a, s) => a + s.stats().piecesDelivered, 0))
     },
   })
+  new Gauge({ name: 'shoal_seeder_peers', help: 'Peers connected over all bundles', registers: [metrics], collect() { this.set(swarm.list().reduce((a, x) => a + x.stats().peers, 0)) } })
+  new Gauge({ name: 'shoal_seeder_stored_bytes', help: 'Bytes of bundles held', registers: [metrics], async collect() { this.set((await store.list()).reduce((a, b) => a + b.size, 0)) } })
   const bundles = new Gauge({ name: 'shoal_seeder_bundles', help: 'Bundles held', registers: [metrics] })
   let origin: Origin | undefined
   let app: FastifyInstance | undefined

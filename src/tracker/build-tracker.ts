@@ -2,7 +2,7 @@ import { EventEmitter, once } from 'node:events'
 import swagger from '@fastify/swagger'
 import { Type } from '@sinclair/typebox'
 import Fastify, { type FastifyInstance, type FastifyReply, type FastifyRequest } from 'fastify'
-import { Counter, Histogram, Registry, collectDefaultMetrics } from 'prom-client'
+import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client'
 import { authorize, httpErrorFrom, namePattern, NotFoundError, type Digest } from '../core/index.js'
 import { registerAnnounceRoutes } from './announce-routes.js'
 import { computeRolloutStatus } from './rollout-status.js'
@@ -291,6 +291,20 @@ export async function buildTracker(options: BuildTrackerOptions): Promise<Fastif
     statusCache.set(key, { at: Date.now(), value })
     return value
   }
+  // Rollout gauges, read at scrape time from the same shared status computation.
+  new Gauge({
+    name: 'shoal_tracker_rollout_hosts',
+    help: 'Hosts following each channel, by the state of their report for its current target',
+    labelNames: ['release', 'channel', 'state'],
+    registers: [metrics],
+    async collect() {
+      this.reset()
+      for (const ch of await store.listChannels()) {
+        const st = (await statusOf(ch.release, ch.channel)) as { byState: Record<string, number> }
+        for (const [state, n] of Object.entries(st.byState)) this.set({ release: ch.release, channel: ch.channel, state }, n)
+      }
+    },
+  })
   app.get<{ Params: { release: string; channel: string } }>(
     '/v1/rollouts/:release/:channel/status',
     { config: { roles: ['viewer', 'publisher'] }, schema: { params: RC, response: { 200: Type.Unknown(), ...errors } } },
