@@ -1,23 +1,12 @@
-/** The rollout status the tracker serves (GET /v1/rollouts/:release/:channel/status). */
-export interface RolloutStatusView {
-  release: string
-  channel: string
-  version: string
-  digest: string
-  movedBy: string
-  movedAt: string
-  hosts: number
+import { HOST_STATES, type RolloutStatus } from '../core/index.js'
+
+/** The rollout status as the tracker serves it (GET /v1/rollouts/:release/:channel/status). */
+export type RolloutStatusView = Omit<RolloutStatus, 'rolloutId' | 'byState' | 'stragglers'> & {
   byState: Record<string, number>
-  percentRunning: number
-  timeToRunningSeconds: { p50: number | null; p90: number | null; max: number | null }
   stragglers: { host: string; state: string; bytesDone: number; lastReportAt: string | null }[]
-  failures: { code: string; count: number; exampleHosts: string[] }[]
-  bytesFromPeers: number
-  bytesFromOrigin: number
-  originOffload: number | null
 }
 
-const STATES = ['pending', 'downloading', 'verifying', 'unpacking', 'launching', 'running', 'failed'] as const
+const STATES = HOST_STATES
 const MARK: Record<string, string> = { pending: '.', downloading: 'd', verifying: 'v', unpacking: 'u', launching: 'l', running: '#', failed: 'X' }
 const secs = (s: number | null): string => (s === null ? '-' : s < 60 ? `${s.toFixed(1)} s` : `${Math.floor(s / 60)} min ${Math.round(s % 60)} s`)
 const bytes = (n: number): string => (n >= 2 ** 30 ? `${(n / 2 ** 30).toFixed(2)} GiB` : n >= 2 ** 20 ? `${(n / 2 ** 20).toFixed(1)} MiB` : `${(n / 1024).toFixed(0)} KiB`)

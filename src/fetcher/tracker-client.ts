@@ -5,6 +5,7 @@ import {
   TrackerRefusedError,
   TrackerUnreachableError,
   type Digest,
+  type HostState,
   type ShoalError,
 } from '../core/index.js'
 
@@ -17,7 +18,7 @@ export interface Target {
 
 export interface HostReport {
   digest: Digest
-  state: 'pending' | 'downloading' | 'verifying' | 'unpacking' | 'launching' | 'running' | 'failed'
+  state: HostState
   bytesDone: number
   bytesFromPeers?: number
   bytesFromOrigin?: number

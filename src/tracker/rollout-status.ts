@@ -1,25 +1,7 @@
-import type { ChannelRecord, HostRecord, HostState, ReportRecord, RolloutRecord } from './tracker-store.js'
-import { HOST_STATES } from './tracker-store.js'
+import { HOST_STATES, type HostState, type RolloutStatus } from '../core/index.js'
+import type { ChannelRecord, HostRecord, ReportRecord, RolloutRecord } from './tracker-store.js'
 
-export interface RolloutStatus {
-  release: string
-  channel: string
-  version: string
-  digest: string
-  rolloutId: string
-  movedBy: string
-  movedAt: string
-  hosts: number
-  byState: Record<HostState, number>
-  percentRunning: number
-  timeToRunningSeconds: { p50: number | null; p90: number | null; max: number | null }
-  stragglers: Array<{ host: string; state: HostState; bytesDone: number; lastReportAt: string | null }>
-  failures: Array<{ code: string; count: number; exampleHosts: string[] }>
-  bytesFromPeers: number
-  bytesFromOrigin: number
-  /** Share of bytes that came from peers rather than the origin (0..1), null before any bytes. */
-  originOffload: number | null
-}
+export type { RolloutStatus }
 
 function percentile(sorted: number[], p: number): number | null {
   if (sorted.length === 0) return null

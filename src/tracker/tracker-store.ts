@@ -66,8 +66,8 @@ export interface HostRecord {
   lastSeen: string
 }
 
-export type HostState = 'pending' | 'downloading' | 'verifying' | 'unpacking' | 'launching' | 'running' | 'failed'
-export const HOST_STATES: readonly HostState[] = ['pending', 'downloading', 'verifying', 'unpacking', 'launching', 'running', 'failed']
+import type { HostState } from '../core/index.js'
+export { HOST_STATES, type HostState } from '../core/index.js'
 
 export interface ReportRecord {
   schema: number
