@@ -122,6 +122,7 @@ export function registerDemo(program: Command, io: CliIo): void {
         const offload = status!.originOffload === null ? '' : `; ${Math.round(status!.originOffload * 100)}% of bytes came from peers`
         say(`\nevery host runs hello@1.0.0${offload}`)
         if (exitWhenDone) return
+        say(`dashboard: ${trackerUrl}/#/rollout/hello/prod?token=${tok.viewer}`)
         say(`rollout status: ${trackerUrl}/v1/rollouts/hello/prod/status (viewer token in ${join(work, 'viewer-token')})`)
         say('Ctrl-C stops everything and removes the temporary directories')
         await untilSignal()
