@@ -2,7 +2,7 @@ import { mkdir } from 'node:fs/promises'
 import { join } from 'node:path'
 import { SnapshotExistsError, SnapshotterUnavailableError, syncDir } from '../core/index.js'
 import { runCommand } from './run-command.js'
-import { checkoutPaths, commitPaths, createLayoutDirs, exists, imagePath, listLayout, removeFromLayout, snapshotLayout } from './snapshot-layout.js'
+import { checkoutPaths, commitPaths, createLayoutDirs, exists, layoutReadMethods, removeFromLayout, snapshotLayout } from './snapshot-layout.js'
 import { checkSnapshotKey, type Snapshotter } from './snapshotter.js'
 
 export interface BtrfsSnapshotterInit {
@@ -61,13 +61,6 @@ export function createBtrfsSnapshotter(init: BtrfsSnapshotterInit): Snapshotter 
       await ready
       await removeFromLayout(layout, key, deleteSubvolume)
     },
-    async image(name) {
-      await ready
-      return imagePath(layout, name)
-    },
-    async list() {
-      await ready
-      return listLayout(layout)
-    },
+    ...layoutReadMethods(layout, ready),
   }
 }

@@ -92,6 +92,20 @@ export async function removeFromLayout(layout: SnapshotLayout, key: string, befo
  * (dir, overlay): prepare = mkdir, commit = rename, image and list by the layout. Each waits
  * for `ready` (the backend's own checks and the layout's directories).
  */
+/** Reading the layout is the same for every backend. */
+export function layoutReadMethods(layout: SnapshotLayout, ready: Promise<void>): Pick<Snapshotter, 'image' | 'list'> {
+  return {
+    async image(name) {
+      await ready
+      return imagePath(layout, name)
+    },
+    async list() {
+      await ready
+      return listLayout(layout)
+    },
+  }
+}
+
 export function directorySnapshotMethods(layout: SnapshotLayout, ready: Promise<void>): Pick<Snapshotter, 'prepare' | 'commit' | 'image' | 'list'> {
   return {
     async prepare(key) {
@@ -102,13 +116,6 @@ export function directorySnapshotMethods(layout: SnapshotLayout, ready: Promise<
       await ready
       return commitByRename(layout, name, key)
     },
-    async image(name) {
-      await ready
-      return imagePath(layout, name)
-    },
-    async list() {
-      await ready
-      return listLayout(layout)
-    },
+    ...layoutReadMethods(layout, ready),
   }
 }
