@@ -23,7 +23,6 @@ declare module 'bittorrent-protocol' {
     peerRequests: PendingRequest[]
     uploaded: number
     downloaded: number
-    _bufferSize: number
     handshake(infoHash: string | Uint8Array, peerId: string | Uint8Array, extensions?: Record<string, boolean>): void
     choke(): void
     unchoke(): void

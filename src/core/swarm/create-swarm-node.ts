@@ -6,7 +6,7 @@ import { PeerProtocolError, PieceHashMismatchError, ShoalError, fromSystemError 
 import { announce, type PeerAddress } from './announce.js'
 import { createMessageFramer } from './message-framer.js'
 import type { PieceFile } from './piece-file.js'
-import { createPieceScheduler, type PieceScheduler } from './piece-scheduler.js'
+import { createPieceScheduler, encodeBitfield, type PieceScheduler } from './piece-scheduler.js'
 import { createRateLimiter } from './rate-limiter.js'
 import { createSuperSeed, type SuperSeed } from './super-seed.js'
 import { pieceMatches, pieceSize, type TorrentInfo } from './torrent-info.js'
@@ -354,14 +354,8 @@ export function createSwarmNode(init: SwarmNodeInit): SwarmNode {
       wire.on('timeout', () => log('warn', 'peer request timed out', { peer: addr }))
 
       if (this.superSeed) this.reveal(peer)
-      else if (this.info.pieceCount - this.sched.missing > 0) wire.bitfield(this.bitfieldOfStored())
+      else if (this.s.bytesDone > 0) wire.bitfield(encodeBitfield(this.stored))
       this.emit('peer', { addr, origin: peer.origin })
-    }
-
-    private bitfieldOfStored(): Uint8Array {
-      const bits = new Uint8Array(Math.ceil(this.info.pieceCount / 8))
-      for (let i = 0; i < this.info.pieceCount; i++) if (this.stored[i]) bits[i >> 3]! |= 0x80 >> (i & 7)
-      return bits
     }
 
     private reveal(peer: Peer): void {
@@ -582,7 +576,8 @@ export function createSwarmNode(init: SwarmNodeInit): SwarmNode {
         p.wire.have(i)
         if (this.sched.missing === 0) p.wire.uninterested()
       }
-      if (this.sched.missing === 0 && [...this.stored].every((x) => x === 1)) this.complete()
+      // Complete once every piece is stored, not merely verified (writes finish out of order).
+      if (this.s.bytesDone === this.info.length) this.complete()
     }
 
     private complete(): void {
@@ -630,7 +625,8 @@ export function createSwarmNode(init: SwarmNodeInit): SwarmNode {
         const res = await fetch(url, { headers: { range: `bytes=${start}-${start + size - 1}` }, signal: AbortSignal.any([this.abort.signal, AbortSignal.timeout(30_000)]) })
         if (res.status !== 206) throw new Error(`web seed answered ${res.status}`)
         const data = new Uint8Array(await res.arrayBuffer())
-        await (down ? new Promise((r) => this.later(down.take(data.length), () => r(undefined))) : undefined)
+        const wait = down?.take(data.length) ?? 0
+        if (wait > 0) await new Promise<void>((r) => this.later(wait, r))
         if (!pieceMatches(this.info, i, data)) {
           this.s.hashFailures++
           this.emit('hash-failure', { index: i, addr: url })

@@ -43,6 +43,13 @@ export interface PieceScheduler {
   finish(index: number): void
 }
 
+/** A BEP 3 bitfield (piece 0 in the high bit of byte 0) from one flag per piece. */
+export function encodeBitfield(flags: ArrayLike<number>): Uint8Array {
+  const bits = new Uint8Array(Math.ceil(flags.length / 8))
+  for (let i = 0; i < flags.length; i++) if (flags[i]) bits[i >> 3]! |= 0x80 >> (i & 7)
+  return bits
+}
+
 export function createPieceScheduler(init: PieceSchedulerInit): PieceScheduler {
   const { pieceCount, random = Math.random, maxPerPiece = 2 } = init
   if (!Number.isInteger(pieceCount) || pieceCount < 1) throw new RangeError(`pieceCount must be a positive integer (current value is ${pieceCount})`)
@@ -81,11 +88,7 @@ export function createPieceScheduler(init: PieceSchedulerInit): PieceScheduler {
       return missing
     },
     has: (i) => have[i] === 1,
-    bitfield() {
-      const bits = new Uint8Array(Math.ceil(pieceCount / 8))
-      for (let i = 0; i < pieceCount; i++) if (have[i]) bits[i >> 3]! |= 0x80 >> (i & 7)
-      return bits
-    },
+    bitfield: () => encodeBitfield(have),
     markHave(i) {
       if (have[i]) return
       have[i] = 1
