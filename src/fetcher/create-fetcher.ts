@@ -1,4 +1,4 @@
-import { mkdir, readdir, rename, rm, stat, utimes, writeFile } from 'node:fs/promises'
+import { mkdir, readFile, readdir, rename, rm, stat, utimes, writeFile } from 'node:fs/promises'
 import { join } from 'node:path'
 import { setTimeout as sleep } from 'node:timers/promises'
 import {
@@ -19,7 +19,6 @@ import {
   type SwarmNode,
   type TorrentSession,
 } from '../core/index.js'
-import { readFile } from 'node:fs/promises'
 import { createReporter, type Reporter } from './create-reporter.js'
 import { createTrackerClient, type HostReport, type Target, type TrackerClient } from './tracker-client.js'
 
@@ -131,21 +130,24 @@ export function createFetcher(init: FetcherInit): Fetcher {
     seeding.set(d, swarm.add(info, file, { announceUrls: [client.announceUrl], webSeeds: [] }))
   }
 
+  /** Sends a target's state with the figures of its swarm session (the one seeding it by default). */
+  const reportState = (job: Job, state: HostReport['state'], session = seeding.get(job.target.digest), rate = 0): void => {
+    job.state = state
+    const st = session?.stats()
+    reporter.report({
+      digest: job.target.digest,
+      state,
+      bytesDone: st?.bytesDone ?? 0,
+      bytesFromPeers: st?.bytesFromPeers ?? 0,
+      bytesFromOrigin: st?.bytesFromOrigin ?? 0,
+      peers: st?.peers ?? 0,
+      rate,
+    })
+  }
+
   /** Downloads a target into partial/, verifies it and moves it into cache/. */
   const download = async (t: Target, job: Job, signal: AbortSignal): Promise<void> => {
-    const report = (state: HostReport['state'], s?: TorrentSession, rate = 0): void => {
-      job.state = state
-      const st = s?.stats()
-      reporter.report({
-        digest: t.digest,
-        state,
-        bytesDone: st?.bytesDone ?? 0,
-        bytesFromPeers: st?.bytesFromPeers ?? 0,
-        bytesFromOrigin: st?.bytesFromOrigin ?? 0,
-        peers: st?.peers ?? 0,
-        rate,
-      })
-    }
+    const report = (state: HostReport['state'], s?: TorrentSession, rate = 0): void => reportState(job, state, s, rate)
     report('pending')
     const torrent = await client.torrent(t.digest, signal)
     const info = await parseTorrentInfo(torrent)
@@ -205,11 +207,7 @@ export function createFetcher(init: FetcherInit): Fetcher {
       try {
         if (!(await exists(cachePath(t.digest, 'tar')))) await download(t, job, signal)
         else await seedFromCache(t.digest)
-        const size = (await stat(cachePath(t.digest, 'tar'))).size
-        const fact = (state: HostReport['state']): void => {
-          job.state = state
-          reporter.report({ digest: t.digest, state, bytesDone: size, peers: swarm.get(seeding.get(t.digest)?.info.infoHash ?? '')?.stats().peers ?? 0, ...fromStats(t.digest) })
-        }
+        const fact = (state: HostReport['state']): void => reportState(job, state)
         if (trustedKeys) {
           fact('verifying')
           const v = await client.version(release, t.version, signal)
@@ -239,11 +237,6 @@ export function createFetcher(init: FetcherInit): Fetcher {
         delay = Math.min(retry.max, delay * 2)
       }
     }
-  }
-
-  const fromStats = (d: Digest): Partial<HostReport> => {
-    const s = seeding.get(d)?.stats()
-    return s ? { bytesFromPeers: s.bytesFromPeers, bytesFromOrigin: s.bytesFromOrigin } : {}
   }
 
   /** Drops cached bundles that no target needs, beyond the `keep` most recently used. */
