@@ -8,7 +8,6 @@ import {
   fromSystemError,
   parseSignature,
   parseTrustedKeys,
-  ShoalError,
   SignatureMissingError,
   verifyReleaseSignature,
 } from '../core/index.js'
@@ -23,6 +22,7 @@ import {
   type AgentName,
   type SnapshotterName,
 } from '../launcher/index.js'
+import { apiCall } from './api-call.js'
 import { readText, usage, writeJson, type CliIo } from './cli-context.js'
 import { createProgress, progressInterval } from './progress.js'
 
@@ -150,10 +150,8 @@ export function registerGc(program: Command, io: CliIo): void {
       if (opts.seeder) {
         const token = opts.token ?? io.env.SHOAL_TOKEN
         if (!token) throw usage('Cannot sweep the seeder: give a publisher token with --token or $SHOAL_TOKEN')
-        const r = await fetch(`${opts.seeder.replace(/\/$/, '')}/v1/gc`, { method: 'POST', headers: { authorization: `Bearer ${token}` }, signal: AbortSignal.timeout(120_000) })
-        const body = (await r.json()) as { removed?: string[]; code?: string; message?: string }
-        if (!r.ok) throw new ShoalError(body.code ?? 'TRACKER_REFUSED', r.status === 401 || r.status === 403 ? 'auth' : 'io', r.status, body.message ?? `seeder answered ${r.status}`)
-        removed = body.removed ?? []
+        const r = await apiCall(`${opts.seeder.replace(/\/$/, '')}/v1/gc`, { method: 'POST', token, server: 'seeder', signal: AbortSignal.timeout(120_000) })
+        removed = ((await r.json()) as { removed: string[] }).removed
       } else if (opts.root) {
         const launcher = createLauncher({ root: resolve(opts.root), snapshotter: opts.snapshotter as SnapshotterName })
         removed = (await launcher.gc()).removed

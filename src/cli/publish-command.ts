@@ -9,11 +9,11 @@ import {
   fromSystemError,
   packBundleToFile,
   parsePrivateKey,
-  ShoalError,
   signRelease,
   verifyBundleFile,
   type Digest,
 } from '../core/index.js'
+import { apiCall, type ApiCallInit } from './api-call.js'
 import { readText, usage, writeJson, type CliIo } from './cli-context.js'
 import { createProgress, progressInterval } from './progress.js'
 
@@ -27,21 +27,6 @@ interface PublishOptions {
   sign?: string
   json?: boolean
   quiet?: boolean
-}
-
-async function call(url: string, init: RequestInit & { token: string }): Promise<Response> {
-  const { token, ...rest } = init
-  let r: Response
-  try {
-    r = await fetch(url, { ...rest, headers: { ...(rest.headers as Record<string, string>), authorization: `Bearer ${token}` } })
-  } catch (err) {
-    throw fromSystemError(err, `reach ${new URL(url).origin}`)
-  }
-  if (!r.ok) {
-    const body = (await r.json().catch(() => ({}))) as { code?: string; message?: string }
-    throw new ShoalError(body.code ?? 'REQUEST_FAILED', r.status === 409 ? 'conflict' : r.status === 401 || r.status === 403 ? 'auth' : r.status < 500 ? 'invalid' : 'io', r.status, body.message ?? `${url}: HTTP ${r.status}`)
-  }
-  return r
 }
 
 export function registerPublish(program: Command, io: CliIo): void {
@@ -109,20 +94,22 @@ export async function publish(path: string, opts: PublishOptions & { token: stri
       },
     })
     const body = Readable.toWeb(createReadStream(bundle, { highWaterMark: 1 << 20 }).pipe(counter)) as ReadableStream
-    const uploaded = await call(`${opts.seeder.replace(/\/$/, '')}/v1/bundles/${digest}`, {
+    const uploaded = await apiCall(`${opts.seeder.replace(/\/$/, '')}/v1/bundles/${digest}`, {
       method: 'PUT',
       token,
+      server: 'seeder',
       headers: { 'content-type': 'application/octet-stream', 'content-length': String(size) },
       body,
       duplex: 'half',
-    } as RequestInit & { token: string }).finally(() => progress.stop())
+      signal: null,
+    } as ApiCallInit).finally(() => progress.stop())
     const facts = (await uploaded.json()) as Record<string, unknown>
     let signature: unknown
     if (opts.sign) {
       signature = signRelease({ release: opts.release, version: opts.version, digest }, parsePrivateKey(await readText(opts.sign, 'signing key')))
     }
     const tracker = opts.tracker.replace(/\/$/, '')
-    const version = await call(`${tracker}/v1/releases/${opts.release}/versions/${opts.version}`, {
+    const version = await apiCall(`${tracker}/v1/releases/${opts.release}/versions/${opts.version}`, {
       method: 'PUT',
       token,
       headers: { 'content-type': 'application/json' },
@@ -130,7 +117,7 @@ export async function publish(path: string, opts: PublishOptions & { token: stri
     })
     let rollout: unknown = null
     if (opts.channel) {
-      const moved = await call(`${tracker}/v1/channels/${opts.release}/${opts.channel}`, { method: 'PUT', token, headers: { 'content-type': 'application/json' }, body: JSON.stringify({ version: opts.version }) })
+      const moved = await apiCall(`${tracker}/v1/channels/${opts.release}/${opts.channel}`, { method: 'PUT', token, headers: { 'content-type': 'application/json' }, body: JSON.stringify({ version: opts.version }) })
       rollout = ((await moved.json()) as { rollout: unknown }).rollout
     }
     return { ok: true, digest, size, release: opts.release, version: opts.version, newVersion: version.status === 201, uploaded: facts, rollout }

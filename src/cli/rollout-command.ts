@@ -1,5 +1,6 @@
 import type { Command } from 'commander'
 import { ShoalError } from '../core/index.js'
+import { apiCall } from './api-call.js'
 import { untilSignal, usage, writeJson, type CliIo } from './cli-context.js'
 import { renderRolloutStatus, type RolloutStatusView } from './render-rollout.js'
 
@@ -11,26 +12,15 @@ interface ApiOptions {
 async function get<T>(opts: ApiOptions, io: CliIo, path: string): Promise<T> {
   const token = opts.token ?? io.env.SHOAL_TOKEN
   if (!token) throw usage('Cannot read the tracker: give a viewer token with --token or $SHOAL_TOKEN')
-  let r: Response
-  try {
-    r = await fetch(`${opts.tracker.replace(/\/$/, '')}${path}`, { headers: { authorization: `Bearer ${token}` }, signal: AbortSignal.timeout(15_000) })
-  } catch (err) {
-    throw new ShoalError('TRACKER_UNREACHABLE', 'io', 503, `Cannot reach the tracker at ${opts.tracker}: ${(err as Error).message}`)
-  }
-  const body = (await r.json().catch(() => ({}))) as T & { code?: string; message?: string }
-  if (!r.ok) throw new ShoalError(body.code ?? 'TRACKER_REFUSED', r.status === 401 || r.status === 403 ? 'auth' : r.status === 404 ? 'not-found' : 'io', r.status, body.message ?? `HTTP ${r.status}`)
-  return body
+  return (await (await apiCall(`${opts.tracker.replace(/\/$/, '')}${path}`, { token, signal: AbortSignal.timeout(15_000) })).json()) as T
 }
 
 /** Reads a server-sent event stream of `status` events; resolves true when `onStatus` says stop. */
 async function watchEvents(opts: ApiOptions, io: CliIo, path: string, onStatus: (s: RolloutStatusView) => boolean, signal: AbortSignal): Promise<boolean> {
   const token = opts.token ?? io.env.SHOAL_TOKEN
   const mine = new AbortController()
-  const r = await fetch(`${opts.tracker.replace(/\/$/, '')}${path}`, { headers: { authorization: `Bearer ${token}`, accept: 'text/event-stream' }, signal: AbortSignal.any([signal, mine.signal]) })
-  if (!r.ok || !r.body) {
-    const body = (await r.json().catch(() => ({}))) as { code?: string; message?: string }
-    throw new ShoalError(body.code ?? 'TRACKER_REFUSED', r.status === 401 || r.status === 403 ? 'auth' : 'io', r.status, body.message ?? `HTTP ${r.status}`)
-  }
+  const r = await apiCall(`${opts.tracker.replace(/\/$/, '')}${path}`, { token: token ?? '', headers: { accept: 'text/event-stream' }, signal: AbortSignal.any([signal, mine.signal]) })
+  if (!r.body) return false
   const decoder = new TextDecoder()
   let buffer = ''
   const reader = r.body.getReader()
