@@ -76,8 +76,14 @@ export function createSeeder(init: SeederInit): Seeder {
     },
   })
   new Gauge({ name: 'shoal_seeder_peers', help: 'Peers connected over all bundles', registers: [metrics], collect() { this.set(swarm.list().reduce((a, x) => a + x.stats().peers, 0)) } })
-  new Gauge({ name: 'shoal_seeder_stored_bytes', help: 'Bytes of bundles held', registers: [metrics], async collect() { this.set((await store.list()).reduce((a, b) => a + b.size, 0)) } })
-  const bundles = new Gauge({ name: 'shoal_seeder_bundles', help: 'Bundles held', registers: [metrics] })
+  // Both gauges read one listing of the store per scrape (kept for a second).
+  let listing: { at: number; held: Promise<{ size: number }[]> } | undefined
+  const held = (): Promise<{ size: number }[]> => {
+    if (!listing || performance.now() - listing.at > 1000) listing = { at: performance.now(), held: store.list() }
+    return listing.held
+  }
+  new Gauge({ name: 'shoal_seeder_bundles', help: 'Bundles held', registers: [metrics], async collect() { this.set((await held()).length) } })
+  new Gauge({ name: 'shoal_seeder_stored_bytes', help: 'Bytes of bundles held', registers: [metrics], async collect() { this.set((await held()).reduce((a, b) => a + b.size, 0)) } })
   let origin: Origin | undefined
   let app: FastifyInstance | undefined
   let sweeper: NodeJS.Timeout | undefined
@@ -94,7 +100,6 @@ export function createSeeder(init: SeederInit): Seeder {
       await store.remove(d)
       log('info', 'removed bundle by retention', { digest: d })
     }
-    bundles.set(stored.length - removed.length)
     return { removed }
   }
 
@@ -112,7 +117,6 @@ export function createSeeder(init: SeederInit): Seeder {
       const url = await app.listen({ port, host })
       if (!init.publicUrl) publicUrl = url
       await origin.offerAll()
-      bundles.set((await store.list()).length)
       if (sweepIntervalMs > 0 && tracker) {
         sweeper = setInterval(() => {
           sweeping ??= sweepOnce()
