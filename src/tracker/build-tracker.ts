@@ -280,15 +280,18 @@ export async function buildTracker(options: BuildTrackerOptions): Promise<Fastif
 
   // Computing a status walks every follower; many viewers (dashboards, CLIs in --watch) share
   // one computation per statusCacheMs instead of each paying for it.
-  const statusOf = async (release: string, channel: string): Promise<unknown> => {
+  // `notBefore`: an event stream that saw a change needs a status computed after it, not a
+  // cached one from just before (its last update would otherwise never be sent).
+  const statusOf = async (release: string, channel: string, notBefore = 0): Promise<unknown> => {
     const key = `${release}@${channel}`
     const cached = statusCache.get(key)
-    if (cached && Date.now() - cached.at < statusCacheMs) return cached.value
+    if (cached && Date.now() - cached.at < statusCacheMs && cached.at >= notBefore) return cached.value
+    const at = Date.now() // stamped before reading, so a report during the read counts as newer
     const ch = (await store.getChannel(release, channel)) ?? notFound(`channel ${release}@${channel}`)
     const history = await store.rolloutHistory(release, channel)
     const followers = (await store.listHosts()).filter((h) => h.follows.includes(key))
     const value = computeRolloutStatus(ch, history.at(-1), followers, await store.reportsFor(ch.digest))
-    statusCache.set(key, { at: Date.now(), value })
+    statusCache.set(key, { at, value })
     return value
   }
   // Rollout gauges, read at scrape time from the same shared status computation.
@@ -328,11 +331,13 @@ export async function buildTracker(options: BuildTrackerOptions): Promise<Fastif
       let last = JSON.stringify(first)
       res.write(`event: status\ndata: ${last}\n\n`)
       let pending: NodeJS.Timeout | undefined
+      let changedAt = 0
       const push = (): void => {
+        changedAt = Date.now()
         if (pending) return
         pending = setTimeout(() => {
           pending = undefined
-          statusOf(release, channel).then(
+          statusOf(release, channel, changedAt).then(
             (v) => {
               const text = JSON.stringify(v)
               if (text !== last) res.write(`event: status\ndata: ${text}\n\n`)
