@@ -4,6 +4,7 @@ import { setTimeout as sleep } from 'node:timers/promises'
 import {
   BundleDigestMismatchError,
   createSwarmNode,
+  localityFromLabels,
   digestFile,
   digestHex,
   NotFoundError,
@@ -106,6 +107,7 @@ export function createFetcher(init: FetcherInit): Fetcher {
     upLimit: init.upLimit,
     maxConns: init.maxConns,
     webSeedAfterMs: init.webSeedAfterMs,
+    locality: localityFromLabels(labels),
     log,
   })
   const reporter: Reporter = createReporter({ client, hostId, log })

@@ -1,5 +1,6 @@
 import { isIPv4 } from 'node:net'
 import { percentDecodeBytes } from './scrape-response.js'
+import { selectPeers, tagOfPeerId } from '../core/index.js'
 
 /**
  * The tracker's peer store and the HTTP announce wire format (BEP 3, compact peers BEP 23,
@@ -83,11 +84,39 @@ interface Peer {
   complete: boolean
   expires: number
   index: number
+  /** Locality tag from the peer id ('' when none) and the keys of its rack and region lists. */
+  rack: string
+  region: string
+}
+
+/** An unordered list with O(1) removal, for sampling. */
+class Bag<T> {
+  readonly items: T[] = []
+  private readonly pos = new Map<T, number>()
+  add(x: T): void {
+    this.pos.set(x, this.items.length)
+    this.items.push(x)
+  }
+  delete(x: T): void {
+    const i = this.pos.get(x)
+    if (i === undefined) return
+    this.pos.delete(x)
+    const last = this.items.pop()!
+    if (last !== x) {
+      this.items[i] = last
+      this.pos.set(last, i)
+    }
+  }
 }
 
 interface Swarm {
   peers: Map<string, Peer>
   list: Peer[]
+  /** Peers by locality tag (rack) and by its region half, for topology-aware answers. */
+  racks: Map<string, Bag<Peer>>
+  regions: Map<string, Bag<Peer>>
+  /** Peers that say nothing of where they are (the origin, other clients): near to everyone. */
+  untagged: Bag<Peer>
   complete: number
   incomplete: number
   downloaded: number
@@ -97,6 +126,8 @@ export interface SwarmStoreInit {
   /** A peer that has not announced for this long is dropped (default 30 min). */
   peerTtlMs?: number
   now?: () => number
+  /** Uniform in [0, 1), for sampling peers (injected by the fleet simulator). */
+  random?: () => number
 }
 
 export interface AnnounceResult {
@@ -124,6 +155,7 @@ const bint = (n: number): string => `i${Math.max(0, Math.trunc(n))}e`
 export function createSwarmStore(init: SwarmStoreInit = {}): SwarmStore {
   const ttl = init.peerTtlMs ?? 30 * 60 * 1000
   const now = init.now ?? Date.now
+  const random = init.random ?? Math.random
   const swarms = new Map<string, Swarm>()
 
   const remove = (s: Swarm, p: Peer): void => {
@@ -135,6 +167,26 @@ export function createSwarmStore(init: SwarmStoreInit = {}): SwarmStore {
     }
     if (p.complete) s.complete--
     else s.incomplete--
+    unplace(s, p)
+  }
+
+  const bagOf = (m: Map<string, Bag<Peer>>, key: string): Bag<Peer> => {
+    let b = m.get(key)
+    if (!b) m.set(key, (b = new Bag()))
+    return b
+  }
+  const place = (s: Swarm, p: Peer): void => {
+    if (!p.rack) return s.untagged.add(p)
+    bagOf(s.racks, p.rack).add(p)
+    bagOf(s.regions, p.region).add(p)
+  }
+  const unplace = (s: Swarm, p: Peer): void => {
+    if (!p.rack) return s.untagged.delete(p)
+    for (const [m, key] of [[s.racks, p.rack], [s.regions, p.region]] as const) {
+      const b = m.get(key)
+      b?.delete(p)
+      if (b?.items.length === 0) m.delete(key)
+    }
   }
 
   const sample = (s: Swarm, numwant: number, self: string): { v4: Buffer[]; v6: Buffer[] } => {
@@ -144,13 +196,21 @@ export function createSwarmStore(init: SwarmStoreInit = {}): SwarmStore {
     const push = (p: Peer): void => {
       if (p.peerId !== self) (p.v6 ? v6 : v4).push(p.compact)
     }
-    if (n <= numwant + 1) {
+    const me = s.peers.get(self)
+    if (me?.rack && n > numwant + 1) {
+      // A host that says where it is gets mostly its rack, then its region (see topology.ts).
+      // Untagged peers (the origin among them) count as near, as distanceBetween says.
+      const none: Peer[] = []
+      const rack = s.racks.get(me.rack)?.items ?? none
+      const tiers = { rack: s.untagged.items.length > 0 ? rack.concat(s.untagged.items) : rack, region: s.regions.get(me.region)?.items ?? none, all: s.list }
+      for (const p of selectPeers(numwant, tiers, (p) => p.peerId === self, random, { inRegion: (p) => p.region === me.region })) push(p)
+    } else if (n <= numwant + 1) {
       for (const p of s.list) push(p)
     } else {
       // numwant distinct random picks: rejection sampling is cheap while numwant << n.
       const seen = new Set<number>()
       while (v4.length + v6.length < numwant && seen.size < n) {
-        const i = Math.floor(Math.random() * n)
+        const i = Math.floor(random() * n)
         if (seen.has(i)) continue
         seen.add(i)
         push(s.list[i]!)
@@ -162,7 +222,7 @@ export function createSwarmStore(init: SwarmStoreInit = {}): SwarmStore {
   const record = (params: AnnounceParams, ip: string): AnnounceResult => {
       let s = swarms.get(params.infoHash)
       if (!s) {
-        s = { peers: new Map(), list: [], complete: 0, incomplete: 0, downloaded: 0 }
+        s = { peers: new Map(), list: [], racks: new Map(), regions: new Map(), untagged: new Bag(), complete: 0, incomplete: 0, downloaded: 0 }
         swarms.set(params.infoHash, s)
       }
       let peer = s.peers.get(params.peerId)
@@ -173,9 +233,11 @@ export function createSwarmStore(init: SwarmStoreInit = {}): SwarmStore {
         if (compact) {
           const complete = params.left === 0
           if (!peer) {
-            peer = { peerId: params.peerId, compact, v6: compact.length === 18, complete, expires: 0, index: s.list.length }
+            const rack = tagOfPeerId(params.peerId)
+            peer = { peerId: params.peerId, compact, v6: compact.length === 18, complete, expires: 0, index: s.list.length, rack, region: rack.slice(0, 6) }
             s.peers.set(peer.peerId, peer)
             s.list.push(peer)
+            place(s, peer)
             if (complete) s.complete++
             else s.incomplete++
           } else {

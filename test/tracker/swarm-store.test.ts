@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest'
 import { compactAddress, createSwarmStore, parseAnnounceQuery, type AnnounceParams } from '../../src/tracker/swarm-store.js'
+import { makeLocalPeerId } from '../../src/core/index.js'
 
 const esc = (hex: string) => [...Buffer.from(hex, 'hex')].map((b) => `%${b.toString(16).padStart(2, '0')}`).join('')
 const IH = 'ab'.repeat(20)
@@ -71,5 +72,50 @@ describe('createSwarmStore()', () => {
     s.sweep()
     expect(s.stats(IH)).toEqual({ complete: 0, incomplete: 0, downloaded: 0 })
     expect(s.swarms).toBe(0)
+  })
+})
+
+describe('topology-aware answers', () => {
+  const idAt = (region: string | undefined, rack: string | undefined, n: number, prefix = '-SH0100-') =>
+    makeLocalPeerId(prefix, { region, rack }, Buffer.from(n.toString(16).padStart(12, '0'), 'hex')).toString('hex')
+  const announceAs = (store: ReturnType<typeof createSwarmStore>, peerId: string, ip: string, left = 10) =>
+    store.record({ infoHash: IH, peerId, port: 6881, left, event: 'started', numwant: 50 }, ip)
+  const ipOf = (buf: Buffer) => [...buf.subarray(0, 4)].join('.')
+
+  it('gives a labelled host mostly its rack, some region, some beyond, and the unlabelled origin as a near peer', () => {
+    const store = createSwarmStore()
+    announceAs(store, idAt(undefined, undefined, 0, '-SO0100-'), '10.9.9.9', 0) // the origin
+    // 4 regions x 5 racks x 20 hosts; IP 10.region.rack.host
+    for (let g = 0; g < 4; g++) for (let r = 0; r < 5; r++) for (let h = 1; h <= 20; h++) announceAs(store, idAt(`g${g}`, `r${r}`, g * 1000 + r * 100 + h), `10.${g}.${r}.${h}`)
+    const me = idAt('g1', 'r2', 99_999)
+    const got = announceAs(store, me, '10.1.2.99').v4.map(ipOf)
+    expect(got).toHaveLength(50)
+    const rack = got.filter((ip) => ip.startsWith('10.1.2.')).length
+    const region = got.filter((ip) => ip.startsWith('10.1.') && !ip.startsWith('10.1.2.')).length
+    expect(got).toContain('10.9.9.9')
+    expect(rack).toBe(20) // all 20 rack peers (the origin counts as near too)
+    expect(region).toBeGreaterThanOrEqual(8)
+    expect(got.length - rack - region - 1).toBeGreaterThanOrEqual(3)
+  })
+
+  it('answers an unlabelled host at random over the whole swarm, as before', () => {
+    const store = createSwarmStore()
+    for (let g = 0; g < 4; g++) for (let h = 1; h <= 100; h++) announceAs(store, idAt(`g${g}`, 'r', g * 1000 + h), `10.${g}.0.${h}`)
+    const got = announceAs(store, pid(7), '10.200.0.1').v4.map(ipOf)
+    const regions = new Set(got.map((ip) => ip.split('.')[1]))
+    expect(got).toHaveLength(50)
+    expect(regions.size).toBe(4)
+  })
+
+  it('forgets a stopped peer in its rack list too', () => {
+    const store = createSwarmStore()
+    const a = idAt('g', 'r', 1)
+    const b = idAt('g', 'r', 2)
+    for (let h = 3; h < 60; h++) announceAs(store, idAt('x', 'y', h), `10.1.0.${h}`)
+    announceAs(store, a, '10.0.0.1')
+    announceAs(store, b, '10.0.0.2')
+    expect(announceAs(store, b, '10.0.0.2').v4.map(ipOf)).toContain('10.0.0.1')
+    store.record({ infoHash: IH, peerId: a, port: 6881, left: 10, event: 'stopped', numwant: 50 }, '10.0.0.1')
+    expect(announceAs(store, b, '10.0.0.2').v4.map(ipOf)).not.toContain('10.0.0.1')
   })
 })

@@ -10,6 +10,7 @@ import { createPieceScheduler, encodeBitfield, type PieceScheduler } from './pie
 import { createRateLimiter } from './rate-limiter.js'
 import { createSuperSeed, type SuperSeed } from './super-seed.js'
 import { pieceMatches, pieceSize, type TorrentInfo } from './torrent-info.js'
+import { admitPeer, choosePiece, connReserve, createNearAvailability, distanceBetween, makeLocalPeerId, peerKey, tagOfPeerId, type Distance, type Locality, type NearAvailability } from './topology.js'
 
 /** BEP 3 block size every client asks for, and what we ask of peers we do not know. */
 const BLOCK = 16 << 10
@@ -45,6 +46,8 @@ export interface SwarmNodeInit {
   webSeedAfterMs?: number
   /** Bytes of recently used pieces kept in memory per torrent for serving peers (default 32 MiB). */
   pieceCacheBytes?: number
+  /** Where this node sits (region, rack): carried in its peer id for the tracker and peers. */
+  locality?: Locality
   random?: () => number
   log?: (level: 'info' | 'warn', message: string, fields?: Record<string, unknown>) => void
 }
@@ -115,14 +118,18 @@ interface Peer {
   outstanding: number
   /** The peer runs Shoal (its id says so): larger blocks. */
   shoal: boolean
+  /** Rack/region distance from its peer id (0 when either side has no locality). */
+  distance: Distance
+  /** Its peerKey when it is a rack peer that states its locality (shares cross-rack fetching). */
+  rackKey: number | undefined
   /** Bytes served per piece not yet sent whole (only counted until each piece is delivered once). */
   sent?: Map<number, number>
   has(index: number): boolean
 }
 
-function makePeerId(role: 'origin' | 'host'): Buffer {
-  // Azureus-style: -SO0100- for the origin, -SH0100- for hosts.
-  return Buffer.concat([Buffer.from(role === 'origin' ? '-SO0100-' : '-SH0100-'), randomBytes(12)])
+function makePeerId(role: 'origin' | 'host', locality: Locality): Buffer {
+  // Azureus-style: -SO0100- for the origin, -SH0100- for hosts; then the locality tag.
+  return makeLocalPeerId(role === 'origin' ? '-SO0100-' : '-SH0100-', locality, randomBytes(6))
 }
 
 /**
@@ -142,8 +149,9 @@ export function createSwarmNode(init: SwarmNodeInit): SwarmNode {
     random = Math.random,
     log = () => {},
   } = init
-  const peerId = makePeerId(role)
+  const peerId = makePeerId(role, init.locality ?? {})
   const myKey = peerId.toString('hex')
+  const myTag = tagOfPeerId(myKey)
   const up = createRateLimiter(init.upLimit ?? 0)
   const down = createRateLimiter(init.downLimit ?? 0)
   const sessions = new Map<string, SessionImpl>()
@@ -159,6 +167,9 @@ export function createSwarmNode(init: SwarmNodeInit): SwarmNode {
     private resolveDone!: () => void
     private rejectDone!: (err: Error) => void
     readonly sched: PieceScheduler
+    private readonly near: NearAvailability
+    /** Connected peers in this host's rack that state their locality. */
+    private rackPeers = 0
     private readonly stored: Uint8Array
     private readonly superSeed?: SuperSeed
     readonly peers = new Map<string, Peer>()
@@ -185,6 +196,7 @@ export function createSwarmNode(init: SwarmNodeInit): SwarmNode {
       this.announceUrls = options.announceUrls ?? []
       this.webSeeds = options.webSeeds ?? info.urlList
       this.sched = createPieceScheduler({ pieceCount: info.pieceCount, random })
+      this.near = createNearAvailability(info.pieceCount, myTag ? peerKey(myKey) : undefined)
       this.stored = new Uint8Array(info.pieceCount)
       // The origin shows each peer about 512 KiB of pieces at a time (at least 2 pieces).
       if (options.superSeed) this.superSeed = createSuperSeed({ pieceCount: info.pieceCount, random, window: Math.max(2, Math.ceil((512 << 10) / info.pieceLength)) })
@@ -262,7 +274,8 @@ export function createSwarmNode(init: SwarmNodeInit): SwarmNode {
       const addr = `${p.host}:${p.port}`
       if (this.closed || this.banned.has(addr) || this.connecting.has(addr)) return
       if ([...this.peers.values()].some((x) => x.addr === addr)) return
-      if (this.peers.size + this.connecting.size >= maxConns) return
+      // A host that states its locality may dial past maxConns for links out of its rack (admitPeer).
+      if (this.peers.size + this.connecting.size >= maxConns + (myTag ? connReserve(maxConns) : 0)) return
       const last = this.lastTried.get(addr) ?? -Infinity
       if (performance.now() - last < 5_000) return
       this.lastTried.set(addr, performance.now())
@@ -303,7 +316,11 @@ export function createSwarmNode(init: SwarmNodeInit): SwarmNode {
           return
         }
       }
-      if (this.peers.size >= maxConns) {
+      const theirTag = tagOfPeerId(remoteId)
+      const distance = distanceBetween(myTag, theirTag)
+      const rackMember = myTag !== '' && theirTag !== '' && distance === 0
+      const origin = remoteId.startsWith(Buffer.from('-SO').toString('hex'))
+      if (!admitPeer({ total: this.peers.size, rack: this.rackPeers }, { rackMember, distance, origin }, maxConns)) {
         wire.destroy()
         socket.destroy()
         return
@@ -312,13 +329,19 @@ export function createSwarmNode(init: SwarmNodeInit): SwarmNode {
         key: remoteId,
         addr,
         outgoing,
-        origin: remoteId.startsWith(Buffer.from('-SO').toString('hex')),
+        origin,
         shoal: remoteId.startsWith(Buffer.from('-SO').toString('hex')) || remoteId.startsWith(Buffer.from('-SH').toString('hex')),
         wire,
         socket,
         downloads: new Map(),
         outstanding: 0,
         has: (i) => wire.peerPieces.get(i),
+        distance,
+        rackKey: rackMember ? peerKey(remoteId) : undefined,
+      }
+      if (peer.rackKey !== undefined) {
+        this.rackPeers++
+        this.near.rackPeer(peer.rackKey, 1)
       }
       this.peers.set(remoteId, peer)
       wire.setKeepAlive(true)
@@ -331,6 +354,7 @@ export function createSwarmNode(init: SwarmNodeInit): SwarmNode {
 
       wire.on('bitfield', () => {
         this.sched.addPeer(peer.has, 1)
+        this.near.addPeer(peer.distance, peer.has, 1)
         this.updateInterest(peer)
         this.reveal(peer)
         this.fill(peer)
@@ -338,6 +362,7 @@ export function createSwarmNode(init: SwarmNodeInit): SwarmNode {
       wire.on('have', (i: number) => {
         if (i >= this.info.pieceCount) return this.violation(peer, new PeerProtocolError(`Peer ${addr} announced piece ${i} of ${this.info.pieceCount}`))
         this.sched.addAvailability(i)
+        this.near.add(peer.distance, i)
         this.superSeed?.peerHas(peer.key, i)
         if (!this.sched.has(i)) peer.wire.interested()
         this.reveal(peer)
@@ -388,6 +413,11 @@ export function createSwarmNode(init: SwarmNodeInit): SwarmNode {
       if (this.peers.get(peer.key) !== peer) return
       this.peers.delete(peer.key)
       this.sched.addPeer(peer.has, -1)
+      this.near.addPeer(peer.distance, peer.has, -1)
+      if (peer.rackKey !== undefined) {
+        this.rackPeers--
+        this.near.rackPeer(peer.rackKey, -1)
+      }
       this.superSeed?.peerGone(peer.key)
       for (const d of peer.downloads.values()) {
         d.cancelled = true
@@ -490,12 +520,7 @@ export function createSwarmNode(init: SwarmNodeInit): SwarmNode {
         }
         if (!d) {
           if (peer.downloads.size >= maxPieces) return
-          // End-game copies from the origin only for pieces no other peer holds: elsewhere a
-          // duplicate spends the one uplink every host is waiting on.
-          const onlyFromOrigin = (j: number): boolean => this.sched.availability(j) <= 1
-          const i = peer.origin
-            ? this.sched.pick((j) => peer.has(j) && onlyFromOrigin(j), new Set(peer.downloads.keys()), { endGame: onlyFromOrigin })
-            : this.sched.pick(peer.has, new Set(peer.downloads.keys()))
+          const i = choosePiece(this.sched, this.near, peer, new Set(peer.downloads.keys()), () => this.idle())
           if (i === undefined) return
           const size = pieceSize(this.info, i)
           d = { index: i, size, data: Buffer.allocUnsafe(size), received: 0, next: 0, retry: [], cancelled: false }
@@ -547,8 +572,19 @@ export function createSwarmNode(init: SwarmNodeInit): SwarmNode {
           this.violation(peer, new PieceHashMismatchError(`Piece ${d.index} from ${peer.addr} does not match its hash; its data was thrown away`))
           return
         }
+        // Nothing coming from anyone: peers outside the rack may now be asked for pieces this
+        // host does not own (see choosePiece), so ask them all again.
+        if (this.idle()) {
+          for (const p of this.peers.values()) this.fill(p)
+          return
+        }
       }
       this.fill(peer)
+    }
+
+    private idle(): boolean {
+      for (const p of this.peers.values()) if (p.downloads.size > 0) return false
+      return true
     }
 
     private async store(i: number, data: Uint8Array): Promise<void> {

@@ -6,3 +6,20 @@ export { announce, parseAnnounceResponse, parseCompactPeers, escapeBytes, type A
 export { createRateLimiter, parseRate, type RateLimiter } from './rate-limiter.js'
 export { createMessageFramer, type MessageFramer } from './message-framer.js'
 export { createSwarmNode, type SwarmNode, type SwarmNodeInit, type TorrentSession, type AddTorrentOptions, type SessionStats } from './create-swarm-node.js'
+export {
+  admitPeer,
+  choosePiece,
+  connReserve,
+  createNearAvailability,
+  distanceBetween,
+  localityFromLabels,
+  localityTag,
+  makeLocalPeerId,
+  peerKey,
+  selectPeers,
+  tagOfPeerId,
+  type Distance,
+  type Locality,
+  type NearAvailability,
+  type SourcePeer,
+} from './topology.js'

@@ -58,28 +58,36 @@ export function createPieceScheduler(init: PieceSchedulerInit): PieceScheduler {
   const running = new Uint16Array(pieceCount)
   let missing = pieceCount
 
-  const scan = (peerHas: (i: number) => boolean, busy: ReadonlySet<number> | undefined, endGame: boolean, endGameOk?: (i: number) => boolean): number | undefined => {
+  /**
+   * One pass finds both the rarest piece nobody is fetching and, in case there is none, the
+   * end-game piece (fewest downloads under way, then rarest). Cheapest tests first: the typed
+   * arrays rule out most pieces before the callbacks run.
+   */
+  const scan = (peerHas: (i: number) => boolean, busy: ReadonlySet<number> | undefined, endGameOk?: (i: number) => boolean): number | undefined => {
     // Start at a random offset so that hosts holding equal counts pick different pieces.
     const offset = Math.floor(random() * pieceCount)
     let best: number | undefined
     let bestAvail = Infinity
-    let bestRunning = Infinity
-    for (let k = 0; k < pieceCount; k++) {
-      const i = (k + offset) % pieceCount
-      if (have[i] || busy?.has(i)) continue
+    let late: number | undefined
+    let lateAvail = Infinity
+    let lateRunning = Infinity
+    for (let k = 0, i = offset; k < pieceCount; k++, i = i + 1 === pieceCount ? 0 : i + 1) {
+      if (have[i]) continue
       const r = running[i]!
-      if (endGame ? r === 0 || r >= maxPerPiece : r > 0) continue
-      if (!peerHas(i)) continue
-      if (endGame && endGameOk && !endGameOk(i)) continue
       const a = avail[i]!
-      if (endGame ? r < bestRunning || (r === bestRunning && a < bestAvail) : a < bestAvail) {
+      if (r === 0) {
+        if (a >= bestAvail || busy?.has(i) || !peerHas(i)) continue
         best = i
         bestAvail = a
-        bestRunning = r
-        if (!endGame && a <= 1) break // nothing is rarer than a piece one peer holds
+        if (a <= 1) break // nothing is rarer than a piece one peer holds
+      } else if (best === undefined && r < maxPerPiece && (r < lateRunning || (r === lateRunning && a < lateAvail))) {
+        if (busy?.has(i) || !peerHas(i) || (endGameOk && !endGameOk(i))) continue
+        late = i
+        lateAvail = a
+        lateRunning = r
       }
     }
-    return best
+    return best ?? late
   }
 
   return {
@@ -104,7 +112,7 @@ export function createPieceScheduler(init: PieceSchedulerInit): PieceScheduler {
     active: (i) => running[i]!,
     pick(peerHas, busy, options) {
       if (missing === 0) return undefined
-      return scan(peerHas, busy, false) ?? scan(peerHas, busy, true, options?.endGame)
+      return scan(peerHas, busy, options?.endGame)
     },
     start(i) {
       running[i]!++

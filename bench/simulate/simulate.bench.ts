@@ -1,0 +1,111 @@
+/**
+ * bench:simulate — the fleet simulator (fleet-sim.ts) over a range of fleet sizes: completion
+ * time percentiles over T_min (S / host rate), origin egress over S, and cross-rack traffic over
+ * its minimum (each rack fetching the bundle once), with and without topology labels.
+ *
+ *   npm run bench:simulate -- [--hosts 16,100,1000,10000] [--size-mib 1024] [--rate-gbit 10]
+ *     [--piece-kib K] [--topology aware,none] [--oversub 4] [--hosts-per-rack 40]
+ *     [--racks-per-region 10] [--late 0] [--fail 0] [--seed 1]
+ *   npm run bench:simulate -- --cross-check      # the bench:fleet set-ups (N=8 and 16, 16 MiB, 10 Mbit/s)
+ *
+ * Runs on one core, no root; prints a progress line to stderr every few seconds of wall time.
+ */
+import { mkdirSync, writeFileSync } from 'node:fs'
+import { fileURLToPath } from 'node:url'
+import { benchOption } from '../bench-args.js'
+import { simulate, type SimConfig, type SimResult } from './fleet-sim.js'
+
+const argv = process.argv.slice(2)
+const crossCheck = argv.includes('--cross-check')
+const num = (name: string, fallback: string): number => Number(benchOption(name, fallback))
+
+interface Row {
+  config: Omit<SimConfig, 'onProgress'>
+  result: SimResult
+}
+
+function run(config: Omit<SimConfig, 'onProgress'>): Row {
+  let lastPrint = performance.now()
+  const label = `N=${config.hosts} ${config.topology ?? 'aware'}`
+  process.stderr.write(`[simulate] ${label}: S=${config.sizeBytes / 2 ** 20} MiB at ${config.rateBps / 1e9} Gbit/s ...\n`)
+  const result = simulate({
+    ...config,
+    onProgress: (p) => {
+      if (performance.now() - lastPrint < 5000) return
+      lastPrint = performance.now()
+      process.stderr.write(`[simulate] ${label}: t=${p.simTime.toFixed(3)} s simulated, ${p.done}/${p.hosts} hosts done, ${(p.events / 1e6).toFixed(1)}M events\n`)
+    },
+  })
+  process.stderr.write(`[simulate] ${label}: done in ${(result.wallMs / 1000).toFixed(1)} s wall, ${result.events} events\n`)
+  return { config, result }
+}
+
+const q = (r: SimResult, f: number): string => (r.ratios.length ? r.ratios[Math.min(r.ratios.length - 1, Math.floor(f * r.ratios.length))]!.toFixed(2) : '-')
+
+function table(rows: Row[]): void {
+  console.table(
+    rows.map(({ config, result: r }) => ({
+      hosts: r.hosts,
+      topology: config.topology ?? 'aware',
+      pieces: `${r.pieces} x ${r.pieceLength / 1024} KiB`,
+      'T_min s': r.tMin.toFixed(3),
+      'p50/T_min': q(r, 0.5),
+      'p90/T_min': q(r, 0.9),
+      'p99/T_min': q(r, 0.99),
+      'last/T_min': r.ratios.length ? r.ratios.at(-1)!.toFixed(2) : '-',
+      'origin/S': (r.originBytes / config.sizeBytes).toFixed(2),
+      'cross-rack/min': r.racks > 0 ? (r.crossRackBytes / (r.racks * config.sizeBytes)).toFixed(2) : '-',
+      'done/failed/stuck': `${r.completed}/${r.failed}/${r.stuck}`,
+      'wall s': (r.wallMs / 1000).toFixed(1),
+    })),
+  )
+}
+
+const rows: Row[] = []
+if (crossCheck) {
+  // bench:fleet's network: one switch (one rack), every link rate-limited both ways by tc tbf
+  // (50 ms queue), so RTT under load is tens of ms; startMs covers the fetcher's reaction to the
+  // channel move (long-poll answer, torrent fetch, announce).
+  const rateMbit = num('rate-mbit', '10')
+  for (const hosts of benchOption('hosts', '8,16').split(',').map(Number)) {
+    rows.push(
+      run({
+        hosts,
+        sizeBytes: num('size-mib', '16') * 2 ** 20,
+        rateBps: rateMbit * 1e6,
+        hostsPerRack: 1000,
+        oversubscription: 0,
+        rttMs: { rack: num('rtt-ms', '20'), region: num('rtt-ms', '20'), far: num('rtt-ms', '20') },
+        startMs: num('start-ms', '300'),
+        topology: 'none',
+        seed: num('seed', '1'),
+      }),
+    )
+  }
+} else {
+  for (const hosts of benchOption('hosts', '16,100,1000,10000').split(',').map(Number)) {
+    for (const topology of benchOption('topology', 'aware').split(',') as ('aware' | 'none')[]) {
+      const pieceKib = benchOption('piece-kib', '')
+      rows.push(
+        run({
+          hosts,
+          sizeBytes: num('size-mib', '1024') * 2 ** 20,
+          pieceLength: pieceKib ? Number(pieceKib) * 1024 : undefined,
+          rateBps: num('rate-gbit', '10') * 1e9,
+          topology,
+          oversubscription: num('oversub', '4'),
+          hostsPerRack: num('hosts-per-rack', '40'),
+          racksPerRegion: num('racks-per-region', '10'),
+          lateFraction: num('late', '0'),
+          failFraction: num('fail', '0'),
+          seed: num('seed', '1'),
+        }),
+      )
+    }
+  }
+}
+table(rows)
+const out = fileURLToPath(new URL(`../results/simulate${crossCheck ? '-cross-check' : ''}.json`, import.meta.url))
+mkdirSync(fileURLToPath(new URL('../results/', import.meta.url)), { recursive: true })
+writeFileSync(out, JSON.stringify(rows.map(({ config, result }) => ({ config, result: { ...result, ratios: undefined, p50: q(result, 0.5), p90: q(result, 0.9), p99: q(result, 0.99) } })), null, 2) + '\n')
+console.log(`results: ${out}`)
