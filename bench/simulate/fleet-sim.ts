@@ -529,6 +529,14 @@ export function simulate(cfg: SimConfig): SimResult {
         peer.near.add(back.distance, i)
         if (!peer.have[i]) {
           back.wants++
+          // A piece asked of the origin and not yet moving is withdrawn once a peer holds it
+          // (the engine sends a BEP 3 cancel): the origin's queue only carries rare pieces.
+          for (const o of [...(peer.asked.get(i) ?? [])]) {
+            if (o.origin && o.queue.includes(i)) {
+              cancel(o, i)
+              back.stale = false
+            }
+          }
           // The engine picks again on every HAVE. A pick that found nothing before can only find
           // something now if the new piece is itself a candidate, so skip the O(pieces) scan
           // otherwise (the outcome is the same; it keeps 10,000 hosts tractable).
@@ -645,15 +653,6 @@ export function simulate(cfg: SimConfig): SimResult {
     }
   }
 
-  const stuckHost = hosts.find((h) => !h.failed && h.doneAt === Infinity)
-  if (stuckHost && process.env.SIM_DEBUG) {
-    const h = stuckHost
-    const missing = [...Array(P).keys()].filter((i) => !h.have[i])
-    const i = missing[0]!
-    const rackHolders = hosts.filter((x) => x.rack === h.rack && x.have[i]).length
-    const rackOwners = hosts.filter((x) => x.rack === h.rack && x.near.owns(i)).map((x) => ({ idx: x.idx, has: x.have[i], conns: x.conns.map((c) => [c.distance, c.peer.have[i] ?? 0, c.stale, c.requested.size, c.wants]) }))
-    console.error(JSON.stringify({ host: h.idx, rack: h.rack, missing: missing.length, piece: i, rackHolders, owns: h.near.owns(i), avail: h.sched.availability(i), active: h.sched.active(i), conns: h.conns.map((c) => [c.distance, c.has(i), c.stale, c.requested.size, c.wants, c.peer.rack]), rackOwners }))
-  }
   const ratios = hosts
     .filter((h) => !h.failed && h.doneAt < Infinity)
     .map((h) => (h.doneAt - h.joinedAt) / (S / h.rate))

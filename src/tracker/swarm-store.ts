@@ -203,7 +203,7 @@ export function createSwarmStore(init: SwarmStoreInit = {}): SwarmStore {
       const none: Peer[] = []
       const rack = s.racks.get(me.rack)?.items ?? none
       const tiers = { rack: s.untagged.items.length > 0 ? rack.concat(s.untagged.items) : rack, region: s.regions.get(me.region)?.items ?? none, all: s.list }
-      for (const p of selectPeers(numwant, tiers, (p) => p.peerId === self, random, { inRegion: (p) => p.region === me.region })) push(p)
+      for (const p of selectPeers(numwant, tiers, (p) => p.peerId === self, random, { inRack: (p) => p.rack === me.rack, inRegion: (p) => p.region === me.region })) push(p)
     } else if (n <= numwant + 1) {
       for (const p of s.list) push(p)
     } else {

@@ -47,7 +47,7 @@ describe('selectPeers()', () => {
     const rack = mk('rack', 60)
     const region = [...rack, ...mk('reg', 300)]
     const all = [...region, ...mk('far', 2000)]
-    const got = selectPeers(50, { rack, region, all }, (p) => p === 'rack0', Math.random, { inRegion: (p) => !p.startsWith('far') })
+    const got = selectPeers(50, { rack, region, all }, (p) => p === 'rack0', Math.random, { inRack: (p) => p.startsWith('rack'), inRegion: (p) => !p.startsWith('far') })
     expect(got).toHaveLength(50)
     expect(new Set(got).size).toBe(50)
     expect(got).not.toContain('rack0')

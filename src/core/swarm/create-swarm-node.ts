@@ -363,6 +363,7 @@ export function createSwarmNode(init: SwarmNodeInit): SwarmNode {
         if (i >= this.info.pieceCount) return this.violation(peer, new PeerProtocolError(`Peer ${addr} announced piece ${i} of ${this.info.pieceCount}`))
         this.sched.addAvailability(i)
         this.near.add(peer.distance, i)
+        if (!peer.origin) this.withdrawFromOrigin(i)
         this.superSeed?.peerHas(peer.key, i)
         if (!this.sched.has(i)) peer.wire.interested()
         this.reveal(peer)
@@ -580,6 +581,25 @@ export function createSwarmNode(init: SwarmNodeInit): SwarmNode {
         }
       }
       this.fill(peer)
+    }
+
+    /**
+     * A peer now holds piece i: a request for it to the origin that has not started to arrive is
+     * cancelled (BEP 3), so the origin's queue carries only pieces nobody else has and the piece
+     * is asked of the peer instead (the origin's request keeps it marked as under way till then).
+     */
+    private withdrawFromOrigin(i: number): void {
+      for (const p of this.peers.values()) {
+        if (!p.origin) continue
+        const d = p.downloads.get(i)
+        if (!d || d.received > 0) continue
+        d.cancelled = true
+        p.downloads.delete(i)
+        this.sched.finish(i)
+        const block = p.shoal ? SHOAL_BLOCK : BLOCK
+        for (let offset = 0; offset < d.next; offset += block) p.wire.cancel(i, offset, Math.min(block, d.size - offset))
+        this.fill(p)
+      }
     }
 
     private idle(): boolean {

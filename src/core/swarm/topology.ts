@@ -84,7 +84,7 @@ export function selectPeers<T>(
   tiers: { rack: readonly T[]; region: readonly T[]; all: readonly T[] },
   skip: (p: T) => boolean,
   random: () => number = Math.random,
-  shares: { regionShare?: number; farShare?: number; inRegion?: (p: T) => boolean } = {},
+  shares: { regionShare?: number; farShare?: number; inRack?: (p: T) => boolean; inRegion?: (p: T) => boolean } = {},
 ): T[] {
   const { regionShare = 0.15, farShare = 0.05 } = shares
   const out: T[] = []
@@ -118,8 +118,10 @@ export function selectPeers<T>(
   const far = Math.max(1, Math.ceil(want * farShare))
   const region = Math.max(1, Math.ceil(want * regionShare))
   take(tiers.rack, Math.max(0, want - far - region))
+  // The region share goes to other racks and the far share to other regions when the caller can
+  // tell them apart, then to anyone.
+  if (shares.inRack) take(tiers.region, Math.max(0, want - far), shares.inRack)
   take(tiers.region, Math.max(0, want - far))
-  // The far share goes to other regions when the caller can tell them apart, then to anyone.
   if (shares.inRegion) take(tiers.all, want, shares.inRegion)
   take(tiers.all, want)
   return out
