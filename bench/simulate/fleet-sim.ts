@@ -316,7 +316,6 @@ export function simulate(cfg: SimConfig): SimResult {
       if (shown[i]) continue
       shown[i] = 1
       host.sched.addAvailability(i)
-      host.near.add(c.distance, i)
       if (!host.have[i]) {
         c.wants++
         c.stale = false
@@ -540,7 +539,7 @@ export function simulate(cfg: SimConfig): SimResult {
           // The engine picks again on every HAVE. A pick that found nothing before can only find
           // something now if the new piece is itself a candidate, so skip the O(pieces) scan
           // otherwise (the outcome is the same; it keeps 10,000 hosts tractable).
-          if (back.requested.size < depth && (!back.stale || (!back.requested.has(i) && peer.sched.active(i) < 2 && peer.near.allows(back.distance, i)))) {
+          if (back.requested.size < depth && (!back.stale || (!back.requested.has(i) && peer.sched.active(i) < 2 && peer.near.allows(back.distance, i, peer.outstanding === 0)))) {
             back.stale = false
             ask(back)
           }
@@ -653,6 +652,14 @@ export function simulate(cfg: SimConfig): SimResult {
     }
   }
 
+  if (process.env.SIM_DEBUG) {
+    const h = hosts.find((x) => !x.failed && x.doneAt === Infinity)
+    if (h) {
+      const missing = [...Array(P).keys()].filter((i) => !h.have[i])
+      console.error(JSON.stringify({ host: h.idx, rack: h.rack, missing: missing.length, outstanding: h.outstanding, downFree: h.downFree, upFree: h.upFree, piece: missing[0], owns: h.near.owns(missing[0]!), avail: h.sched.availability(missing[0]!), active: h.sched.active(missing[0]!) }))
+      for (const c of h.conns) console.error(JSON.stringify({ peer: c.peer.idx, rack: c.peer.rack, origin: c.origin, d: c.distance, stale: c.stale, req: [...c.requested], queue: c.queue, moving: c.moving.length, wants: c.wants, peerUpFree: c.peer.upFree, hasFirst: c.has(missing[0]!) }))
+    }
+  }
   const ratios = hosts
     .filter((h) => !h.failed && h.doneAt < Infinity)
     .map((h) => (h.doneAt - h.joinedAt) / (S / h.rate))

@@ -354,7 +354,7 @@ export function createSwarmNode(init: SwarmNodeInit): SwarmNode {
 
       wire.on('bitfield', () => {
         this.sched.addPeer(peer.has, 1)
-        this.near.addPeer(peer.distance, peer.has, 1)
+        if (!peer.origin) this.near.addPeer(peer.distance, peer.has, 1)
         this.updateInterest(peer)
         this.reveal(peer)
         this.fill(peer)
@@ -362,8 +362,12 @@ export function createSwarmNode(init: SwarmNodeInit): SwarmNode {
       wire.on('have', (i: number) => {
         if (i >= this.info.pieceCount) return this.violation(peer, new PeerProtocolError(`Peer ${addr} announced piece ${i} of ${this.info.pieceCount}`))
         this.sched.addAvailability(i)
-        this.near.add(peer.distance, i)
-        if (!peer.origin) this.withdrawFromOrigin(i)
+        // The origin is near to everyone but serves only what no peer holds: its pieces are not
+        // copies the rack can fetch from, so they do not count as near.
+        if (!peer.origin) {
+          this.near.add(peer.distance, i)
+          this.withdrawFromOrigin(i)
+        }
         this.superSeed?.peerHas(peer.key, i)
         if (!this.sched.has(i)) peer.wire.interested()
         this.reveal(peer)
@@ -414,7 +418,7 @@ export function createSwarmNode(init: SwarmNodeInit): SwarmNode {
       if (this.peers.get(peer.key) !== peer) return
       this.peers.delete(peer.key)
       this.sched.addPeer(peer.has, -1)
-      this.near.addPeer(peer.distance, peer.has, -1)
+      if (!peer.origin) this.near.addPeer(peer.distance, peer.has, -1)
       if (peer.rackKey !== undefined) {
         this.rackPeers--
         this.near.rackPeer(peer.rackKey, -1)
