@@ -652,14 +652,6 @@ export function simulate(cfg: SimConfig): SimResult {
     }
   }
 
-  if (process.env.SIM_DEBUG) {
-    const h = hosts.find((x) => !x.failed && x.doneAt === Infinity)
-    if (h) {
-      const missing = [...Array(P).keys()].filter((i) => !h.have[i])
-      console.error(JSON.stringify({ host: h.idx, rack: h.rack, missing: missing.length, outstanding: h.outstanding, downFree: h.downFree, upFree: h.upFree, piece: missing[0], owns: h.near.owns(missing[0]!), avail: h.sched.availability(missing[0]!), active: h.sched.active(missing[0]!) }))
-      for (const c of h.conns) console.error(JSON.stringify({ peer: c.peer.idx, rack: c.peer.rack, origin: c.origin, d: c.distance, stale: c.stale, req: [...c.requested], queue: c.queue, moving: c.moving.length, wants: c.wants, peerUpFree: c.peer.upFree, hasFirst: c.has(missing[0]!) }))
-    }
-  }
   const ratios = hosts
     .filter((h) => !h.failed && h.doneAt < Infinity)
     .map((h) => (h.doneAt - h.joinedAt) / (S / h.rate))
