@@ -83,7 +83,6 @@ interface Peer {
   v6: boolean
   complete: boolean
   expires: number
-  index: number
   /** Locality tag from the peer id ('' when none) and the keys of its rack and region lists. */
   rack: string
   region: string
@@ -111,7 +110,7 @@ class Bag<T> {
 
 interface Swarm {
   peers: Map<string, Peer>
-  list: Peer[]
+  list: Bag<Peer>
   /** Peers by locality tag (rack) and by its region half, for topology-aware answers. */
   racks: Map<string, Bag<Peer>>
   regions: Map<string, Bag<Peer>>
@@ -160,11 +159,7 @@ export function createSwarmStore(init: SwarmStoreInit = {}): SwarmStore {
 
   const remove = (s: Swarm, p: Peer): void => {
     s.peers.delete(p.peerId)
-    const last = s.list.pop()!
-    if (last !== p) {
-      s.list[p.index] = last
-      last.index = p.index
-    }
+    s.list.delete(p)
     if (p.complete) s.complete--
     else s.incomplete--
     unplace(s, p)
@@ -192,7 +187,7 @@ export function createSwarmStore(init: SwarmStoreInit = {}): SwarmStore {
   const sample = (s: Swarm, numwant: number, self: string): { v4: Buffer[]; v6: Buffer[] } => {
     const v4: Buffer[] = []
     const v6: Buffer[] = []
-    const n = s.list.length
+    const n = s.list.items.length
     const push = (p: Peer): void => {
       if (p.peerId !== self) (p.v6 ? v6 : v4).push(p.compact)
     }
@@ -202,10 +197,10 @@ export function createSwarmStore(init: SwarmStoreInit = {}): SwarmStore {
       // Untagged peers (the origin among them) count as near, as distanceBetween says.
       const none: Peer[] = []
       const rack = s.racks.get(me.rack)?.items ?? none
-      const tiers = { rack: s.untagged.items.length > 0 ? rack.concat(s.untagged.items) : rack, region: s.regions.get(me.region)?.items ?? none, all: s.list }
+      const tiers = { rack: s.untagged.items.length > 0 ? rack.concat(s.untagged.items) : rack, region: s.regions.get(me.region)?.items ?? none, all: s.list.items }
       for (const p of selectPeers(numwant, tiers, (p) => p.peerId === self, random, { inRack: (p) => p.rack === me.rack, inRegion: (p) => p.region === me.region })) push(p)
     } else if (n <= numwant + 1) {
-      for (const p of s.list) push(p)
+      for (const p of s.list.items) push(p)
     } else {
       // numwant distinct random picks: rejection sampling is cheap while numwant << n.
       const seen = new Set<number>()
@@ -213,7 +208,7 @@ export function createSwarmStore(init: SwarmStoreInit = {}): SwarmStore {
         const i = Math.floor(random() * n)
         if (seen.has(i)) continue
         seen.add(i)
-        push(s.list[i]!)
+        push(s.list.items[i]!)
       }
     }
     return { v4, v6 }
@@ -222,7 +217,7 @@ export function createSwarmStore(init: SwarmStoreInit = {}): SwarmStore {
   const record = (params: AnnounceParams, ip: string): AnnounceResult => {
       let s = swarms.get(params.infoHash)
       if (!s) {
-        s = { peers: new Map(), list: [], racks: new Map(), regions: new Map(), untagged: new Bag(), complete: 0, incomplete: 0, downloaded: 0 }
+        s = { peers: new Map(), list: new Bag(), racks: new Map(), regions: new Map(), untagged: new Bag(), complete: 0, incomplete: 0, downloaded: 0 }
         swarms.set(params.infoHash, s)
       }
       let peer = s.peers.get(params.peerId)
@@ -234,9 +229,9 @@ export function createSwarmStore(init: SwarmStoreInit = {}): SwarmStore {
           const complete = params.left === 0
           if (!peer) {
             const rack = tagOfPeerId(params.peerId)
-            peer = { peerId: params.peerId, compact, v6: compact.length === 18, complete, expires: 0, index: s.list.length, rack, region: rack.slice(0, 6) }
+            peer = { peerId: params.peerId, compact, v6: compact.length === 18, complete, expires: 0, rack, region: rack.slice(0, 6) }
             s.peers.set(peer.peerId, peer)
-            s.list.push(peer)
+            s.list.add(peer)
             place(s, peer)
             if (complete) s.complete++
             else s.incomplete++
@@ -277,8 +272,8 @@ export function createSwarmStore(init: SwarmStoreInit = {}): SwarmStore {
     sweep() {
       const t = now()
       for (const [ih, s] of swarms) {
-        for (const p of [...s.list]) if (p.expires <= t) remove(s, p)
-        if (s.list.length === 0) swarms.delete(ih)
+        for (const p of [...s.list.items]) if (p.expires <= t) remove(s, p)
+        if (s.list.items.length === 0) swarms.delete(ih)
       }
     },
     get swarms() {
