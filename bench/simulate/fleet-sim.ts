@@ -28,6 +28,7 @@ import {
   createPieceScheduler,
   createSuperSeed,
   distanceBetween,
+  isRackMember,
   makeLocalPeerId,
   peerKey,
   tagOfPeerId,
@@ -121,7 +122,6 @@ interface Node {
   near: NearAvailability
   conns: Conn[]
   byPeer: Map<number, Conn>
-  rackConns: number
   /** Requests under way on all connections. */
   outstanding: number
   /** Pieces requested, with the connections asked (two in the end game). */
@@ -274,7 +274,6 @@ export function simulate(cfg: SimConfig): SimResult {
       near: createNearAvailability(P, !origin && aware ? peerKey(peerId) : undefined),
       conns: [],
       byPeer: new Map(),
-      rackConns: 0,
       outstanding: 0,
       asked: new Map(),
       joinedAt: Infinity,
@@ -339,7 +338,7 @@ export function simulate(cfg: SimConfig): SimResult {
       moving: [],
       shown,
       origin: peer.origin,
-      rackKey: self.tag && peer.tag && d === 0 ? peerKey(peer.peerId) : undefined,
+      rackKey: isRackMember(self.tag, peer.tag) ? peerKey(peer.peerId) : undefined,
       has: shown ? (i: number) => shown[i] === 1 : (i: number) => peer.have[i] === 1,
     }
   }
@@ -347,17 +346,13 @@ export function simulate(cfg: SimConfig): SimResult {
   const connect = (a: Node, b: Node): void => {
     if (a.byPeer.has(b.idx) || a.failed || b.failed) return
     const d = distanceBetween(a.tag, b.tag)
-    const rackMember = a.tag !== '' && b.tag !== '' && d === 0
+    const rackMember = isRackMember(a.tag, b.tag)
     // Both ends decide as the engine's attach() does.
     for (const [x, y] of [
       [a, b],
       [b, a],
     ] as const) {
-      if (!admitPeer({ total: x.conns.length, rack: x.rackConns }, { rackMember, distance: d, origin: y.origin }, x.origin ? originMaxConns : maxConns)) return
-    }
-    if (rackMember) {
-      a.rackConns++
-      b.rackConns++
+      if (!admitPeer({ total: x.conns.length, rack: x.near.rackPeers }, { rackMember, distance: d, origin: y.origin }, x.origin ? originMaxConns : maxConns)) return
     }
     const r = rttBetween(a, b)
     const ab = makeConn(a, b, d, r)
@@ -574,7 +569,6 @@ export function simulate(cfg: SimConfig): SimResult {
       const back = c.rev // other downloads from h
       other.conns.splice(other.conns.indexOf(back), 1)
       other.byPeer.delete(h.idx)
-      if (back.rackKey !== undefined) other.rackConns--
       if (!back.origin) other.sched.addPeer(back.has, -1)
       if (other.origin) superSeed.peerGone(h.peerId)
       else other.near.addPeer(back.distance, back.has, -1)

@@ -10,7 +10,7 @@ import { createPieceScheduler, encodeBitfield, type PieceScheduler } from './pie
 import { createRateLimiter } from './rate-limiter.js'
 import { createSuperSeed, type SuperSeed } from './super-seed.js'
 import { pieceMatches, pieceSize, type TorrentInfo } from './torrent-info.js'
-import { admitPeer, choosePiece, connReserve, createNearAvailability, distanceBetween, makeLocalPeerId, peerKey, tagOfPeerId, type Distance, type Locality, type NearAvailability } from './topology.js'
+import { admitPeer, choosePiece, connReserve, createNearAvailability, distanceBetween, isRackMember, makeLocalPeerId, peerKey, tagOfPeerId, type Distance, type Locality, type NearAvailability } from './topology.js'
 
 /** BEP 3 block size every client asks for, and what we ask of peers we do not know. */
 const BLOCK = 16 << 10
@@ -168,8 +168,6 @@ export function createSwarmNode(init: SwarmNodeInit): SwarmNode {
     private rejectDone!: (err: Error) => void
     readonly sched: PieceScheduler
     private readonly near: NearAvailability
-    /** Connected peers in this host's rack that state their locality. */
-    private rackPeers = 0
     private readonly stored: Uint8Array
     private readonly superSeed?: SuperSeed
     readonly peers = new Map<string, Peer>()
@@ -318,9 +316,9 @@ export function createSwarmNode(init: SwarmNodeInit): SwarmNode {
       }
       const theirTag = tagOfPeerId(remoteId)
       const distance = distanceBetween(myTag, theirTag)
-      const rackMember = myTag !== '' && theirTag !== '' && distance === 0
+      const rackMember = isRackMember(myTag, theirTag)
       const origin = remoteId.startsWith(Buffer.from('-SO').toString('hex'))
-      if (!admitPeer({ total: this.peers.size, rack: this.rackPeers }, { rackMember, distance, origin }, maxConns)) {
+      if (!admitPeer({ total: this.peers.size, rack: this.near.rackPeers }, { rackMember, distance, origin }, maxConns)) {
         wire.destroy()
         socket.destroy()
         return
@@ -330,7 +328,7 @@ export function createSwarmNode(init: SwarmNodeInit): SwarmNode {
         addr,
         outgoing,
         origin,
-        shoal: remoteId.startsWith(Buffer.from('-SO').toString('hex')) || remoteId.startsWith(Buffer.from('-SH').toString('hex')),
+        shoal: origin || remoteId.startsWith(Buffer.from('-SH').toString('hex')),
         wire,
         socket,
         downloads: new Map(),
@@ -339,10 +337,7 @@ export function createSwarmNode(init: SwarmNodeInit): SwarmNode {
         distance,
         rackKey: rackMember ? peerKey(remoteId) : undefined,
       }
-      if (peer.rackKey !== undefined) {
-        this.rackPeers++
-        this.near.rackPeer(peer.rackKey, 1)
-      }
+      if (peer.rackKey !== undefined) this.near.rackPeer(peer.rackKey, 1)
       this.peers.set(remoteId, peer)
       wire.setKeepAlive(true)
       wire.setTimeout(requestTimeoutMs, true)
@@ -419,10 +414,7 @@ export function createSwarmNode(init: SwarmNodeInit): SwarmNode {
       this.peers.delete(peer.key)
       this.sched.addPeer(peer.has, -1)
       if (!peer.origin) this.near.addPeer(peer.distance, peer.has, -1)
-      if (peer.rackKey !== undefined) {
-        this.rackPeers--
-        this.near.rackPeer(peer.rackKey, -1)
-      }
+      if (peer.rackKey !== undefined) this.near.rackPeer(peer.rackKey, -1)
       this.superSeed?.peerGone(peer.key)
       for (const d of peer.downloads.values()) {
         d.cancelled = true

@@ -12,6 +12,7 @@ export {
   connReserve,
   createNearAvailability,
   distanceBetween,
+  isRackMember,
   localityFromLabels,
   localityTag,
   makeLocalPeerId,

@@ -59,6 +59,14 @@ export function tagOfPeerId(peerIdHex: string): string {
 
 const ZERO3 = '000000'
 
+/**
+ * Whether a peer counts as a member of this host's rack: both state a locality and it is the
+ * same rack. (A peer without a locality is near, distance 0, but shares no rack duties.)
+ */
+export function isRackMember(myTag: string, theirTag: string): boolean {
+  return myTag !== '' && theirTag !== '' && distanceBetween(myTag, theirTag) === 0
+}
+
 /** How far apart two locality tags are (see Distance). */
 export function distanceBetween(a: string, b: string): Distance {
   if (!a || !b) return 0
@@ -146,6 +154,8 @@ export interface NearAvailability {
    * peerKey. Peers without a locality (the origin among them) are not rack members.
    */
   rackPeer(key: number, delta: 1 | -1): void
+  /** Connections to rack members (what admitPeer counts against the rack's share of slots). */
+  readonly rackPeers: number
   /** A peer at `distance` announced one piece. */
   add(distance: Distance, index: number): void
   /**
@@ -175,6 +185,7 @@ export function createNearAvailability(pieceCount: number, selfKey?: number): Ne
   const rack = new Uint32Array(pieceCount)
   const region = new Uint32Array(pieceCount)
   const members = new Map<number, number>() // rack peer key -> connections
+  let connections = 0
   let mine: Uint8Array | undefined
   let myScore: Uint32Array | undefined
   if (selfKey !== undefined) {
@@ -210,7 +221,13 @@ export function createNearAvailability(pieceCount: number, selfKey?: number): Ne
     }
   }
   return {
-    rackPeer: (key, delta) => (delta > 0 ? join : leave)(key),
+    rackPeer(key, delta) {
+      connections += delta
+      ;(delta > 0 ? join : leave)(key)
+    },
+    get rackPeers() {
+      return connections
+    },
     addPeer(d, has, delta = 1) {
       if (d === 2) return
       for (let i = 0; i < pieceCount; i++) if (has(i)) bump(d, i, delta)
