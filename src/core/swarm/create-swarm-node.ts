@@ -585,6 +585,8 @@ export function createSwarmNode(init: SwarmNodeInit): SwarmNode {
      * is asked of the peer instead (the origin's request keeps it marked as under way till then).
      */
     private withdrawFromOrigin(i: number): void {
+      // Runs on every HAVE: most pieces announced are not under way here at all.
+      if (this.sched.active(i) === 0) return
       for (const p of this.peers.values()) {
         if (!p.origin) continue
         const d = p.downloads.get(i)
