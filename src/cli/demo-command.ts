@@ -5,7 +5,7 @@ import { join } from 'node:path'
 import { Transform } from 'node:stream'
 import { fileURLToPath } from 'node:url'
 import type { Command } from 'commander'
-import { parseTokens, ShoalError } from '../core/index.js'
+import { deriveHostToken, parseTokens, ShoalError } from '../core/index.js'
 import { createFetcher, type Fetcher } from '../fetcher/index.js'
 import { createProcessAgent } from '../launcher/index.js'
 import { createSeeder } from '../seeder/index.js'
@@ -49,8 +49,9 @@ export function registerDemo(program: Command, io: CliIo): void {
       const exitWhenDone = opts.exit === true || !process.stdin.isTTY
       const say = (line: string): void => void io.stderr.write(`${line}\n`)
       const work = await mkdtemp(join(tmpdir(), 'shoal-demo-'))
-      const tok = { publisher: randomBytes(16).toString('hex'), seeder: randomBytes(16).toString('hex'), host: randomBytes(16).toString('hex'), viewer: randomBytes(16).toString('hex') }
-      const tokens = parseTokens(`publisher ${tok.publisher} demo-ci\nseeder ${tok.seeder} origin\nhost ${tok.host} hosts\nviewer ${tok.viewer} you\n`)
+      const tok = { publisher: randomBytes(16).toString('hex'), seeder: randomBytes(16).toString('hex'), hostKey: randomBytes(32).toString('hex'), viewer: randomBytes(16).toString('hex') }
+      // Each host has its own token, derived from the fleet's host key (a host token acts for its host only).
+      const tokens = parseTokens(`publisher ${tok.publisher} demo-ci\nseeder ${tok.seeder} origin\nhost-key ${tok.hostKey} hosts\nviewer ${tok.viewer} you\n`)
       await writeFile(join(work, 'viewer-token'), `${tok.viewer}\n`)
       const stops: (() => Promise<void>)[] = []
       const stopAll = async (): Promise<void> => {
@@ -78,7 +79,7 @@ export function registerDemo(program: Command, io: CliIo): void {
           const { handOff, stopAll: stopApps } = createHandOff({ root, snapshotter: 'dir', agent })
           const f = createFetcher({
             dataDir: join(work, `host-${k}`),
-            tracker: { url: trackerUrl, token: tok.host },
+            tracker: { url: trackerUrl, token: deriveHostToken(tok.hostKey, `host-${k}`) },
             hostId: `host-${k}`,
             follows: ['hello@prod'],
             labels: { rack: `r${k % 2}` },

@@ -11,6 +11,7 @@ import { registerFetcher } from './fetcher-command.js'
 import { registerDemo } from './demo-command.js'
 import { registerHosts, registerRollout } from './rollout-command.js'
 import { registerPublish } from './publish-command.js'
+import { registerToken } from './token-command.js'
 import { registerVerify } from './verify-command.js'
 
 export const VERSION = '0.1.0'
@@ -44,6 +45,7 @@ export function buildProgram(io: CliIo): Command {
   registerRollout(program, io)
   registerHosts(program, io)
   registerPublish(program, io)
+  registerToken(program, io)
   for (const cmd of program.commands) cmd.exitOverride()
   return program
 }

@@ -4,7 +4,7 @@ import { afterEach, describe, expect, it } from 'vitest'
 import { chromium, type Browser } from 'playwright-core'
 import { parseTokens } from '../../src/core/index.js'
 import { buildTracker, createTrackerStore } from '../../src/tracker/index.js'
-import { TOKENS } from '../helpers/fleet.js'
+import { hostToken, TOKENS, TOKENS_FILE } from '../helpers/fleet.js'
 import { runCli } from '../helpers/run-cli.js'
 import { useTempDirs } from '../helpers/temp-dir.js'
 
@@ -25,7 +25,7 @@ describe('2,000 simulated hosts (report traffic from this test, not 2,000 daemon
   it.skipIf(!existsSync(CHROMIUM))('rollout status counts equal what the hosts reported; the dashboard renders them and shows each update within a second (needs /usr/bin/chromium)', async () => {
     const store = createTrackerStore({ dataDir: join(await tempDir(), 't') })
     await store.start()
-    const app = await buildTracker({ store, tokens: parseTokens(`publisher ${TOKENS.publisher}\nseeder ${TOKENS.seeder}\nhost ${TOKENS.host}\nviewer ${TOKENS.viewer}\n`) })
+    const app = await buildTracker({ store, tokens: parseTokens(TOKENS_FILE) })
     const url = await app.listen({ port: 0, host: '127.0.0.1' })
     stops.push(async () => {
       await app.close()
@@ -46,14 +46,14 @@ describe('2,000 simulated hosts (report traffic from this test, not 2,000 daemon
     await call('PUT', `/v1/bundles/${digest}`, TOKENS.seeder, { size: 1 << 30, infoHash: 'b'.repeat(40), pieceLength: 1 << 20, webSeeds: [], seeder: 'o' })
     await call('PUT', '/v1/releases/app/versions/1.0.0', TOKENS.publisher, { digest })
     const hosts = Array.from({ length: N }, (_, k) => `h${String(k).padStart(4, '0')}`)
-    await pool(hosts, (h) => call('PUT', `/v1/hosts/${h}`, TOKENS.host, { labels: { region: `r${Number(h.slice(1)) % 4}`, rack: `k${Number(h.slice(1)) % 50}` }, follows: ['app@prod'] }))
+    await pool(hosts, (h) => call('PUT', `/v1/hosts/${h}`, hostToken(h), { labels: { region: `r${Number(h.slice(1)) % 4}`, rack: `k${Number(h.slice(1)) % 50}` }, follows: ['app@prod'] }))
     await call('PUT', '/v1/channels/app/prod', TOKENS.publisher, { version: '1.0.0' })
     // Every host reports a state; the tally is what the status must show.
     const tally: Record<string, number> = Object.fromEntries(STATES.map((s) => [s, 0]))
     const stateOf = (k: number) => STATES[(k * 3) % STATES.length]!
     await pool(hosts.map((h, k) => [h, stateOf(k)] as const), async ([h, state]) => {
       tally[state]!++
-      await call('POST', `/v1/hosts/${h}/reports`, TOKENS.host, { digest, state, bytesDone: 1000, ...(state === 'failed' ? { errorCode: 'DISK_FULL' } : {}) })
+      await call('POST', `/v1/hosts/${h}/reports`, hostToken(h), { digest, state, bytesDone: 1000, ...(state === 'failed' ? { errorCode: 'DISK_FULL' } : {}) })
     })
     const json = await runCli(['rollout', 'status', 'app@prod', '--tracker', url, '--token', TOKENS.viewer, '--json'])
     const s = JSON.parse(json.stdout)
@@ -76,7 +76,7 @@ describe('2,000 simulated hosts (report traffic from this test, not 2,000 daemon
     const delays: number[] = []
     for (let batch = 0; batch < 5; batch++) {
       const moved = notRunning.splice(0, 100)
-      await pool(moved, (h) => call('POST', `/v1/hosts/${h}/reports`, TOKENS.host, { digest, state: 'running', bytesDone: 1 << 30 }))
+      await pool(moved, (h) => call('POST', `/v1/hosts/${h}/reports`, hostToken(h), { digest, state: 'running', bytesDone: 1 << 30 }))
       running += moved.length
       const sent = performance.now()
       await page.waitForFunction(`document.querySelector('#pct')?.textContent === '${Math.round((running / N) * 1000) / 10}%'`, undefined, { timeout: 5_000, polling: 20 })

@@ -2,10 +2,17 @@ import type { ChildProcess } from 'node:child_process'
 import { randomBytes } from 'node:crypto'
 import { mkdir, writeFile } from 'node:fs/promises'
 import { join } from 'node:path'
+import { deriveHostToken } from '../../src/core/index.js'
 import { runCli } from './run-cli.js'
 import { startDaemon, startSeeder, startTracker } from './start-tracker.js'
 
-export const TOKENS = { publisher: 'pub-token-0123456789abcdef', seeder: 'seed-token-0123456789abcdef', host: 'host-token-0123456789abcdef', viewer: 'view-token-0123456789abcdef' }
+/** The fleet's host key: every host's own token is derived from it (see hostToken). */
+export const HOST_KEY = 'fleet-host-key-0123456789abcdef0123456789'
+/** Host `id`'s token: the tracker and seeder accept it for that host only. */
+export const hostToken = (id: string): string => deriveHostToken(HOST_KEY, id)
+export const TOKENS = { publisher: 'pub-token-0123456789abcdef', seeder: 'seed-token-0123456789abcdef', host: hostToken('host0'), viewer: 'view-token-0123456789abcdef' }
+/** The tokens file every test fleet uses. */
+export const TOKENS_FILE = `publisher ${TOKENS.publisher} ci\nseeder ${TOKENS.seeder} origin\nhost-key ${HOST_KEY} fleet\nviewer ${TOKENS.viewer} eng\n`
 
 /** Polls `probe` every 100 ms until it returns a truthy value; fails after `boundMs` with the last value. */
 export async function waitFor<T>(what: string, probe: () => Promise<T | undefined | false>, boundMs = 60_000): Promise<T> {
@@ -44,7 +51,7 @@ export interface Fleet {
 /** A tracker, a seeder and N `shoal fetcher` processes on loopback, following app@prod. */
 export async function startFleet(dir: string, opts: { hosts: number; fetcherArgs?: string[]; seederArgs?: string[] }): Promise<Fleet> {
   const tokens = join(dir, 'tokens')
-  await writeFile(tokens, `publisher ${TOKENS.publisher} ci\nseeder ${TOKENS.seeder} origin\nhost ${TOKENS.host} hosts\nviewer ${TOKENS.viewer} eng\n`)
+  await writeFile(tokens, TOKENS_FILE)
   const children: ChildProcess[] = []
   const fleet: Fleet = {
     dir,
@@ -65,7 +72,7 @@ export async function startFleet(dir: string, opts: { hosts: number; fetcherArgs
     async startFetcher(k, extra = [], dataDir = join(dir, `host${k}`)) {
       await mkdir(dataDir, { recursive: true })
       const f = await startDaemon('fetcher', [
-        '--data-dir', dataDir, '--tracker', fleet.tracker.url, '--token', TOKENS.host, '--follow', 'app@prod', '--host-id', `host${k}`,
+        '--data-dir', dataDir, '--tracker', fleet.tracker.url, '--token', hostToken(`host${k}`), '--follow', 'app@prod', '--host-id', `host${k}`,
         '--peer-port', '0', '--listen-host', '127.0.0.1', '--agent', 'none', ...(opts.fetcherArgs ?? []), ...extra,
       ])
       children.push(f.child)

@@ -4,7 +4,7 @@ import { afterEach, describe, expect, it } from 'vitest'
 import { createSwarmNode, openPieceFile, parseTokens, type Digest } from '../../src/core/index.js'
 import { createFetcher, type Fetcher } from '../../src/fetcher/index.js'
 import { buildTracker, createTrackerStore } from '../../src/tracker/index.js'
-import { TOKENS, waitFor } from '../helpers/fleet.js'
+import { hostToken, TOKENS, TOKENS_FILE, waitFor } from '../helpers/fleet.js'
 import { makeTorrentFile } from '../helpers/make-torrent.js'
 import { useTempDirs } from '../helpers/temp-dir.js'
 
@@ -17,7 +17,7 @@ afterEach(async () => {
 describe('createFetcher()', () => {
   it('bytes that pass every piece hash but not the registered digest are never handed on or cached', async () => {
     const dir = await tempDir()
-    const tokens = parseTokens(`publisher ${TOKENS.publisher}\nseeder ${TOKENS.seeder}\nhost ${TOKENS.host}\nviewer ${TOKENS.viewer}\n`)
+    const tokens = parseTokens(TOKENS_FILE)
     const store = createTrackerStore({ dataDir: join(dir, 'tracker') })
     await store.start()
     const tracker = await buildTracker({ store, tokens })
@@ -42,7 +42,7 @@ describe('createFetcher()', () => {
     let handedOn = 0
     const fetcher: Fetcher = createFetcher({
       dataDir: join(dir, 'host'),
-      tracker: { url, token: TOKENS.host },
+      tracker: { url, token: hostToken('h1') },
       hostId: 'h1',
       follows: ['app@prod'],
       peerPort: 0,

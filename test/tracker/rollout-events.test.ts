@@ -2,7 +2,7 @@ import { join } from 'node:path'
 import { afterEach, describe, expect, it } from 'vitest'
 import { parseTokens } from '../../src/core/index.js'
 import { buildTracker, createTrackerStore } from '../../src/tracker/index.js'
-import { TOKENS } from '../helpers/fleet.js'
+import { hostToken, TOKENS, TOKENS_FILE } from '../helpers/fleet.js'
 import { useTempDirs } from '../helpers/temp-dir.js'
 
 const tempDir = useTempDirs()
@@ -15,7 +15,7 @@ describe('GET /v1/rollouts/:release/:channel/events', () => {
   it('streams the status at once, then again when a host reports; refuses without a token; ends when the tracker closes', async () => {
     const store = createTrackerStore({ dataDir: join(await tempDir(), 't') })
     await store.start()
-    const app = await buildTracker({ store, tokens: parseTokens(`publisher ${TOKENS.publisher}\nseeder ${TOKENS.seeder}\nhost ${TOKENS.host}\nviewer ${TOKENS.viewer}\n`), statusCacheMs: 50 })
+    const app = await buildTracker({ store, tokens: parseTokens(TOKENS_FILE), statusCacheMs: 50 })
     const url = await app.listen({ port: 0, host: '127.0.0.1' })
     let closed = false
     stops.push(async () => {
@@ -27,7 +27,7 @@ describe('GET /v1/rollouts/:release/:channel/events', () => {
     const digest = `sha256:${'c'.repeat(64)}`
     await call('PUT', `/v1/bundles/${digest}`, TOKENS.seeder, { size: 10, infoHash: 'a'.repeat(40), pieceLength: 65536, webSeeds: [], seeder: 'o' })
     await call('PUT', '/v1/releases/app/versions/1.0.0', TOKENS.publisher, { digest })
-    await call('PUT', '/v1/hosts/h1', TOKENS.host, { follows: ['app@prod'] })
+    await call('PUT', '/v1/hosts/h1', hostToken('h1'), { follows: ['app@prod'] })
     await call('PUT', '/v1/channels/app/prod', TOKENS.publisher, { version: '1.0.0' })
 
     expect((await fetch(`${url}/v1/rollouts/app/prod/events`)).status).toBe(401)
@@ -52,7 +52,7 @@ describe('GET /v1/rollouts/:release/:channel/events', () => {
       }
     }
     expect((await nextStatus()).byState.pending).toBe(1)
-    await call('POST', '/v1/hosts/h1/reports', TOKENS.host, { digest, state: 'running', bytesDone: 10 })
+    await call('POST', '/v1/hosts/h1/reports', hostToken('h1'), { digest, state: 'running', bytesDone: 10 })
     expect((await nextStatus()).byState.running).toBe(1)
     closed = true
     await app.close()

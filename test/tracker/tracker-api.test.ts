@@ -2,17 +2,20 @@ import { Writable } from 'node:stream'
 import fc from 'fast-check'
 import type { FastifyInstance } from 'fastify'
 import { afterEach, describe, expect, it } from 'vitest'
+import { deriveHostToken } from '../../src/core/index.js'
 import { buildTracker, createTrackerStore, parseTokens, type TrackerStore } from '../../src/tracker/index.js'
 import { useTempDirs } from '../helpers/temp-dir.js'
 
 const tempDir = useTempDirs()
+const HOST_KEY = 'tracker-api-host-key-0123456789abcdef'
 const TOKENS = {
   publisher: 'pub-token-0123456789abcdef',
   seeder: 'seed-token-0123456789abcdef',
-  host: 'host-token-0123456789abcdef',
+  host: deriveHostToken(HOST_KEY, 'h1'),
   viewer: 'view-token-0123456789abcdef',
 }
-const tokensText = Object.entries(TOKENS).map(([role, t]) => `${role} ${t} ${role}-bot`).join('\n')
+const tokensText = `${Object.entries(TOKENS).filter(([role]) => role !== 'host').map(([role, t]) => `${role} ${t} ${role}-bot`).join('\n')}\nhost-key ${HOST_KEY} fleet\n`
+const hostAuth = (h: string) => ({ authorization: `Bearer ${deriveHostToken(HOST_KEY, h)}` })
 const D1 = `sha256:${'1'.repeat(64)}`
 const D2 = `sha256:${'2'.repeat(64)}`
 
@@ -94,10 +97,10 @@ describe('tracker API', () => {
     await app.inject({ method: 'PUT', url: '/v1/channels/web/prod', headers: auth('publisher'), payload: { version: '1' } })
     const hosts = ['h1', 'h2', 'h3', 'h4', 'h5']
     for (const h of hosts) {
-      const r = await app.inject({ method: 'PUT', url: `/v1/hosts/${h}`, headers: auth('host'), payload: { labels: { region: 'eu' }, follows: ['web@prod'] } })
+      const r = await app.inject({ method: 'PUT', url: `/v1/hosts/${h}`, headers: hostAuth(h), payload: { labels: { region: 'eu' }, follows: ['web@prod'] } })
       expect(r.statusCode).toBe(200)
     }
-    const report = (h: string, body: Record<string, unknown>) => app.inject({ method: 'POST', url: `/v1/hosts/${h}/reports`, headers: auth('host'), payload: { digest: D1, ...body } })
+    const report = (h: string, body: Record<string, unknown>) => app.inject({ method: 'POST', url: `/v1/hosts/${h}/reports`, headers: hostAuth(h), payload: { digest: D1, ...body } })
     expect((await report('h1', { state: 'running', bytesDone: 100, bytesFromPeers: 90, bytesFromOrigin: 10 })).statusCode).toBe(200)
     await report('h2', { state: 'running', bytesDone: 100, bytesFromPeers: 100, bytesFromOrigin: 0 })
     await report('h3', { state: 'downloading', bytesDone: 40, bytesFromPeers: 40 })

@@ -2,12 +2,12 @@ import type { ChildProcess } from 'node:child_process'
 import { writeFile } from 'node:fs/promises'
 import { join } from 'node:path'
 import { afterEach, describe, expect, it } from 'vitest'
+import { HOST_KEY, hostToken } from '../helpers/fleet.js'
 import { useTempDirs } from '../helpers/temp-dir.js'
 import { startTracker as startTrackerProcess } from '../helpers/start-tracker.js'
 
 const tempDir = useTempDirs()
 const PUB = 'pub-token-0123456789abcdef'
-const HOST = 'host-token-0123456789abcdef'
 const VIEW = 'view-token-0123456789abcdef'
 const children: ChildProcess[] = []
 afterEach(() => {
@@ -23,7 +23,7 @@ describe('shoal tracker durability', () => {
   it('every acknowledged report and channel move survives kill -9 of the tracker mid-traffic', async () => {
     const dir = await tempDir()
     const tokens = join(dir, 'tokens')
-    await writeFile(tokens, `publisher ${PUB} ci\nhost ${HOST} fleet\nviewer ${VIEW} eng\n`)
+    await writeFile(tokens, `publisher ${PUB} ci\nhost-key ${HOST_KEY} fleet\nviewer ${VIEW} eng\n`)
     const dataDir = join(dir, 'data')
     const first = await startTracker(dataDir, tokens)
     // eslint-disable-next-line @typescript-eslint/no-explicit-any -- JSON bodies read in assertions
@@ -33,7 +33,7 @@ describe('shoal tracker durability', () => {
 
     const digest = (i: number) => `sha256:${i.toString(16).padStart(64, '0')}`
     for (let v = 1; v <= 20; v++) expect((await call(first.url, 'PUT', `/v1/releases/web/versions/${v}`, PUB, { digest: digest(v) })).status).toBe(201)
-    for (let h = 0; h < 50; h++) expect((await call(first.url, 'PUT', `/v1/hosts/host-${h}`, HOST, { follows: ['web@prod'] })).status).toBe(200)
+    for (let h = 0; h < 50; h++) expect((await call(first.url, 'PUT', `/v1/hosts/host-${h}`, hostToken(`host-${h}`), { follows: ['web@prod'] })).status).toBe(200)
 
     const ackedReports = new Map<string, number>() // host -> highest acked bytesDone
     let ackedMoves = 0
@@ -50,7 +50,7 @@ describe('shoal tracker durability', () => {
     const hostLoop = async (h: number) => {
       for (let step = 1; step <= 40 && !killed; step++) {
         try {
-          const r = await call(first.url, 'POST', `/v1/hosts/host-${h}/reports`, HOST, { digest: digest(1), state: 'downloading', bytesDone: step })
+          const r = await call(first.url, 'POST', `/v1/hosts/host-${h}/reports`, hostToken(`host-${h}`), { digest: digest(1), state: 'downloading', bytesDone: step })
           if (r.status === 200) {
             ackedReports.set(`host-${h}`, step)
             acks++
