@@ -1,7 +1,8 @@
 import { HOST_STATES, type RolloutStatus } from '../core/index.js'
 
 /** The rollout status as the tracker serves it (GET /v1/rollouts/:release/:channel/status). */
-export type RolloutStatusView = Omit<RolloutStatus, 'rolloutId' | 'byState' | 'stragglers'> & {
+export type RolloutStatusView = Omit<RolloutStatus, 'rolloutId' | 'byState' | 'stragglers' | 'otherFailures'> & {
+  otherFailures?: RolloutStatus['otherFailures']
   byState: Record<string, number>
   stragglers: { host: string; state: string; bytesDone: number; lastReportAt: string | null }[]
 }
@@ -38,6 +39,7 @@ export function renderRolloutStatus(s: RolloutStatusView, options: { width?: num
   if (s.failures.length) {
     lines.push('failures:')
     for (const f of s.failures) lines.push(`  ${f.code.padEnd(26)} ${String(f.count).padStart(5)}  e.g. ${f.exampleHosts.join(', ')}`)
+    if (s.otherFailures?.codes) lines.push(`  and ${s.otherFailures.hosts} more under ${s.otherFailures.codes} other codes`)
   }
   if (s.stragglers.length && left > 0) {
     lines.push('slowest:')

@@ -220,6 +220,10 @@ export const RequestInvalidError = defineError('REQUEST_INVALID', 'invalid', 400
   'The request does not match the route schema (the message names the field)')
 export const TrackerRefusedError = defineError('TRACKER_REFUSED', 'io', 502,
   'The tracker refused or failed a registration a seeder or host sent it')
+export const ResponseInvalidError = defineError('RESPONSE_INVALID', 'io', 502,
+  'A server answered with something outside the wire contract (a malformed target, digest or torrent); it was not used')
+export const LimitReachedError = defineError('LIMIT_REACHED', 'io', 429,
+  'A bound the server keeps against runaway or hostile clients is full (hosts, event streams, connections); try later or raise it')
 export const TokensFileInvalidError = defineError('TOKENS_FILE_INVALID', 'invalid', 400,
   'The tokens file is not valid (one "role token [name]" per line)')
 

@@ -19,7 +19,10 @@ export interface RolloutStatus {
   percentRunning: number
   timeToRunningSeconds: { p50: number | null; p90: number | null; max: number | null }
   stragglers: Array<{ host: string; state: HostState; bytesDone: number; lastReportAt: string | null }>
+  /** The most frequent failure codes (at most 20), each with a few example hosts. */
   failures: Array<{ code: string; count: number; exampleHosts: string[] }>
+  /** Failures under codes left out of `failures` (the list is bounded whatever hosts report). */
+  otherFailures: { codes: number; hosts: number }
   bytesFromPeers: number
   bytesFromOrigin: number
   /** Share of bytes that came from peers rather than the origin (0..1), null before any bytes. */

@@ -3,13 +3,33 @@ import swagger from '@fastify/swagger'
 import { Type } from '@sinclair/typebox'
 import Fastify, { type FastifyInstance, type FastifyReply, type FastifyRequest } from 'fastify'
 import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client'
-import { authorize, httpErrorFrom, namePattern, NotFoundError, type Digest } from '../core/index.js'
+import {
+  authorize,
+  checkActsForHost,
+  parseBearer,
+  redactUrl,
+  CONNECTIONS_CHECK_MS,
+  DigestSchema,
+  guardConnections,
+  HEADERS_TIMEOUT_MS,
+  HostRegistrationSchema,
+  HostReportSchema,
+  httpErrorFrom,
+  LimitReachedError,
+  NameSchema,
+  NotFoundError,
+  type ConnectionLimits,
+  type Digest,
+} from '../core/index.js'
+import { openEventStream } from './event-stream.js'
+import { personalizeTorrent } from './personal-torrent.js'
+
 import { registerAnnounceRoutes } from './announce-routes.js'
 import { computeRolloutStatus } from './rollout-status.js'
 import { createUdpTracker } from './udp-tracker.js'
 import type { Principal, Role, TokenTable } from '../core/index.js'
 import { DASHBOARD_HTML } from './dashboard-page.js'
-import { HOST_STATES, type TrackerStore } from './tracker-store.js'
+import type { TrackerStore } from './tracker-store.js'
 
 export interface BuildTrackerOptions {
   store: TrackerStore
@@ -24,6 +44,18 @@ export interface BuildTrackerOptions {
   udpPort?: number
   /** How long a computed rollout status is served to other readers, in ms (default 250; 0 = never cached). */
   statusCacheMs?: number
+  /** Hosts the registry holds at most; registering one more is LIMIT_REACHED (default 100,000). */
+  maxHosts?: number
+  /** Event streams (SSE) open at once; one more is LIMIT_REACHED (default 1,000). */
+  maxStreams?: number
+  /** An event-stream reader that takes nothing for this long is dropped, in ms (default 30 s). */
+  streamStallMs?: number
+  /** Bounds on open connections, in total and per remote address (see guardConnections). */
+  connections?: ConnectionLimits
+  /** The URL hosts reach this tracker at, for announce URLs in served torrents (default from each request's Host). */
+  publicUrl?: string
+  /** Serve HTTPS with this certificate and key (PEM); reload them with reloadTls(). */
+  tls?: { cert: string | Buffer; key: string | Buffer }
 }
 
 declare module 'fastify' {
@@ -40,8 +72,7 @@ declare module 'fastify' {
   }
 }
 
-const Name = (kind: 'release' | 'version' | 'channel' | 'host') => Type.String({ pattern: namePattern(kind) })
-const DigestSchema = Type.String({ pattern: '^sha256:[0-9a-f]{64}$' })
+const Name = NameSchema
 const ErrorSchema = Type.Object({ statusCode: Type.Integer(), code: Type.String(), message: Type.String() })
 const errors = { 400: ErrorSchema, 401: ErrorSchema, 403: ErrorSchema, 404: ErrorSchema, 409: ErrorSchema }
 
@@ -59,27 +90,8 @@ const BundleBody = Type.Object(
 )
 const VersionBody = Type.Object({ digest: DigestSchema, signature: Type.Optional(Type.Unknown()) }, { additionalProperties: false })
 const ChannelBody = Type.Object({ version: Name('version') }, { additionalProperties: false })
-const HostBody = Type.Object(
-  {
-    labels: Type.Record(Type.String({ pattern: '^[a-z][a-z0-9_.-]{0,62}$' }), Type.String({ maxLength: 253 }), { default: {} }),
-    follows: Type.Array(Type.String({ pattern: `^(${namePattern('release').slice(1, -1)})@(${namePattern('channel').slice(1, -1)})$` }), { maxItems: 64, default: [] }),
-  },
-  { additionalProperties: false },
-)
-const ReportBody = Type.Object(
-  {
-    digest: DigestSchema,
-    state: Type.Union(HOST_STATES.map((s) => Type.Literal(s))),
-    bytesDone: Type.Integer({ minimum: 0 }),
-    bytesFromPeers: Type.Integer({ minimum: 0, default: 0 }),
-    bytesFromOrigin: Type.Integer({ minimum: 0, default: 0 }),
-    peers: Type.Integer({ minimum: 0, default: 0 }),
-    rate: Type.Number({ minimum: 0, default: 0 }),
-    errorCode: Type.Optional(Type.String({ pattern: '^[A-Z][A-Z0-9_]{1,63}$' })),
-    message: Type.Optional(Type.String({ maxLength: 2000 })),
-  },
-  { additionalProperties: false },
-)
+const HostBody = HostRegistrationSchema
+const ReportBody = HostReportSchema
 
 /**
  * The control plane as one fastify app, not listening: tests drive it with inject(), the CLI
@@ -87,8 +99,12 @@ const ReportBody = Type.Object(
  * `{statusCode, code, message}` with codes from the core registry, tokens never reach a log.
  */
 export async function buildTracker(options: BuildTrackerOptions): Promise<FastifyInstance> {
-  const { store, tokens, maxWatchSeconds = 30, bodyLimit = 1 << 20, statusCacheMs = 250 } = options
+  const { store, tokens, maxWatchSeconds = 30, bodyLimit = 1 << 20, statusCacheMs = 250, maxHosts = 100_000, maxStreams = 1_000, streamStallMs = 30_000 } = options
+  // A client has HEADERS_TIMEOUT_MS to send its request headers and 30 s for the whole request
+  // (bodies are small here; long-polls and streams hold the response, which no timeout covers).
+  const serverOptions = { headersTimeout: HEADERS_TIMEOUT_MS, requestTimeout: 30_000, connectionsCheckingInterval: CONNECTIONS_CHECK_MS, keepAliveTimeout: 65_000 }
   const app = Fastify({
+    ...(options.tls ? { https: { ...serverOptions, cert: options.tls.cert, key: options.tls.key } } : { http: serverOptions }),
     logger:
       options.logger === false || options.logger === undefined
         ? false
@@ -100,7 +116,7 @@ export async function buildTracker(options: BuildTrackerOptions): Promise<Fastif
               req: (req: { method: string; url: string; id: string }) => ({
                 id: req.id,
                 method: req.method,
-                url: req.url.replace(/^\/(announce|scrape)\/[^/?]*/, '/$1/[redacted]'),
+                url: redactUrl(req.url),
               }),
             },
             ...(typeof options.logger === 'object' ? options.logger : {}),
@@ -114,6 +130,7 @@ export async function buildTracker(options: BuildTrackerOptions): Promise<Fastif
     ajv: { customOptions: { removeAdditional: false, coerceTypes: 'array', useDefaults: true, allErrors: false } },
   })
 
+  guardConnections(app.server, options.connections)
   const statusCache = new Map<string, { at: number; value: unknown }>()
   const changes = new EventEmitter()
   changes.setMaxListeners(0)
@@ -139,6 +156,11 @@ export async function buildTracker(options: BuildTrackerOptions): Promise<Fastif
     const roles = req.routeOptions.config?.roles
     if (!roles) return
     req.principal = authorize(tokens, req.headers.authorization, roles)
+  })
+  // A host token acts only for the host it names: every route under /v1/hosts/:host checks it.
+  app.addHook('preHandler', async (req) => {
+    const host = (req.params as { host?: string } | undefined)?.host
+    if (req.principal && host !== undefined) checkActsForHost(req.principal, host)
   })
   app.addHook('onResponse', async (req, reply) => {
     const route = req.routeOptions.url ?? 'unmatched'
@@ -185,7 +207,12 @@ export async function buildTracker(options: BuildTrackerOptions): Promise<Fastif
     async (req, reply) => {
       const b = (await store.getBundle(req.params.digest)) ?? notFound(`bundle ${req.params.digest}`)
       if (!b.torrent) notFound(`torrent of bundle ${req.params.digest} (its seeder registered none)`)
-      return reply.header('content-type', 'application/x-bittorrent').send(Buffer.from(b.torrent!, 'base64'))
+      // Personal to the caller: its passkey in the announce URL and the web seeds (BEP 19 clients
+      // cannot send a header), so any BitTorrent client can use the file as it is.
+      const passkey = parseBearer(req.headers.authorization)!
+      const base = options.publicUrl?.replace(/\/$/, '') ?? `${req.protocol}://${req.host}`
+      const torrent = personalizeTorrent(Buffer.from(b.torrent!, 'base64'), { announceUrl: `${base}/announce/${passkey}`, passkey })
+      return reply.header('content-type', 'application/x-bittorrent').header('cache-control', 'private, no-store').send(torrent)
     },
   )
   app.get<{ Params: { digest: Digest } }>(
@@ -276,6 +303,7 @@ export async function buildTracker(options: BuildTrackerOptions): Promise<Fastif
     async (req) => ({ rollouts: await store.rolloutHistory(req.params.release, req.params.channel) }),
   )
   const shuttingDown = new AbortController()
+  let openStreams = 0
   app.addHook('preClose', async () => shuttingDown.abort())
 
   // Computing a status walks every follower; many viewers (dashboards, CLIs in --watch) share
@@ -324,12 +352,13 @@ export async function buildTracker(options: BuildTrackerOptions): Promise<Fastif
     { config: { roles: ['viewer', 'publisher'] }, schema: { params: RC } },
     async (req, reply) => {
       const { release, channel } = req.params
+      if (openStreams >= maxStreams) throw new LimitReachedError(`Cannot open an event stream: ${maxStreams} are open (the tracker's --max-streams)`, { details: { maxStreams } })
       const first = await statusOf(release, channel) // a 404 before the stream starts
       reply.hijack()
-      const res = reply.raw
-      res.writeHead(200, { 'content-type': 'text/event-stream', 'cache-control': 'no-store', connection: 'keep-alive', 'x-accel-buffering': 'no' })
+      openStreams++
+      const stream = openEventStream(reply.raw, { stallMs: streamStallMs })
       let last = JSON.stringify(first)
-      res.write(`event: status\ndata: ${last}\n\n`)
+      stream.send('status', last)
       let pending: NodeJS.Timeout | undefined
       let changedAt = 0
       const push = (): void => {
@@ -340,29 +369,24 @@ export async function buildTracker(options: BuildTrackerOptions): Promise<Fastif
           statusOf(release, channel, changedAt).then(
             (v) => {
               const text = JSON.stringify(v)
-              if (text !== last) res.write(`event: status\ndata: ${text}\n\n`)
+              if (text !== last) stream.send('status', text)
               last = text
             },
             () => {},
           )
         }, statusCacheMs)
       }
-      const heartbeat = setInterval(() => res.write(': keep-alive\n\n'), 15_000)
       changes.on('change', push)
       changes.on('report', push)
-      const end = (): void => {
+      const close = (): void => stream.close()
+      shuttingDown.signal.addEventListener('abort', close, { once: true })
+      stream.onEnd(() => {
+        openStreams--
         clearTimeout(pending)
-        clearInterval(heartbeat)
         changes.off('change', push)
         changes.off('report', push)
         shuttingDown.signal.removeEventListener('abort', close)
-      }
-      const close = (): void => {
-        end()
-        res.end()
-      }
-      res.once('close', end)
-      shuttingDown.signal.addEventListener('abort', close, { once: true })
+      })
     },
   )
 
@@ -371,7 +395,12 @@ export async function buildTracker(options: BuildTrackerOptions): Promise<Fastif
   app.put<{ Params: { host: string }; Body: typeof HostBody.static }>(
     '/v1/hosts/:host',
     { config: { roles: ['host'] }, schema: { params: H, body: HostBody, response: { 200: Type.Unknown(), ...errors } } },
-    async (req) => store.putHost({ id: req.params.host, labels: req.body.labels, follows: req.body.follows }),
+    async (req) => {
+      if (!(await store.getHost(req.params.host)) && (await store.hostCount()) >= maxHosts) {
+        throw new LimitReachedError(`Cannot register host ${req.params.host}: the registry holds ${maxHosts} hosts (the tracker's --max-hosts)`, { details: { maxHosts } })
+      }
+      return store.putHost({ id: req.params.host, labels: req.body.labels, follows: req.body.follows })
+    },
   )
   /**
    * Every host with, per channel it follows, the state it reported for that channel's current

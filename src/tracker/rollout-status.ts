@@ -19,14 +19,16 @@ export function computeRolloutStatus(
   rollout: RolloutRecord | undefined,
   followers: HostRecord[],
   reports: ReportRecord[],
-  options: { stragglers?: number; examples?: number } = {},
+  options: { stragglers?: number; examples?: number; failureCodes?: number } = {},
 ): RolloutStatus {
-  const { stragglers: maxStragglers = 10, examples = 3 } = options
+  const { stragglers: maxStragglers = 10, examples = 3, failureCodes = 20 } = options
   const byHost = new Map(reports.map((r) => [r.hostId, r]))
   const byState = Object.fromEntries(HOST_STATES.map((s) => [s, 0])) as Record<HostState, number>
   const movedAtMs = Date.parse(channel.movedAt)
   const times: number[] = []
-  const failures = new Map<string, string[]>()
+  // Per code: how many hosts and the first few of them (never every host: the status is sent to
+  // every viewer on every change, so its size must not grow with the fleet).
+  const failures = new Map<string, { count: number; hosts: string[] }>()
   const notRunning: RolloutStatus['stragglers'] = []
   let fromPeers = 0
   let fromOrigin = 0
@@ -41,7 +43,10 @@ export function computeRolloutStatus(
     if (state === 'running' && r?.runningAt) times.push(Math.max(0, (Date.parse(r.runningAt) - movedAtMs) / 1000))
     if (state === 'failed') {
       const code = r?.errorCode ?? 'UNKNOWN'
-      failures.set(code, [...(failures.get(code) ?? []), host.id])
+      const f = failures.get(code) ?? { count: 0, hosts: [] }
+      f.count++
+      if (f.hosts.length < examples) f.hosts.push(host.id)
+      failures.set(code, f)
     }
     if (state !== 'running' && state !== 'failed') notRunning.push({ host: host.id, state, bytesDone: r?.bytesDone ?? 0, lastReportAt: r?.at ?? null })
   }
@@ -49,6 +54,9 @@ export function computeRolloutStatus(
   // The slowest first: least progress, then oldest report.
   notRunning.sort((a, b) => a.bytesDone - b.bytesDone || String(a.lastReportAt).localeCompare(String(b.lastReportAt)))
   const total = followers.length
+  const byCount = [...failures.entries()].map(([code, f]) => ({ code, count: f.count, exampleHosts: f.hosts })).sort((a, b) => b.count - a.count || (a.code < b.code ? -1 : 1))
+  const shown = byCount.slice(0, failureCodes)
+  const rest = byCount.slice(failureCodes)
   return {
     release: channel.release,
     channel: channel.channel,
@@ -62,9 +70,8 @@ export function computeRolloutStatus(
     percentRunning: total === 0 ? 0 : Math.round((byState.running / total) * 1000) / 10,
     timeToRunningSeconds: { p50: percentile(times, 50), p90: percentile(times, 90), max: times.length ? times[times.length - 1]! : null },
     stragglers: notRunning.slice(0, maxStragglers),
-    failures: [...failures.entries()]
-      .map(([code, hosts]) => ({ code, count: hosts.length, exampleHosts: hosts.slice(0, examples) }))
-      .sort((a, b) => b.count - a.count),
+    failures: shown,
+    otherFailures: { codes: rest.length, hosts: rest.reduce((a, f) => a + f.count, 0) },
     bytesFromPeers: fromPeers,
     bytesFromOrigin: fromOrigin,
     originOffload: fromPeers + fromOrigin === 0 ? null : fromPeers / (fromPeers + fromOrigin),

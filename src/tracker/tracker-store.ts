@@ -1,6 +1,9 @@
 import { mkdir } from 'node:fs/promises'
+import { TypeCompiler } from '@sinclair/typebox/compiler'
 import { Level } from 'level'
 import {
+  HostRegistrationSchema,
+  MAX_FOLLOWS,
   BundleConflictError,
   digestHex,
   fromSystemError,
@@ -103,10 +106,20 @@ export interface TrackerStore {
   rolloutHistory(release: string, channel: string): Promise<RolloutRecord[]>
   putHost(h: Omit<HostRecord, 'schema' | 'lastSeen'>): Promise<HostRecord>
   getHost(id: string): Promise<HostRecord | undefined>
+  hostCount(): Promise<number>
   listHosts(): Promise<HostRecord[]>
   putReport(r: Omit<ReportRecord, 'schema' | 'firstReportAt' | 'runningAt' | 'at'>): Promise<ReportRecord>
   reportsFor(digest: Digest): Promise<ReportRecord[]>
   getReport(hostId: string, digest: Digest): Promise<ReportRecord | undefined>
+}
+
+const checkRegistration = TypeCompiler.Compile(HostRegistrationSchema)
+
+/** A stored host as the current schema allows it: labels or follows that fail it are dropped. */
+function saneHost(h: HostRecord): HostRecord {
+  const labels = checkRegistration.Check({ labels: h.labels, follows: [] }) ? h.labels : {}
+  const follows = Array.isArray(h.follows) ? h.follows.filter((f) => checkRegistration.Check({ labels: {}, follows: [f] })).slice(0, MAX_FOLLOWS) : []
+  return { ...h, labels, follows }
 }
 
 export interface TrackerStoreInit {
@@ -170,7 +183,9 @@ export function createTrackerStore(init: TrackerStoreInit): TrackerStore {
         await mkdir(init.dataDir, { recursive: true })
         db = new Level<string, unknown>(`${init.dataDir}/registry`, { valueEncoding: 'json' })
         await db.open()
-        for (const h of await range<HostRecord>('host!')) hosts.set(h.id, h)
+        // Records written before the host schema was enforced may hold anything: load what the
+        // schema allows, so one bad record cannot break every listing after a restart.
+        for (const h of await range<HostRecord>('host!')) hosts.set(h.id, saneHost(h))
         for (const b of await range<BundleRecord>('bundle!')) infoHashes.set(b.infoHash, b.digest)
         for (const r of await range<ReportRecord>('report!')) {
           const hex = digestHex(r.digest)
@@ -281,6 +296,7 @@ export function createTrackerStore(init: TrackerStoreInit): TrackerStore {
       return record
     },
     getHost: async (id) => hosts.get(id),
+    hostCount: async () => hosts.size,
     listHosts: async () => [...hosts.values()].sort((a, b) => (a.id < b.id ? -1 : a.id > b.id ? 1 : 0)),
 
     async putReport(r) {

@@ -22,7 +22,7 @@ afterEach(async () => {
 
 function makeTorrent(file: string, announce: string, name: string): Promise<Buffer> {
   return new Promise((resolve, reject) => {
-    createTorrent(file, { name, private: true, pieceLength: 256 * 1024, announceList: [[announce]], createdBy: 'shoal-test', creationDate: 0, urlList: [] }, (err: Error | null, buf: Buffer) =>
+    createTorrent(file, { name, private: true, pieceLength: 256 * 1024, announceList: announce ? [[announce]] : [], createdBy: 'shoal-test', creationDate: 0, urlList: [] }, (err: Error | null, buf: Buffer) =>
       err ? reject(err) : resolve(buf),
     )
   })
@@ -65,7 +65,7 @@ describe('BitTorrent announce and scrape', () => {
     expect(scraped).toContain('10:incompletei1e')
   })
 
-  it('aria2c downloads a registered bundle from a seeding webtorrent peer it found through the tracker (real processes)', async () => {
+  it('aria2c downloads a registered bundle from a seeding webtorrent peer it found through the tracker, using the .torrent the registry personalises (real processes)', async () => {
     const dir = await tempDir()
     await writeFile(join(dir, 'tokens'), tokensText)
     const tracker = await startTracker(join(dir, 'data'), join(dir, 'tokens'))
@@ -78,21 +78,24 @@ describe('BitTorrent announce and scrape', () => {
     await mkdir(seedDir)
     await writeFile(join(seedDir, name), content)
     const seederTorrent = await makeTorrent(join(seedDir, name), `${tracker.url}/announce/${SEEDER}`, name)
-    const hostTorrent = await makeTorrent(join(seedDir, name), `${tracker.url}/announce/${HOST}`, name)
+    // What seeders register: no announce URL (each caller gets one with its own passkey).
+    const registered = await makeTorrent(join(seedDir, name), '', name)
     const { infoHash } = await parseTorrent(seederTorrent)
-    expect((await parseTorrent(hostTorrent)).infoHash).toBe(infoHash)
+    expect((await parseTorrent(registered)).infoHash).toBe(infoHash)
 
     const reg = await fetch(`${tracker.url}/v1/bundles/sha256:${hex}`, {
       method: 'PUT',
       headers: { authorization: `Bearer ${SEEDER}`, 'content-type': 'application/json' },
-      body: JSON.stringify({ size: content.length, infoHash, pieceLength: 262144, webSeeds: [], seeder: 'test-seeder', torrent: Buffer.from(hostTorrent).toString('base64') }),
+      body: JSON.stringify({ size: content.length, infoHash, pieceLength: 262144, webSeeds: [], seeder: 'test-seeder', torrent: Buffer.from(registered).toString('base64') }),
     })
     expect(reg.status, await reg.clone().text()).toBe(200)
     // Hosts fetch the .torrent from the registry, as a fetcher will.
     const fetched = await fetch(`${tracker.url}/v1/bundles/sha256:${hex}/torrent`, { headers: { authorization: `Bearer ${HOST}` } })
     expect(fetched.headers.get('content-type')).toBe('application/x-bittorrent')
     const fetchedTorrent = Buffer.from(await fetched.arrayBuffer())
-    expect(fetchedTorrent.equals(hostTorrent)).toBe(true)
+    const personal = await parseTorrent(fetchedTorrent)
+    expect(personal.infoHash).toBe(infoHash) // only keys outside the info dictionary changed
+    expect(personal.announce).toEqual([`${tracker.url}/announce/${HOST}`])
 
     const client = new WebTorrent({ dht: false, lsd: false, utp: false, natUpnp: false, natPmp: false })
     cleanups.push(() => new Promise<void>((r) => client.destroy(() => r())))
