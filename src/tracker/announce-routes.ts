@@ -2,7 +2,7 @@ import type { FastifyInstance, FastifyReply } from 'fastify'
 import { Counter, Gauge, type Registry } from 'prom-client'
 import { encodeScrapeResponse, scrapeInfoHashes } from './scrape-response.js'
 import { createSwarmStore, parseAnnounceQuery, type SwarmStore } from './swarm-store.js'
-import type { TokenTable } from '../core/index.js'
+import type { Principal, TokenTable } from '../core/index.js'
 import type { TrackerStore } from './tracker-store.js'
 
 export interface AnnounceRoutesInit {
@@ -44,13 +44,15 @@ export function registerAnnounceRoutes(app: FastifyInstance, init: AnnounceRoute
     const q = u.indexOf('?')
     return q === -1 ? '' : u.slice(q + 1)
   }
-  const allowed = (passkey: string): boolean => {
+  const principalOf = (passkey: string): Principal | undefined => {
     const p = tokens.lookup(passkey)
-    return p !== undefined && (p.role === 'host' || p.role === 'seeder' || p.role === 'admin')
+    return p !== undefined && (p.role === 'host' || p.role === 'seeder' || p.role === 'admin') ? p : undefined
   }
+  const allowed = (passkey: string): boolean => principalOf(passkey) !== undefined
 
   app.get<{ Params: { passkey: string } }>('/announce/:passkey', { schema: { hide: true }, logLevel: 'warn' }, async (req, reply) => {
-    if (!allowed(req.params.passkey)) {
+    const principal = principalOf(req.params.passkey)
+    if (!principal) {
       announces.inc({ action: 'announce', outcome: 'refused' })
       return bencodedFailure(reply, 'unknown passkey')
     }
@@ -66,7 +68,11 @@ export function registerAnnounceRoutes(app: FastifyInstance, init: AnnounceRoute
       return bencodedFailure(reply, 'unregistered infohash: this tracker only serves bundles registered with it')
     }
     announces.inc({ action: 'announce', outcome: 'ok' })
-    return reply.status(200).header('content-type', 'text/plain').send(swarms.announce(params, req.socket.remoteAddress ?? '', intervalSeconds))
+    return reply.status(200).header('content-type', 'text/plain').send(
+      // Peers are counted per principal (a flood of made-up peer ids replaces its own entries),
+      // and the seeder's are marked as the origin's, which hosts then trust by address.
+      swarms.announce(params, req.socket.remoteAddress ?? '', intervalSeconds, { key: `${principal.role}:${principal.name}`, origin: principal.role === 'seeder' }),
+    )
   })
 
   app.get<{ Params: { passkey: string } }>('/scrape/:passkey', { schema: { hide: true }, logLevel: 'warn' }, async (req, reply) => {

@@ -79,6 +79,10 @@ function expandIPv6(ip: string): number[] | undefined {
 
 interface Peer {
   peerId: string
+  /** Who announced it (the passkey's principal, or the address for UDP); see AnnounceSource. */
+  source: string
+  /** Announced with an origin's (seeder's) credentials: hosts may trust it as the origin. */
+  origin: boolean
   compact: Buffer
   v6: boolean
   complete: boolean
@@ -116,14 +120,36 @@ interface Swarm {
   regions: Map<string, Bag<Peer>>
   /** Peers that say nothing of where they are (the origin, other clients): near to everyone. */
   untagged: Bag<Peer>
+  /** Peers by who announced them, oldest first (a source holds at most its share, see record). */
+  bySource: Map<string, Peer[]>
+  /** Peers by compact address: one peer per address and port (a restarted client replaces itself). */
+  byAddress: Map<string, Peer>
+  origins: Bag<Peer>
   complete: number
   incomplete: number
   downloaded: number
 }
 
+/**
+ * Who is announcing: peers are counted per source, so one token (or one address) flooding
+ * announces with made-up peer ids replaces its own entries instead of filling the swarm.
+ */
+export interface AnnounceSource {
+  /** The principal (`host:web-1`, `seeder:origin`) or, without one, `addr:<ip>`. */
+  key: string
+  /** The source is an origin (a seeder token): hosts are told its address is the origin's. */
+  origin?: boolean
+}
+
 export interface SwarmStoreInit {
   /** A peer that has not announced for this long is dropped (default 30 min). */
   peerTtlMs?: number
+  /** Peers one source may hold in one swarm; its oldest goes when it announces one more (default 4). */
+  maxPeersPerSource?: number
+  /** The same, for announces without a principal (UDP), counted per address (default 64: hosts behind one NAT). */
+  maxPeersPerAddress?: number
+  /** Peers one swarm holds at most; announces of new peers beyond it are not recorded (default 100,000). */
+  maxPeersPerSwarm?: number
   now?: () => number
   /** Uniform in [0, 1), for sampling peers (injected by the fleet simulator). */
   random?: () => number
@@ -135,13 +161,18 @@ export interface AnnounceResult {
   /** Compact IPv4 peers (6 bytes each) and IPv6 peers (18 bytes each), never the caller. */
   v4: Buffer[]
   v6: Buffer[]
+  /** Compact addresses of the swarm's origins (announced with seeder credentials), at most 8. */
+  origins: Buffer[]
 }
 
 export interface SwarmStore {
-  /** Records an announce and picks peers for the reply. */
-  record(params: AnnounceParams, ip: string): AnnounceResult
-  /** record(), with the reply bencoded for HTTP (BEP 3/23/7). */
-  announce(params: AnnounceParams, ip: string, intervalSeconds: number): Buffer
+  /** Records an announce and picks peers for the reply. Without a source, the address is the source. */
+  record(params: AnnounceParams, ip: string, source?: AnnounceSource): AnnounceResult
+  /**
+   * record(), with the reply bencoded for HTTP (BEP 3/23/7), plus `origins` (compact addresses
+   * of the swarm's origins, a key other clients ignore) so hosts need not trust a peer id.
+   */
+  announce(params: AnnounceParams, ip: string, intervalSeconds: number, source?: AnnounceSource): Buffer
   stats(infoHash: string): { complete: number; incomplete: number; downloaded: number }
   /** Drops expired peers; call periodically. */
   sweep(): void
@@ -153,6 +184,9 @@ const bint = (n: number): string => `i${Math.max(0, Math.trunc(n))}e`
 
 export function createSwarmStore(init: SwarmStoreInit = {}): SwarmStore {
   const ttl = init.peerTtlMs ?? 30 * 60 * 1000
+  const maxPerSource = init.maxPeersPerSource ?? 4
+  const maxPerAddress = init.maxPeersPerAddress ?? 64
+  const maxPerSwarm = init.maxPeersPerSwarm ?? 100_000
   const now = init.now ?? Date.now
   const random = init.random ?? Math.random
   const swarms = new Map<string, Swarm>()
@@ -163,6 +197,15 @@ export function createSwarmStore(init: SwarmStoreInit = {}): SwarmStore {
     if (p.complete) s.complete--
     else s.incomplete--
     unplace(s, p)
+    const mine = s.bySource.get(p.source)
+    if (mine) {
+      const at = mine.indexOf(p)
+      if (at !== -1) mine.splice(at, 1)
+      if (mine.length === 0) s.bySource.delete(p.source)
+    }
+    const addr = p.compact.toString('latin1')
+    if (s.byAddress.get(addr) === p) s.byAddress.delete(addr)
+    if (p.origin) s.origins.delete(p)
   }
 
   const bagOf = (m: Map<string, Bag<Peer>>, key: string): Bag<Peer> => {
@@ -214,53 +257,82 @@ export function createSwarmStore(init: SwarmStoreInit = {}): SwarmStore {
     return { v4, v6 }
   }
 
-  const record = (params: AnnounceParams, ip: string): AnnounceResult => {
-      let s = swarms.get(params.infoHash)
-      if (!s) {
-        s = { peers: new Map(), list: new Bag(), racks: new Map(), regions: new Map(), untagged: new Bag(), complete: 0, incomplete: 0, downloaded: 0 }
-        swarms.set(params.infoHash, s)
-      }
-      let peer = s.peers.get(params.peerId)
-      if (params.event === 'stopped') {
-        if (peer) remove(s, peer)
-      } else {
-        const compact = compactAddress(ip, params.port)
-        if (compact) {
-          const complete = params.left === 0
-          if (!peer) {
+  const record = (params: AnnounceParams, ip: string, src?: AnnounceSource): AnnounceResult => {
+    const source = src?.key ?? `addr:${ip}`
+    let s = swarms.get(params.infoHash)
+    if (!s) {
+      s = { peers: new Map(), list: new Bag(), racks: new Map(), regions: new Map(), untagged: new Bag(), bySource: new Map(), byAddress: new Map(), origins: new Bag(), complete: 0, incomplete: 0, downloaded: 0 }
+      swarms.set(params.infoHash, s)
+    }
+    let peer = s.peers.get(params.peerId)
+    // A peer id belongs to the source that announced it first: another source cannot move or
+    // stop it (peer ids are not secret: every peer sees them in handshakes).
+    if (peer && peer.source !== source) peer = undefined
+    if (params.event === 'stopped') {
+      if (peer) remove(s, peer)
+    } else {
+      const compact = compactAddress(ip, params.port)
+      if (compact && !(s.peers.has(params.peerId) && !peer)) {
+        const addr = compact.toString('latin1')
+        const complete = params.left === 0
+        if (!peer) {
+          // One peer per address: a client that restarted with a new id replaces its old entry.
+          const previous = s.byAddress.get(addr)
+          if (previous && previous.source === source) remove(s, previous)
+          const mine = s.bySource.get(source) ?? []
+          while (mine.length >= (src ? maxPerSource : maxPerAddress)) remove(s, mine[0]!)
+          if (s.list.items.length < maxPerSwarm && !s.byAddress.has(addr)) {
             const rack = tagOfPeerId(params.peerId)
-            peer = { peerId: params.peerId, compact, v6: compact.length === 18, complete, expires: 0, rack, region: rack.slice(0, 6) }
+            peer = { peerId: params.peerId, source, origin: src?.origin === true, compact, v6: compact.length === 18, complete, expires: 0, rack, region: rack.slice(0, 6) }
             s.peers.set(peer.peerId, peer)
             s.list.add(peer)
             place(s, peer)
+            mine.push(peer)
+            s.bySource.set(source, mine)
+            s.byAddress.set(addr, peer)
+            if (peer.origin) s.origins.add(peer)
             if (complete) s.complete++
             else s.incomplete++
-          } else {
+          }
+        } else {
+          const old = peer.compact.toString('latin1')
+          if (old !== addr && !s.byAddress.has(addr)) {
+            if (s.byAddress.get(old) === peer) s.byAddress.delete(old)
+            s.byAddress.set(addr, peer)
             peer.compact = compact
             peer.v6 = compact.length === 18
-            if (complete && !peer.complete) {
-              s.complete++
-              s.incomplete--
-            }
-            peer.complete = peer.complete || complete
           }
+          if (complete && !peer.complete) {
+            s.complete++
+            s.incomplete--
+          }
+          peer.complete = peer.complete || complete
+        }
+        if (peer) {
           if (params.event === 'completed') s.downloaded++
           peer.expires = now() + ttl
         }
       }
-      const { v4, v6 } = params.event === 'stopped' ? { v4: [], v6: [] } : sample(s, params.numwant, params.peerId)
-      return { complete: s.complete, incomplete: s.incomplete, v4, v6 }
+    }
+    const { v4, v6 } = params.event === 'stopped' ? { v4: [], v6: [] } : sample(s, params.numwant, params.peerId)
+    const origins = s.origins.items.slice(0, 8).map((p) => p.compact)
+    if (s.list.items.length === 0) swarms.delete(params.infoHash)
+    return { complete: s.complete, incomplete: s.incomplete, v4, v6, origins }
   }
 
   return {
     record,
-    announce(params, ip, intervalSeconds) {
-      const { complete, incomplete, v4, v6 } = record(params, ip)
+    announce(params, ip, intervalSeconds, source) {
+      const { complete, incomplete, v4, v6, origins } = record(params, ip, source)
       // Keys in bencode's sorted order.
       const parts: Buffer[] = [
-        Buffer.from(`d8:complete${bint(complete)}10:incomplete${bint(incomplete)}8:interval${bint(intervalSeconds)}12:min interval${bint(Math.floor(intervalSeconds / 2))}5:peers`),
-        bstr(Buffer.concat(v4)),
+        Buffer.from(`d8:complete${bint(complete)}10:incomplete${bint(incomplete)}8:interval${bint(intervalSeconds)}12:min interval${bint(Math.floor(intervalSeconds / 2))}`),
       ]
+      const o4 = origins.filter((c) => c.length === 6)
+      const o6 = origins.filter((c) => c.length === 18)
+      if (o4.length > 0) parts.push(Buffer.from('7:origins'), bstr(Buffer.concat(o4)))
+      if (o6.length > 0) parts.push(Buffer.from('8:origins6'), bstr(Buffer.concat(o6)))
+      parts.push(Buffer.from('5:peers'), bstr(Buffer.concat(v4)))
       if (v6.length > 0) parts.push(Buffer.from('6:peers6'), bstr(Buffer.concat(v6)))
       parts.push(Buffer.from('e'))
       return Buffer.concat(parts)

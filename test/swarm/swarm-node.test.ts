@@ -87,7 +87,7 @@ describe('createSwarmNode()', () => {
     origin.add(t.info, await openPieceFile(t.path, t.info, { complete: true }), { superSeed: true })
     const host = await node('host')
     const s = host.add(t.info, file, { webSeeds: [] })
-    s.addPeer(local(origin))
+    s.addPeer({ ...local(origin), origin: true }) // vouched for, as the tracker's answer does
     await s.done
     expect(await sha256(path)).toBe(t.sha256)
     expect(s.stats().bytesFromOrigin).toBe(9 * (256 << 10))

@@ -1,5 +1,6 @@
 import bencode from 'bencode'
 import { TrackerRefusedError, TrackerUnreachableError } from '../errors.js'
+import { readBodyLimited } from '../read-body-limited.js'
 
 export interface AnnounceRequest {
   /** The tracker's announce URL with the passkey (http://tracker/announce/<token>). */
@@ -13,6 +14,8 @@ export interface AnnounceRequest {
   event?: 'started' | 'completed' | 'stopped'
   numwant?: number
   signal?: AbortSignal
+  /** The HTTP client (one that trusts the tracker's CA, for HTTPS); default the global fetch. */
+  fetch?: typeof fetch
 }
 
 export interface PeerAddress {
@@ -23,7 +26,15 @@ export interface PeerAddress {
 export interface AnnounceResponse {
   intervalSeconds: number
   peers: PeerAddress[]
+  /** Addresses the tracker vouches for as the swarm's origins (Shoal's `origins` key). */
+  origins: PeerAddress[]
 }
+
+/** Bounds on what a tracker's answer may make a host do (a hostile answer is just a slow one). */
+export const MIN_ANNOUNCE_INTERVAL_S = 5
+export const MAX_ANNOUNCE_INTERVAL_S = 3600
+const MAX_ANSWER_PEERS = 200
+const MAX_ANSWER_BYTES = 64 << 10
 
 /** BEP 3 percent-encoding of raw bytes in a query string. */
 export function escapeBytes(bytes: Uint8Array): string {
@@ -64,7 +75,8 @@ export function parseAnnounceResponse(body: Uint8Array): AnnounceResponse {
   if (d === null || typeof d !== 'object') throw new TrackerRefusedError('Cannot read the announce answer: it is not a dictionary')
   const failure = d['failure reason']
   if (failure instanceof Uint8Array) throw new TrackerRefusedError(`The tracker refused the announce: ${Buffer.from(failure).toString()}`)
-  const interval = typeof d.interval === 'number' && d.interval > 0 ? d.interval : 60
+  // A hostile interval (0, negative, 1e300) would overflow setTimeout into a tight loop.
+  const interval = typeof d.interval === 'number' && Number.isFinite(d.interval) ? Math.min(MAX_ANNOUNCE_INTERVAL_S, Math.max(MIN_ANNOUNCE_INTERVAL_S, Math.floor(d.interval))) : 60
   const peers: PeerAddress[] = []
   if (d.peers instanceof Uint8Array) peers.push(...parseCompactPeers(d.peers, 4))
   else if (Array.isArray(d.peers)) {
@@ -73,7 +85,10 @@ export function parseAnnounceResponse(body: Uint8Array): AnnounceResponse {
     }
   }
   if (d.peers6 instanceof Uint8Array) peers.push(...parseCompactPeers(d.peers6, 6))
-  return { intervalSeconds: interval, peers }
+  const origins: PeerAddress[] = []
+  if (d.origins instanceof Uint8Array) origins.push(...parseCompactPeers(d.origins, 4))
+  if (d.origins6 instanceof Uint8Array) origins.push(...parseCompactPeers(d.origins6, 6))
+  return { intervalSeconds: interval, peers: peers.slice(0, MAX_ANSWER_PEERS), origins: origins.slice(0, 8) }
 }
 
 /** One HTTP announce. Network failures and 5xx are TRACKER_UNREACHABLE (worth retrying). */
@@ -84,10 +99,10 @@ export async function announce(req: AnnounceRequest): Promise<AnnounceResponse> 
     (req.event ? `&event=${req.event}` : '')
   let res: Response
   try {
-    res = await fetch(`${req.url}${req.url.includes('?') ? '&' : '?'}${q}`, { signal: req.signal ?? AbortSignal.timeout(15_000) })
+    res = await (req.fetch ?? fetch)(`${req.url}${req.url.includes('?') ? '&' : '?'}${q}`, { signal: req.signal ?? AbortSignal.timeout(15_000) })
   } catch (err) {
     throw new TrackerUnreachableError(`Cannot announce to the tracker: ${(err as Error).message}`, { cause: err })
   }
   if (res.status >= 500) throw new TrackerUnreachableError(`Cannot announce to the tracker: HTTP ${res.status}`)
-  return parseAnnounceResponse(new Uint8Array(await res.arrayBuffer()))
+  return parseAnnounceResponse(await readBodyLimited(res, MAX_ANSWER_BYTES, 'the announce answer'))
 }

@@ -3,6 +3,7 @@ import { EventEmitter } from 'node:events'
 import { createServer, connect, type Server, type Socket } from 'node:net'
 import Wire from 'bittorrent-protocol'
 import { PeerProtocolError, PieceHashMismatchError, ShoalError, fromSystemError } from '../errors.js'
+import { readBodyLimited } from '../read-body-limited.js'
 import { announce, type PeerAddress } from './announce.js'
 import { createMessageFramer } from './message-framer.js'
 import type { PieceFile } from './piece-file.js'
@@ -24,6 +25,17 @@ const SHOAL_BLOCK = 64 << 10
 const MAX_REQUEST = 128 << 10
 /** A peer whose unparsed input grows past this is dropped (a length prefix of 4 GiB is an attack). */
 const MAX_BUFFERED = 1 << 20
+/** Links treated as the origin's at once per torrent (a few seeders). */
+const MAX_ORIGIN_LINKS = 8
+const ORIGIN_PREFIX_HEX = Buffer.from('-SO').toString('hex')
+/** An address as peers compare it: IPv4-mapped IPv6 (`::ffff:1.2.3.4`) as plain IPv4. */
+const plainIp = (ip: string): string => (ip.startsWith('::ffff:') && ip.includes('.') ? ip.slice(7) : ip)
+const addrKey = (hostPort: string): string => {
+  const at = hostPort.lastIndexOf(':')
+  return `${plainIp(hostPort.slice(0, at))}${hostPort.slice(at)}`
+}
+/** A web seed URL for a log line, without a passkey in its path (`/seed/<token>/...`). */
+const redactSeedUrl = (url: string): string => url.replace(/\/seed\/[^/]+\//, '/seed/[redacted]/')
 
 export interface SwarmNodeInit {
   /** `origin` marks the peer id so hosts can count bytes from the origin apart from peers. */
@@ -34,6 +46,11 @@ export interface SwarmNodeInit {
   listenHost?: string
   /** Peer connections per torrent (default 50). */
   maxConns?: number
+  /**
+   * Connections one remote address may open to a torrent here (default 16): a client flooding
+   * handshakes from one address takes that many slots, never every slot.
+   */
+  maxConnsPerIp?: number
   /** Upload limit in bytes per second for all torrents (default none). */
   upLimit?: number
   /** Download limit in bytes per second for all torrents (default none). */
@@ -49,6 +66,8 @@ export interface SwarmNodeInit {
   /** Where this node sits (region, rack): carried in its peer id for the tracker and peers. */
   locality?: Locality
   random?: () => number
+  /** HTTP client for announces and web seeds (one that trusts a private CA); default global fetch. */
+  fetch?: typeof fetch
   log?: (level: 'info' | 'warn', message: string, fields?: Record<string, unknown>) => void
 }
 
@@ -59,6 +78,8 @@ export interface AddTorrentOptions {
   superSeed?: boolean
   /** BEP 19 web seeds to fall back to (default the torrent's url-list). */
   webSeeds?: string[]
+  /** Bearer token sent to web seeds (a seeder serves its web seed to host and seeder tokens only). */
+  webSeedToken?: string
 }
 
 export interface SessionStats {
@@ -80,8 +101,11 @@ export interface TorrentSession extends EventEmitter {
   /** Resolves once every piece is stored and synced; rejects on a fatal error (disk full). */
   readonly done: Promise<void>
   stats(): SessionStats
-  /** Adds a peer by address (the tracker normally supplies them). */
-  addPeer(peer: PeerAddress): void
+  /**
+   * Adds a peer by address (the tracker normally supplies them). `origin: true` vouches for the
+   * address as the swarm's origin, as the tracker's `origins` answer does.
+   */
+  addPeer(peer: PeerAddress & { origin?: boolean }): void
 }
 
 export interface SwarmNode {
@@ -110,6 +134,8 @@ interface Download {
 interface Peer {
   key: string
   addr: string
+  /** Remote IP (IPv4-mapped addresses as plain IPv4). */
+  ip: string
   outgoing: boolean
   origin: boolean
   wire: Wire
@@ -142,6 +168,7 @@ export function createSwarmNode(init: SwarmNodeInit): SwarmNode {
   const {
     role,
     maxConns = 50,
+    maxConnsPerIp = 16,
     pipelineBytes = 512 << 10,
     requestTimeoutMs = 20_000,
     webSeedAfterMs = 4_000,
@@ -149,6 +176,7 @@ export function createSwarmNode(init: SwarmNodeInit): SwarmNode {
     random = Math.random,
     log = () => {},
   } = init
+  const httpFetch = init.fetch ?? fetch
   const peerId = makePeerId(role, init.locality ?? {})
   const myKey = peerId.toString('hex')
   const myTag = tagOfPeerId(myKey)
@@ -184,6 +212,14 @@ export function createSwarmNode(init: SwarmNodeInit): SwarmNode {
     private finished = false
     private readonly announceUrls: string[]
     private readonly webSeeds: string[]
+    private readonly webSeedToken?: string
+    /**
+     * Where the swarm's origins are, as the tracker vouches (its `origins` answer key): a peer
+     * is treated as the origin (reserved slot, asked only for pieces nobody else has) only at
+     * such an address, never because its self-chosen peer id says so.
+     */
+    private readonly originAddrs = new Set<string>()
+    private readonly originIps = new Set<string>()
     private announceTimer?: NodeJS.Timeout
     private readonly abort = new AbortController()
 
@@ -193,6 +229,7 @@ export function createSwarmNode(init: SwarmNodeInit): SwarmNode {
       this.file = file
       this.announceUrls = options.announceUrls ?? []
       this.webSeeds = options.webSeeds ?? info.urlList
+      this.webSeedToken = options.webSeedToken
       this.sched = createPieceScheduler({ pieceCount: info.pieceCount, random })
       this.near = createNearAvailability(info.pieceCount, myTag ? peerKey(myKey) : undefined)
       this.stored = new Uint8Array(info.pieceCount)
@@ -249,7 +286,12 @@ export function createSwarmNode(init: SwarmNodeInit): SwarmNode {
             left,
             event,
             signal: AbortSignal.any([this.abort.signal, AbortSignal.timeout(10_000)]),
+            fetch: httpFetch,
           })
+          for (const o of r.origins) {
+            this.originAddrs.add(`${plainIp(o.host)}:${o.port}`)
+            this.originIps.add(plainIp(o.host))
+          }
           this.failures = 0
           // A host that is still missing pieces and has few peers asks again soon.
           next = Math.min(r.intervalSeconds * 1000, this.sched.missing > 0 && this.peers.size < 4 ? 5_000 : Infinity)
@@ -268,8 +310,12 @@ export function createSwarmNode(init: SwarmNodeInit): SwarmNode {
     }
 
     // ---- peers -------------------------------------------------------------------------------
-    addPeer(p: PeerAddress): void {
+    addPeer(p: PeerAddress & { origin?: boolean }): void {
       const addr = `${p.host}:${p.port}`
+      if (p.origin) {
+        this.originAddrs.add(addrKey(addr))
+        this.originIps.add(plainIp(p.host))
+      }
       if (this.closed || this.banned.has(addr) || this.connecting.has(addr)) return
       if ([...this.peers.values()].some((x) => x.addr === addr)) return
       // A host that states its locality may dial past maxConns for links out of its rack (admitPeer).
@@ -317,7 +363,23 @@ export function createSwarmNode(init: SwarmNodeInit): SwarmNode {
       const theirTag = tagOfPeerId(remoteId)
       const distance = distanceBetween(myTag, theirTag)
       const rackMember = isRackMember(myTag, theirTag)
-      const origin = remoteId.startsWith(Buffer.from('-SO').toString('hex'))
+      // The origin: its id says so AND the tracker vouched for where it is (the address we dialled,
+      // or for an incoming link the origin's IP), with at most MAX_ORIGIN_LINKS such links.
+      const saysOrigin = remoteId.startsWith(ORIGIN_PREFIX_HEX)
+      const vouched = outgoing ? this.originAddrs.has(addrKey(addr)) : this.originIps.has(plainIp(socket.remoteAddress ?? ''))
+      const ip = plainIp(socket.remoteAddress ?? '')
+      let originLinks = 0
+      let fromIp = 0
+      for (const p of this.peers.values()) {
+        if (p.origin) originLinks++
+        if (!p.outgoing && p.ip === ip) fromIp++
+      }
+      const origin = saysOrigin && vouched && originLinks < MAX_ORIGIN_LINKS
+      if (!outgoing && !origin && fromIp >= maxConnsPerIp) {
+        wire.destroy()
+        socket.destroy()
+        return
+      }
       if (!admitPeer({ total: this.peers.size, rack: this.near.rackPeers }, { rackMember, distance, origin }, maxConns)) {
         wire.destroy()
         socket.destroy()
@@ -326,6 +388,7 @@ export function createSwarmNode(init: SwarmNodeInit): SwarmNode {
       const peer: Peer = {
         key: remoteId,
         addr,
+        ip,
         outgoing,
         origin,
         shoal: origin || remoteId.startsWith(Buffer.from('-SH').toString('hex')),
@@ -676,9 +739,15 @@ export function createSwarmNode(init: SwarmNodeInit): SwarmNode {
       const start = i * this.info.pieceLength
       const size = pieceSize(this.info, i)
       try {
-        const res = await fetch(url, { headers: { range: `bytes=${start}-${start + size - 1}` }, signal: AbortSignal.any([this.abort.signal, AbortSignal.timeout(30_000)]) })
-        if (res.status !== 206) throw new Error(`web seed answered ${res.status}`)
-        const data = new Uint8Array(await res.arrayBuffer())
+        const headers: Record<string, string> = { range: `bytes=${start}-${start + size - 1}` }
+        if (this.webSeedToken) headers.authorization = `Bearer ${this.webSeedToken}`
+        const res = await httpFetch(url, { headers, signal: AbortSignal.any([this.abort.signal, AbortSignal.timeout(30_000)]) })
+        if (res.status !== 206) {
+          await res.body?.cancel().catch(() => {})
+          throw new Error(`web seed answered ${res.status}`)
+        }
+        // Exactly one piece: a web seed that sends more (or never stops) is cut off there.
+        const data = await readBodyLimited(res, size, `piece ${i} from the web seed`)
         const wait = down?.take(data.length) ?? 0
         if (wait > 0) await new Promise<void>((r) => this.later(wait, r))
         if (!pieceMatches(this.info, i, data)) {
@@ -692,7 +761,7 @@ export function createSwarmNode(init: SwarmNodeInit): SwarmNode {
       } catch (err) {
         if (this.closed) return
         this.webBackoffUntil = performance.now() + 2_000
-        log('warn', 'web seed failed', { url, piece: i, message: (err as Error).message })
+        log('warn', 'web seed failed', { url: redactSeedUrl(url), piece: i, message: (err as Error).message })
       }
     }
 
@@ -720,7 +789,7 @@ export function createSwarmNode(init: SwarmNodeInit): SwarmNode {
     private async announceNowStopped(): Promise<void> {
       await Promise.any(
         this.announceUrls.map((url) =>
-          announce({ url, infoHash: this.info.infoHash, peerId, port, uploaded: this.s.uploaded, downloaded: 0, left: this.info.length - this.s.bytesDone, event: 'stopped', signal: AbortSignal.timeout(1_000) }),
+          announce({ url, infoHash: this.info.infoHash, peerId, port, uploaded: this.s.uploaded, downloaded: 0, left: this.info.length - this.s.bytesDone, event: 'stopped', signal: AbortSignal.timeout(1_000), fetch: httpFetch }),
         ),
       )
     }
