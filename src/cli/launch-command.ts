@@ -6,6 +6,7 @@ import {
   checkName,
   digestHex,
   fromSystemError,
+  IoError,
   parseSignature,
   parseTrustedKeys,
   SignatureMissingError,
@@ -24,6 +25,7 @@ import {
 } from '../launcher/index.js'
 import { apiCall } from './api-call.js'
 import { readText, usage, writeJson, type CliIo } from './cli-context.js'
+import { resolveFetch, resolveToken, withClientOptions, type ClientOptions } from './client-options.js'
 import { createProgress, progressInterval } from './progress.js'
 
 interface LaunchOptions {
@@ -137,25 +139,31 @@ export function registerRollback(program: Command, io: CliIo): void {
 }
 
 export function registerGc(program: Command, io: CliIo): void {
-  program
+  const gc = program
     .command('gc')
     .description('Remove what nothing needs: launcher images and checkouts (--root), or a seeder\'s bundles outside retention (--seeder)')
     .option('--root <dir>', 'launcher state directory: remove images and checkouts no current or previous activation needs')
     .option('--snapshotter <name>', `one of ${SNAPSHOTTER_NAMES.join(', ')}`, 'dir')
     .option('--seeder <url>', 'a running seeder: sweep bundles no channel points at beyond the last K versions of each release')
-    .option('--token <token>', 'publisher token for --seeder (or $SHOAL_TOKEN)')
     .option('--json', 'print what was removed as JSON')
-    .action(async (opts: { root?: string; snapshotter: string; seeder?: string; token?: string; json?: boolean }) => {
+  withClientOptions(gc, 'publisher (for --seeder)')
+  gc.action(async (opts: ClientOptions & { root?: string; snapshotter: string; seeder?: string; json?: boolean }) => {
       let removed: string[]
+      let failed: { what: string; code: string; message: string }[] = []
       if (opts.seeder) {
-        const token = opts.token ?? io.env.SHOAL_TOKEN
-        if (!token) throw usage('Cannot sweep the seeder: give a publisher token with --token or $SHOAL_TOKEN')
-        const r = await apiCall(`${opts.seeder.replace(/\/$/, '')}/v1/gc`, { method: 'POST', token, server: 'seeder', signal: AbortSignal.timeout(120_000) })
+        const token = await resolveToken(opts, io, 'sweep the seeder', 'a publisher')
+        const r = await apiCall(`${opts.seeder.replace(/\/$/, '')}/v1/gc`, { method: 'POST', token, server: 'seeder', fetch: await resolveFetch(opts, io), signal: AbortSignal.timeout(120_000) })
         removed = ((await r.json()) as { removed: string[] }).removed
       } else if (opts.root) {
         const launcher = createLauncher({ root: resolve(opts.root), snapshotter: opts.snapshotter as SnapshotterName })
-        removed = (await launcher.gc()).removed
+        ;({ removed, failed } = await launcher.gc())
       } else throw usage('Cannot gc: name a launcher state directory (--root) or a seeder (--seeder URL)')
+      if (failed.length) {
+        // Everything else was collected; what could not be is an operational failure to look at.
+        if (!opts.json) for (const r of removed) io.stdout.write(`removed ${r}\n`)
+        const more = failed.length > 1 ? ` (and ${failed.length - 1} more)` : ''
+        throw new IoError(`Cannot remove ${failed[0]!.what}${more}: ${failed[0]!.message}`, { details: { removed, failed } })
+      }
       if (opts.json) writeJson(io, { ok: true, removed })
       else io.stdout.write(removed.length ? removed.map((r) => `removed ${r}\n`).join('') : 'nothing to remove\n')
     })

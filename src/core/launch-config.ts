@@ -13,7 +13,7 @@ export const LaunchConfigSchema = Type.Object(
     /** Appended to the entrypoint. */
     args: Type.Optional(Type.Array(Type.String({ maxLength: 65536 }), { maxItems: 1024 })),
     /** Extra environment for the process. */
-    env: Type.Optional(Type.Record(Type.String({ pattern: '^[A-Za-z_][A-Za-z0-9_]*$' }), Type.String({ maxLength: 65536 }))),
+    env: Type.Optional(Type.Record(Type.String({ pattern: '^[A-Za-z_][A-Za-z0-9_]*$' }), Type.String({ maxLength: 65536 }), { additionalProperties: false, maxProperties: 1024 })),
     /** Working directory inside the rootfs, absolute. */
     workingDir: Type.Optional(Type.String({ pattern: '^/', maxLength: 4096 })),
     /** Restart policy for the `process` agent. */
@@ -45,6 +45,9 @@ export type LaunchConfig = Static<typeof LaunchConfigSchema>
 
 const check = TypeCompiler.Compile(LaunchConfigSchema)
 
+/** True when a path (absolute, or relative with a slash) has a `..` component: it could climb out of the rootfs. */
+const climbs = (p: string): boolean => p.split('/').includes('..')
+
 /** Validates a parsed shoal.json; throws LAUNCH_CONFIG_INVALID naming the first bad field. */
 export function parseLaunchConfig(value: unknown, source = 'shoal.json'): LaunchConfig {
   if (!check.Check(value)) {
@@ -53,6 +56,17 @@ export function parseLaunchConfig(value: unknown, source = 'shoal.json'): Launch
     throw new LaunchConfigInvalidError(`Cannot read launch config: ${source} is invalid at ${where}`, {
       details: { source, path: first?.path },
     })
+  }
+  // Paths resolved inside the rootfs must stay in it (a bare command name is looked up in PATH).
+  const inRootfs: Array<[string, string | undefined]> = [
+    ['/entrypoint/0', value.entrypoint[0]],
+    ['/workingDir', value.workingDir],
+    ['/healthCheck/command/0', value.healthCheck?.command?.[0]],
+  ]
+  for (const [path, p] of inRootfs) {
+    if (p !== undefined && climbs(p)) {
+      throw new LaunchConfigInvalidError(`Cannot read launch config: ${source} is invalid at ${path}: ${JSON.stringify(p.slice(0, 200))} climbs out of the rootfs with '..'`, { details: { source, path } })
+    }
   }
   return value
 }

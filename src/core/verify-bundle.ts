@@ -45,6 +45,12 @@ export interface BundleLimits {
   maxFileBytes: number
   /** Components in one path. */
   maxPathDepth: number
+  /**
+   * Bytes in one path. Paths are joined under a snapshot directory on the host; with the 4096
+   * bytes of PATH_MAX that leaves room for the host's own prefix, so a bundle that verifies can
+   * always be unpacked and checked out (and later removed).
+   */
+  maxPathBytes: number
 }
 
 export const DEFAULT_BUNDLE_LIMITS: BundleLimits = {
@@ -52,6 +58,7 @@ export const DEFAULT_BUNDLE_LIMITS: BundleLimits = {
   maxEntries: 2_000_000,
   maxFileBytes: 64 * 2 ** 30,
   maxPathDepth: 128,
+  maxPathBytes: 3072,
 }
 
 export interface VerifyBundleOptions {
@@ -134,6 +141,9 @@ function checkLimits(manifest: Manifest, limits: BundleLimits): void {
   for (const e of manifest.entries) {
     const depth = e.path.split('/').length
     if (depth > limits.maxPathDepth) fail('the path depth', depth, limits.maxPathDepth, e.path)
+    const bytes = Buffer.byteLength(e.path)
+    if (bytes > limits.maxPathBytes) fail('the path length in bytes', bytes, limits.maxPathBytes, e.path.slice(0, 200))
+    if (e.type === 'symlink' && Buffer.byteLength(e.target ?? '') > limits.maxPathBytes) fail('a symlink target length in bytes', Buffer.byteLength(e.target ?? ''), limits.maxPathBytes, e.path.slice(0, 200))
     if (e.type === 'file') {
       if (e.size > limits.maxFileBytes) fail('a file size', e.size, limits.maxFileBytes, e.path)
       total += e.size

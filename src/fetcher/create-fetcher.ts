@@ -55,6 +55,8 @@ export interface FetcherInit {
   retryMs?: { min: number; max: number }
   /** Web seed fallback after this long without progress from peers (default 4 s). */
   webSeedAfterMs?: number
+  /** HTTP client for the tracker, announces and web seeds (one that trusts a private CA). */
+  fetch?: typeof fetch
   log?: Log
 }
 
@@ -98,7 +100,8 @@ export function createFetcher(init: FetcherInit): Fetcher {
   const retry = init.retryMs ?? { min: 2_000, max: 60_000 }
   const cacheDir = join(dataDir, 'cache')
   const partialDir = join(dataDir, 'partial')
-  const client: TrackerClient = createTrackerClient({ url: init.tracker.url, token: init.tracker.token, hostId })
+  const client: TrackerClient = createTrackerClient({ url: init.tracker.url, token: init.tracker.token, hostId, fetch: init.fetch })
+  const followed = new Set(follows)
   const swarm = createSwarmNode({
     role: 'host',
     port: init.peerPort ?? 6882,
@@ -108,6 +111,7 @@ export function createFetcher(init: FetcherInit): Fetcher {
     maxConns: init.maxConns,
     webSeedAfterMs: init.webSeedAfterMs,
     locality: localityFromLabels(labels),
+    fetch: init.fetch,
     log,
   })
   const reporter: Reporter = createReporter({ client, hostId, log })
@@ -129,7 +133,7 @@ export function createFetcher(init: FetcherInit): Fetcher {
     if (seeding.has(d)) return
     const info = await parseTorrentInfo(await readFile(cachePath(d, 'torrent')))
     const file = await openPieceFile(cachePath(d, 'tar'), info, { complete: true })
-    seeding.set(d, swarm.add(info, file, { announceUrls: [client.announceUrl], webSeeds: [] }))
+    seeding.set(d, swarm.add(info, file, { announceUrls: [client.announceUrl], webSeeds: [], webSeedToken: init.tracker.token }))
   }
 
   /** Sends a target's state with the figures of its swarm session (the one seeding it by default). */
@@ -155,7 +159,7 @@ export function createFetcher(init: FetcherInit): Fetcher {
     const info = await parseTorrentInfo(torrent)
     await writeFile(partialPath(t.digest, 'torrent'), torrent)
     const file = await openPieceFile(partialPath(t.digest, 'tar'), info)
-    const session = swarm.add(info, file, { announceUrls: [client.announceUrl] })
+    const session = swarm.add(info, file, { announceUrls: [client.announceUrl], webSeedToken: init.tracker.token })
     let last = session.stats()
     let lastAt = performance.now()
     report('downloading', session)
@@ -261,7 +265,11 @@ export function createFetcher(init: FetcherInit): Fetcher {
     }
   }
 
-  const onTargets = (next: Target[]): void => {
+  const onTargets = (answer: Target[]): void => {
+    // The tracker's answer is checked against the wire contract in the client; here, the host
+    // acts only on what it was told to follow, whatever else a tracker (or anything between) says.
+    const next = answer.filter((t) => followed.has(t.follow))
+    if (next.length < answer.length) log('warn', 'ignoring targets this host does not follow', { follows: answer.filter((t) => !followed.has(t.follow)).map((t) => t.follow).slice(0, 8) })
     targets = next
     const wanted = new Set<string>(next.map((t) => t.digest))
     for (const [d, job] of jobs) {

@@ -1,32 +1,25 @@
 import {
   AuthForbiddenError,
   AuthInvalidError,
+  checkAnswer,
   NotFoundError,
+  readBodyLimited,
+  TargetsAnswerSchema,
   TrackerRefusedError,
   TrackerUnreachableError,
+  VersionAnswerSchema,
   type Digest,
-  type HostState,
+  type HostReport,
   type ShoalError,
+  type Target,
 } from '../core/index.js'
 
-export interface Target {
-  follow: string
-  version: string
-  digest: Digest
-  rolloutId: string
-}
+export type { HostReport, Target }
 
-export interface HostReport {
-  digest: Digest
-  state: HostState
-  bytesDone: number
-  bytesFromPeers?: number
-  bytesFromOrigin?: number
-  peers?: number
-  rate?: number
-  errorCode?: string
-  message?: string
-}
+/** Largest .torrent a host accepts (the registry stores at most ~512 KiB of one). */
+const MAX_TORRENT_BYTES = 1 << 20
+/** Largest JSON answer a host reads from the tracker. */
+const MAX_JSON_BYTES = 1 << 20
 
 export interface TrackerClient {
   readonly url: string
@@ -40,12 +33,21 @@ export interface TrackerClient {
 }
 
 /** The host's view of the tracker API: typed errors (unreachable vs refused) and nothing else. */
-export function createTrackerClient(init: { url: string; token: string; hostId: string }): TrackerClient {
+export function createTrackerClient(init: { url: string; token: string; hostId: string; fetch?: typeof fetch }): TrackerClient {
   const base = init.url.replace(/\/$/, '')
+  const httpFetch = init.fetch ?? fetch
+  const json = async (res: Response, what: string): Promise<unknown> => {
+    const body = await readBodyLimited(res, MAX_JSON_BYTES, what)
+    try {
+      return JSON.parse(Buffer.from(body).toString('utf8'))
+    } catch (err) {
+      throw new TrackerRefusedError(`Cannot read ${what}: it is not JSON`, { cause: err })
+    }
+  }
   const call = async (method: string, path: string, body?: unknown, signal?: AbortSignal, timeoutMs = 15_000): Promise<Response> => {
     let res: Response
     try {
-      res = await fetch(`${base}${path}`, {
+      res = await httpFetch(`${base}${path}`, {
         method,
         headers: { authorization: `Bearer ${init.token}`, ...(body === undefined ? {} : { 'content-type': 'application/json' }) },
         body: body === undefined ? undefined : JSON.stringify(body),
@@ -82,16 +84,15 @@ export function createTrackerClient(init: { url: string; token: string; hostId: 
     async targets(since, waitSeconds, signal) {
       const q = since === undefined ? '' : `?since=${encodeURIComponent(since)}&wait=${waitSeconds}`
       const res = await call('GET', `/v1/hosts/${host}/targets${q}`, undefined, signal, (waitSeconds + 15) * 1000)
-      return (await res.json()) as { targets: Target[]; etag: string }
+      // Checked before anything is done with it: a digest becomes a file name, a version a path.
+      return checkAnswer(TargetsAnswerSchema, await json(res, 'the targets answer'), 'the targets answer') as { targets: Target[]; etag: string }
     },
     async torrent(digest, signal) {
-      return new Uint8Array(await (await call('GET', `/v1/bundles/${digest}/torrent`, undefined, signal)).arrayBuffer())
+      return readBodyLimited(await call('GET', `/v1/bundles/${digest}/torrent`, undefined, signal), MAX_TORRENT_BYTES, `the torrent of ${digest}`)
     },
     async version(release, version, signal) {
-      return (await (await call('GET', `/v1/releases/${encodeURIComponent(release)}/versions/${encodeURIComponent(version)}`, undefined, signal)).json()) as {
-        digest: Digest
-        signature?: unknown
-      }
+      const res = await call('GET', `/v1/releases/${encodeURIComponent(release)}/versions/${encodeURIComponent(version)}`, undefined, signal)
+      return checkAnswer(VersionAnswerSchema, await json(res, 'the version record'), 'the version record') as { digest: Digest; signature?: unknown }
     },
     async report(hostId, r, signal) {
       await call('POST', `/v1/hosts/${encodeURIComponent(hostId)}/reports`, r, signal)

@@ -56,8 +56,12 @@ export interface Launcher {
   previous(release: string): Promise<Activation | undefined>
   /** Makes `previous` current again (and the current one previous). */
   rollback(release: string): Promise<Activation>
-  /** Removes images and checkouts that no current or previous pointer needs, and installs a crash cut off. Not safe to run during an install. */
-  gc(): Promise<{ removed: string[] }>
+  /**
+   * Removes images and checkouts that no current or previous pointer needs (nor `keepDigests`),
+   * and installs a crash cut off. Entries that cannot be removed are listed in `failed`; the
+   * sweep goes on past them. Not safe to run during an install.
+   */
+  gc(options?: { keepDigests?: Digest[] }): Promise<{ removed: string[]; failed: { what: string; code: string; message: string }[] }>
 }
 
 /**
@@ -168,13 +172,26 @@ export function createLauncher(init: LauncherInit): Launcher {
       return (await pointer(release, 'current'))!
     },
 
-    async gc() {
-      const keepImages = new Set<string>()
+    async gc(options = {}) {
+      const keepImages = new Set<string>((options.keepDigests ?? []).map((d) => digestHex(d)))
       const keepCheckouts = new Set<string>()
+      const removed: string[] = []
+      const failed: { what: string; code: string; message: string }[] = []
+      // One entry that cannot go (a path too long, a busy mount) must not stop the rest: it is
+      // reported and the sweep goes on, so gc can never be wedged by one leftover.
+      const attempt = async (what: string, fn: () => Promise<unknown>): Promise<void> => {
+        try {
+          await fn()
+          removed.push(what)
+        } catch (err) {
+          const e = fromSystemError(err, `remove ${what}`)
+          failed.push({ what, code: e.code, message: e.message })
+        }
+      }
       const releases = await readdir(releasesDir).catch(() => [] as string[])
       for (const release of releases) {
         for (const which of ['current', 'previous'] as const) {
-          const a = await pointer(release, which)
+          const a = await pointer(release, which).catch(() => undefined)
           if (a) {
             keepImages.add(digestHex(a.digest))
             keepCheckouts.add(a.checkoutKey)
@@ -183,30 +200,24 @@ export function createLauncher(init: LauncherInit): Launcher {
         // Activation records nothing points at can go too.
         const dir = join(releasesDir, release, 'activations')
         for (const f of await readdir(dir).catch(() => [] as string[])) {
-          if (!keepCheckouts.has(f.replace(/\.json$/, ''))) await rm(join(dir, f), { force: true })
+          if (!keepCheckouts.has(f.replace(/\.json$/, ''))) await rm(join(dir, f), { force: true }).catch(() => {})
         }
       }
-      const removed: string[] = []
       const { images, checkouts, active } = await snapshotter.list()
       // Active snapshots are installs in progress; one left behind was cut off by a crash.
-      for (const key of active) {
-        await snapshotter.remove(key)
-        removed.push(`unfinished install ${key}`)
-      }
+      for (const key of active) await attempt(`unfinished install ${key}`, () => snapshotter.remove(key))
       for (const key of checkouts) {
-        if (!keepCheckouts.has(key)) {
-          await snapshotter.remove(key)
-          removed.push(`checkout ${key}`)
-        }
+        if (!keepCheckouts.has(key)) await attempt(`checkout ${key}`, () => snapshotter.remove(key))
       }
       for (const name of images) {
         if (!keepImages.has(name)) {
-          await snapshotter.remove(name)
-          await rm(join(metaDir, `${name}.json`), { force: true })
-          removed.push(`image ${name}`)
+          await attempt(`image ${name}`, async () => {
+            await snapshotter.remove(name)
+            await rm(join(metaDir, `${name}.json`), { force: true })
+          })
         }
       }
-      return { removed }
+      return { removed, failed }
     },
   }
 }

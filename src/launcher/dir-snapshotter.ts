@@ -1,6 +1,6 @@
-import { rename, rm } from 'node:fs/promises'
+import { rename } from 'node:fs/promises'
 import { runCommand } from './run-command.js'
-import { checkoutPaths, createLayoutDirs, directorySnapshotMethods, removeFromLayout, snapshotLayout } from './snapshot-layout.js'
+import { checkoutPaths, createLayoutDirs, directorySnapshotMethods, removeFromLayout, removeTree, snapshotLayout } from './snapshot-layout.js'
 import type { Snapshotter } from './snapshotter.js'
 
 export interface DirSnapshotterInit {
@@ -24,9 +24,15 @@ export function createDirSnapshotter(init: DirSnapshotterInit): Snapshotter {
       const [image, path] = await checkoutPaths(layout, key, name)
       // Copy into a temporary name and rename, so a crash never leaves a half copy under `key`.
       const tmp = `${path}.partial`
-      await rm(tmp, { recursive: true, force: true })
-      await runCommand('cp', ['-a', '--reflink=auto', image, tmp])
-      await rename(tmp, path)
+      await removeTree(tmp)
+      try {
+        await runCommand('cp', ['-a', '--reflink=auto', image, tmp])
+        await rename(tmp, path)
+      } catch (err) {
+        // A failed copy (full disk, a path too long for this root) leaves nothing behind.
+        await removeTree(tmp).catch(() => {})
+        throw err
+      }
       return path
     },
     async remove(key) {

@@ -1,4 +1,4 @@
-import { isAbsolute, join } from 'node:path'
+import { isAbsolute, join, resolve, sep } from 'node:path'
 import { LaunchFailedError } from '../core/index.js'
 import { releaseEnv, type Agent, type LaunchContext } from './agent.js'
 import { superviseChild, type SuperviseInit } from './supervise-child.js'
@@ -13,9 +13,21 @@ export interface ProcessAgentInit {
   backoffMs?: number
 }
 
-/** The entrypoint's path on the host: absolute paths are inside the rootfs. */
+/**
+ * A path from the launch config on the host, inside the rootfs (LAUNCH_FAILED if it would climb
+ * out of it; the manifest's launch config is checked for that too, this holds whatever reads it).
+ */
+export function inRootfs(rootfs: string, path: string): string {
+  const full = resolve(rootfs, `.${isAbsolute(path) ? '' : '/'}${path}`)
+  if (full !== resolve(rootfs) && !full.startsWith(`${resolve(rootfs)}${sep}`)) {
+    throw new LaunchFailedError(`Cannot launch: ${JSON.stringify(path.slice(0, 200))} resolves outside the rootfs`, { details: { path } })
+  }
+  return full
+}
+
+/** The entrypoint's path on the host: absolute paths and paths with a slash are inside the rootfs; a bare name is looked up in PATH. */
 export function resolveEntrypoint(rootfs: string, entry: string): string {
-  return isAbsolute(entry) ? join(rootfs, entry) : entry.includes('/') ? join(rootfs, entry) : entry
+  return isAbsolute(entry) || entry.includes('/') ? inRootfs(rootfs, entry) : entry
 }
 
 /** The launch config's health check as a probe: a command run in the rootfs, or an HTTP GET. */
@@ -54,7 +66,7 @@ export function createProcessAgent(init: ProcessAgentInit = {}): Agent {
       const [first, ...rest] = ctx.launch.entrypoint
       const command = resolveEntrypoint(ctx.rootfs, first!)
       const args = [...rest, ...(ctx.launch.args ?? [])]
-      const cwd = join(ctx.rootfs, ctx.launch.workingDir ?? '/')
+      const cwd = inRootfs(ctx.rootfs, ctx.launch.workingDir ?? '/')
       const env = {
         ...init.env,
         PATH: `${join(ctx.rootfs, 'bin')}:${join(ctx.rootfs, 'usr/bin')}:${init.env?.PATH ?? '/usr/local/bin:/usr/bin:/bin'}`,

@@ -1,6 +1,7 @@
 import { mkdir, readdir, rename, rm, stat } from 'node:fs/promises'
 import { join } from 'node:path'
 import { fromSystemError, SnapshotExistsError, SnapshotNotFoundError, syncDir } from '../core/index.js'
+import { runCommand } from './run-command.js'
 import { checkSnapshotKey, type Snapshotter } from './snapshotter.js'
 
 /** The three directories every snapshotter keeps under its root. */
@@ -69,21 +70,38 @@ export async function imagePath(layout: SnapshotLayout, name: string): Promise<s
 }
 
 export async function listLayout(layout: SnapshotLayout): Promise<{ images: string[]; checkouts: string[]; active: string[] }> {
+  const checkouts = (await readdir(layout.checkouts)).sort()
   return {
     images: (await readdir(layout.images)).sort(),
-    // A '.partial' checkout is a copy a crash cut off (dir snapshotter).
-    checkouts: (await readdir(layout.checkouts)).filter((n) => !n.endsWith('.partial')).sort(),
-    active: (await readdir(layout.active)).sort(),
+    // A '.partial' checkout is a copy a crash or a failed copy cut off (dir snapshotter); it is
+    // listed with the active snapshots, which gc removes as leftovers.
+    checkouts: checkouts.filter((n) => !n.endsWith('.partial')),
+    active: [...(await readdir(layout.active)), ...checkouts.filter((n) => n.endsWith('.partial'))].sort(),
   }
 }
 
-/** Removes `key` from active/, images/ and checkouts/, calling `before` on each path first. */
+/**
+ * Removes a directory tree, however deep: Node's recursive rm builds full paths and fails with
+ * ENAMETOOLONG past PATH_MAX, where GNU rm walks with openat(2) and does not.
+ */
+export async function removeTree(path: string): Promise<void> {
+  try {
+    await rm(path, { recursive: true, force: true })
+  } catch (err) {
+    const code = (err as NodeJS.ErrnoException).code
+    if (code !== 'ENAMETOOLONG' && code !== 'ELOOP' && code !== 'ENOTEMPTY') throw fromSystemError(err, 'remove snapshot directory', path)
+    await runCommand('rm', ['-rf', '--one-file-system', '--', path])
+  }
+}
+
+/** Removes `key` from active/, images/ and checkouts/ (a `.partial` leftover too), calling `before` on each path first. */
 export async function removeFromLayout(layout: SnapshotLayout, key: string, before?: (path: string) => Promise<void>): Promise<void> {
-  checkSnapshotKey(key)
-  for (const dir of [layout.active, layout.images, layout.checkouts]) {
+  const partial = key.endsWith('.partial')
+  checkSnapshotKey(partial ? key.slice(0, -'.partial'.length) : key)
+  for (const dir of partial ? [layout.checkouts] : [layout.active, layout.images, layout.checkouts]) {
     const path = join(dir, key)
     await before?.(path)
-    await rm(path, { recursive: true, force: true })
+    await removeTree(path)
   }
 }
 
