@@ -5,6 +5,8 @@ export interface ApiCallInit extends Omit<RequestInit, 'headers'> {
   headers?: Record<string, string>
   /** Which server this is, for the error when it cannot be reached. */
   server?: 'tracker' | 'seeder'
+  /** HTTP client (one that trusts a private CA); default the global fetch. */
+  fetch?: typeof fetch
 }
 
 /** The error a Shoal server's `{statusCode, code, message}` answer stands for, with the CLI's exit code by kind. */
@@ -16,10 +18,10 @@ export async function errorFromResponse(r: Response, url: string): Promise<Shoal
 
 /** One authenticated request to the tracker or a seeder; a non-2xx answer becomes its ShoalError. */
 export async function apiCall(url: string, init: ApiCallInit): Promise<Response> {
-  const { token, headers, server = 'tracker', ...rest } = init
+  const { token, headers, server = 'tracker', fetch: httpFetch = fetch, ...rest } = init
   let r: Response
   try {
-    r = await fetch(url, { signal: AbortSignal.timeout(30_000), ...rest, headers: { ...headers, authorization: `Bearer ${token}` } })
+    r = await httpFetch(url, { signal: AbortSignal.timeout(30_000), ...rest, headers: { ...headers, authorization: `Bearer ${token}` } })
   } catch (err) {
     if (server === 'tracker') throw new TrackerUnreachableError(`Cannot reach the tracker at ${new URL(url).origin}: ${(err as Error).message}`, { cause: err })
     throw fromSystemError(err, `reach ${new URL(url).origin}`)

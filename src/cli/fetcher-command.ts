@@ -1,10 +1,12 @@
 import { hostname } from 'node:os'
 import { join, resolve } from 'node:path'
 import type { Command } from 'commander'
-import { checkName, parseRate, parseTrustedKeys } from '../core/index.js'
+import { checkName, parseRate, parseTrustedKeys, readTlsFiles } from '../core/index.js'
 import { createFetcher } from '../fetcher/index.js'
 import { SNAPSHOTTER_NAMES, type SnapshotterName } from '../launcher/index.js'
 import { readText, untilSignal, usage, type CliIo } from './cli-context.js'
+import { resolveFetch, resolveToken, withClientOptions } from './client-options.js'
+import { reloadTlsOnHangup, tlsFilesOf } from './tls-options.js'
 import { serveFetcherMetrics } from './fetcher-metrics.js'
 import { createHandOff } from './hand-off.js'
 import { pickAgent } from './launch-command.js'
@@ -14,6 +16,10 @@ interface FetcherOptions {
   dataDir: string
   tracker: string
   token?: string
+  tokenFile?: string
+  ca?: string
+  tlsCert?: string
+  tlsKey?: string
   follow: string[]
   hostId?: string
   label: string[]
@@ -36,12 +42,11 @@ interface FetcherOptions {
 const collect = (value: string, previous: string[]): string[] => [...previous, value]
 
 export function registerFetcher(program: Command, io: CliIo): void {
-  program
+  const cmd = program
     .command('fetcher')
     .description('Run the host daemon: follow release@channel targets, fetch them from the swarm, verify, launch, keep seeding, report')
     .requiredOption('--data-dir <dir>', 'cache of bundles and downloads under way')
     .requiredOption('--tracker <url>', 'tracker base URL')
-    .option('--token <token>', 'host-role token (or $SHOAL_TOKEN)')
     .option('--follow <release@channel>', 'a target to follow (repeat for more)', collect, [])
     .option('--host-id <id>', 'this host\'s name at the tracker (default the hostname)')
     .option('--label <k=v>', 'a label such as region=eu or rack=r12 (repeat for more)', collect, [])
@@ -59,9 +64,13 @@ export function registerFetcher(program: Command, io: CliIo): void {
     .option('--runtime <path>', 'for --agent oci: runc (default) or crun')
     .option('--metrics-port <port>', 'serve Prometheus /metrics on this port (on --listen-host, default 127.0.0.1)')
     .option('--no-launch', 'fetch, verify and seed only; never call the launcher (caches, benchmarks)')
-    .action(async (opts: FetcherOptions) => {
-      const token = opts.token ?? io.env.SHOAL_TOKEN
-      if (!token) throw usage('Cannot start the fetcher: give a host token with --token or $SHOAL_TOKEN')
+    .option('--tls-cert <file>', 'serve /metrics over HTTPS with this PEM certificate (with --tls-key; reloaded on SIGHUP)')
+    .option('--tls-key <file>', 'PEM private key for --tls-cert')
+  withClientOptions(cmd, 'host')
+  cmd.action(async (opts: FetcherOptions) => {
+      const token = await resolveToken(opts, io, 'start the fetcher', 'a host')
+      const httpFetch = await resolveFetch(opts, io)
+      const tlsFiles = tlsFilesOf(opts)
       if (!opts.follow.length) throw usage('Cannot start the fetcher: name at least one --follow release@channel')
       for (const f of opts.follow) {
         const [r, c, ...rest] = f.split('@')
@@ -81,8 +90,8 @@ export function registerFetcher(program: Command, io: CliIo): void {
       const dataDir = resolve(opts.dataDir)
       const root = resolve(opts.root ?? join(dataDir, 'launcher'))
       const agent = opts.agent === 'none' ? undefined : pickAgent(opts, io)
-      const { handOff, stopAll } = createHandOff({ root, snapshotter: opts.snapshotter as SnapshotterName, agent })
       const log = createLogLine(io, 'fetcher')
+      const { handOff, stopAll } = createHandOff({ root, snapshotter: opts.snapshotter as SnapshotterName, agent, log })
       const fetcher = createFetcher({
         dataDir,
         tracker: { url: opts.tracker, token },
@@ -97,12 +106,17 @@ export function registerFetcher(program: Command, io: CliIo): void {
         keep: Number(opts.keep),
         trustedKeys: opts.trustedKeys ? parseTrustedKeys(await readText(opts.trustedKeys, 'trusted keys')) : undefined,
         handOff: opts.launch ? handOff : undefined,
+        fetch: httpFetch,
         log,
       })
       const { peerPort } = await fetcher.start()
-      const metrics = opts.metricsPort ? await serveFetcherMetrics(fetcher, Number(opts.metricsPort), opts.listenHost ?? '127.0.0.1') : undefined
+      const metrics = opts.metricsPort
+        ? await serveFetcherMetrics(fetcher, Number(opts.metricsPort), opts.listenHost ?? '127.0.0.1', tlsFiles ? await readTlsFiles(tlsFiles) : undefined)
+        : undefined
+      const stopReload = metrics && tlsFiles ? reloadTlsOnHangup(metrics.app.server, tlsFiles, log) : () => {}
       io.stdout.write(`${JSON.stringify({ listening: `tcp://${opts.listenHost ?? '0.0.0.0'}:${peerPort}`, hostId, peerPort, ...(metrics ? { metrics: `${metrics.url}/metrics` } : {}) })}\n`)
       await untilSignal()
+      stopReload()
       log('info', 'stopping')
       await fetcher.stop()
       await metrics?.app.close()

@@ -14,7 +14,8 @@ import {
   type Digest,
 } from '../core/index.js'
 import { apiCall, type ApiCallInit } from './api-call.js'
-import { readText, usage, writeJson, type CliIo } from './cli-context.js'
+import { readText, writeJson, type CliIo } from './cli-context.js'
+import { resolveFetch, resolveToken, withClientOptions } from './client-options.js'
 import { createProgress, progressInterval } from './progress.js'
 
 interface PublishOptions {
@@ -24,13 +25,15 @@ interface PublishOptions {
   seeder: string
   tracker: string
   token?: string
+  tokenFile?: string
+  ca?: string
   sign?: string
   json?: boolean
   quiet?: boolean
 }
 
 export function registerPublish(program: Command, io: CliIo): void {
-  program
+  const cmd = program
     .command('publish')
     .description('Pack (or take) a bundle, upload it to the seeder, register the version with the tracker and optionally move a channel')
     .argument('<path>', 'a build output directory, or a bundle file')
@@ -39,14 +42,13 @@ export function registerPublish(program: Command, io: CliIo): void {
     .option('-c, --channel <name>', 'move release@channel to this version')
     .requiredOption('--seeder <url>', 'seeder base URL')
     .requiredOption('--tracker <url>', 'tracker base URL')
-    .option('--token <token>', 'publisher token for seeder and tracker (or $SHOAL_TOKEN)')
     .option('--sign <keyfile>', 'sign (release, version, digest) with this ed25519 key')
     .option('--json', 'print the result as JSON')
     .option('-q, --quiet', 'no progress output')
-    .action(async (path: string, opts: PublishOptions) => {
-      const token = opts.token ?? io.env.SHOAL_TOKEN
-      if (!token) throw usage('Cannot publish: give --token or set SHOAL_TOKEN')
-      const result = await publish(path, { ...opts, token }, io)
+  withClientOptions(cmd, 'publisher')
+  cmd.action(async (path: string, opts: PublishOptions) => {
+      const token = await resolveToken(opts, io, 'publish', 'a publisher')
+      const result = await publish(path, { ...opts, token, fetch: await resolveFetch(opts, io) }, io)
       if (opts.json) writeJson(io, result)
       else io.stdout.write(`published ${opts.release}@${opts.version} ${result.digest}${result.newVersion ? '' : ' (already published)'}${opts.channel ? `; ${opts.release}@${opts.channel} -> ${opts.version}` : ''}\n`)
     })
@@ -64,7 +66,8 @@ export interface PublishResult {
 }
 
 /** Packs (or verifies) a bundle, uploads it, registers the version and optionally moves a channel. */
-export async function publish(path: string, opts: PublishOptions & { token: string }, io: CliIo): Promise<PublishResult> {
+export async function publish(path: string, opts: PublishOptions & { token: string; fetch?: typeof fetch }, io: CliIo): Promise<PublishResult> {
+  const httpFetch = opts.fetch ?? fetch
   checkName('release', opts.release)
   checkName('version', opts.version)
   if (opts.channel) checkName('channel', opts.channel)
@@ -98,6 +101,7 @@ export async function publish(path: string, opts: PublishOptions & { token: stri
       method: 'PUT',
       token,
       server: 'seeder',
+      fetch: httpFetch,
       headers: { 'content-type': 'application/octet-stream', 'content-length': String(size) },
       body,
       duplex: 'half',
@@ -112,12 +116,13 @@ export async function publish(path: string, opts: PublishOptions & { token: stri
     const version = await apiCall(`${tracker}/v1/releases/${opts.release}/versions/${opts.version}`, {
       method: 'PUT',
       token,
+      fetch: httpFetch,
       headers: { 'content-type': 'application/json' },
       body: JSON.stringify(signature ? { digest, signature } : { digest }),
     })
     let rollout: unknown = null
     if (opts.channel) {
-      const moved = await apiCall(`${tracker}/v1/channels/${opts.release}/${opts.channel}`, { method: 'PUT', token, headers: { 'content-type': 'application/json' }, body: JSON.stringify({ version: opts.version }) })
+      const moved = await apiCall(`${tracker}/v1/channels/${opts.release}/${opts.channel}`, { method: 'PUT', token, fetch: httpFetch, headers: { 'content-type': 'application/json' }, body: JSON.stringify({ version: opts.version }) })
       rollout = ((await moved.json()) as { rollout: unknown }).rollout
     }
     return { ok: true, digest, size, release: opts.release, version: opts.version, newVersion: version.status === 201, uploaded: facts, rollout }

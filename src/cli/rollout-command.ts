@@ -2,24 +2,23 @@ import type { Command } from 'commander'
 import { ShoalError } from '../core/index.js'
 import { apiCall } from './api-call.js'
 import { untilSignal, usage, writeJson, type CliIo } from './cli-context.js'
+import { resolveFetch, resolveToken, withClientOptions, type ClientOptions } from './client-options.js'
 import { renderRolloutStatus, type RolloutStatusView } from './render-rollout.js'
 
-interface ApiOptions {
+interface ApiOptions extends ClientOptions {
   tracker: string
-  token?: string
 }
 
 async function get<T>(opts: ApiOptions, io: CliIo, path: string): Promise<T> {
-  const token = opts.token ?? io.env.SHOAL_TOKEN
-  if (!token) throw usage('Cannot read the tracker: give a viewer token with --token or $SHOAL_TOKEN')
-  return (await (await apiCall(`${opts.tracker.replace(/\/$/, '')}${path}`, { token, signal: AbortSignal.timeout(15_000) })).json()) as T
+  const token = await resolveToken(opts, io, 'read the tracker', 'a viewer')
+  return (await (await apiCall(`${opts.tracker.replace(/\/$/, '')}${path}`, { token, fetch: await resolveFetch(opts, io), signal: AbortSignal.timeout(15_000) })).json()) as T
 }
 
 /** Reads a server-sent event stream of `status` events; resolves true when `onStatus` says stop. */
 async function watchEvents(opts: ApiOptions, io: CliIo, path: string, onStatus: (s: RolloutStatusView) => boolean, signal: AbortSignal): Promise<boolean> {
-  const token = opts.token ?? io.env.SHOAL_TOKEN
+  const token = await resolveToken(opts, io, 'read the tracker', 'a viewer')
   const mine = new AbortController()
-  const r = await apiCall(`${opts.tracker.replace(/\/$/, '')}${path}`, { token: token ?? '', headers: { accept: 'text/event-stream' }, signal: AbortSignal.any([signal, mine.signal]) })
+  const r = await apiCall(`${opts.tracker.replace(/\/$/, '')}${path}`, { token, fetch: await resolveFetch(opts, io), headers: { accept: 'text/event-stream' }, signal: AbortSignal.any([signal, mine.signal]) })
   if (!r.body) return false
   const decoder = new TextDecoder()
   let buffer = ''
@@ -48,8 +47,11 @@ const target = (rc: string): [string, string] => {
   return [r, c]
 }
 
-const withApi = (c: Command): Command =>
-  c.requiredOption('--tracker <url>', 'tracker base URL').option('--token <token>', 'viewer token (or $SHOAL_TOKEN)').option('--json', 'print JSON')
+const withApi = (c: Command): Command => withClientOptions(c.requiredOption('--tracker <url>', 'tracker base URL'), 'viewer').option('--json', 'print JSON')
+
+/** Text from the network for a terminal: control characters (escape sequences) shown as '?'. */
+// eslint-disable-next-line no-control-regex -- matching control characters is the point
+const printable = (s: string): string => s.replace(/[\u0000-\u001f\u007f-\u009f]/g, '?')
 
 export function registerRollout(program: Command, io: CliIo): void {
   const rollout = program.command('rollout').description('Where rollouts stand: status, list, history')
@@ -119,7 +121,7 @@ export function registerHosts(program: Command, io: CliIo): void {
       if (opts.state) hosts = hosts.filter((h) => h.targets.some((t) => t.state === opts.state))
       if (opts.json) return writeJson(io, { hosts })
       for (const h of hosts) {
-        const labels = Object.entries(h.labels).map(([k, v]) => `${k}=${v}`).join(',')
+        const labels = printable(Object.entries(h.labels).map(([k, v]) => `${k}=${v}`).join(','))
         const targets = h.targets.map((t) => `${t.follow}:${t.version ?? '-'}:${t.state ?? '-'}${t.errorCode ? `(${t.errorCode})` : ''}`).join(' ')
         io.stdout.write(`${h.id.padEnd(24)} ${labels.padEnd(24)} ${targets}\n`)
       }

@@ -1,7 +1,10 @@
 import { resolve } from 'node:path'
 import type { Command } from 'commander'
+import { readTlsFiles } from '../core/index.js'
 import { buildTracker, createTrackerStore, parseTokens } from '../tracker/index.js'
-import { readText, type CliIo } from './cli-context.js'
+import { readText, untilSignal, type CliIo } from './cli-context.js'
+import { createLogLine } from './log-line.js'
+import { reloadTlsOnHangup, tlsFilesOf, withTlsOptions } from './tls-options.js'
 
 interface TrackerOptions {
   dataDir: string
@@ -9,36 +12,56 @@ interface TrackerOptions {
   host: string
   tokens: string
   udpPort?: string
+  publicUrl?: string
+  maxHosts: string
+  maxStreams: string
+  maxConnsPerIp: string
+  maxConnections: string
+  tlsCert?: string
+  tlsKey?: string
   quiet?: boolean
 }
 
 export function registerTracker(program: Command, io: CliIo): void {
-  program
+  const cmd = program
     .command('tracker')
     .description('Run the tracker: release registry, channels, rollouts and host reports (HTTP API under /v1)')
     .requiredOption('--data-dir <dir>', 'where the registry (level) lives')
-    .requiredOption('--tokens <file>', 'bearer tokens, one "role token [name]" per line')
+    .requiredOption('--tokens <file>', 'bearer tokens, one "role token [name]" per line (host tokens name their host; "host-key KEY" accepts derived host tokens)')
     .option('--port <port>', 'TCP port (0 picks one)', '7700')
     .option('--host <addr>', 'address to listen on', '127.0.0.1')
+    .option('--public-url <url>', 'URL clients reach this tracker at, for announce URLs in served torrents (default from each request)')
     .option('--udp-port <port>', 'also serve the UDP tracker protocol (BEP 15) on this port; no passkeys over UDP')
+    .option('--max-hosts <n>', 'hosts the registry holds at most', '100000')
+    .option('--max-streams <n>', 'event streams (dashboards, rollout status --watch) open at once', '1000')
+    .option('--max-conns-per-ip <n>', 'connections one address may hold (0: no bound, e.g. behind a load balancer)', '256')
+    .option('--max-connections <n>', 'connections held at most (keep it under the open-files limit)', '16384')
     .option('-q, --quiet', 'no request logs')
-    .action(async (opts: TrackerOptions) => {
-      const tokensText = await readText(opts.tokens, 'tokens')
-      const tokens = parseTokens(tokensText)
-      const store = createTrackerStore({ dataDir: resolve(opts.dataDir) })
-      await store.start()
-      const app = await buildTracker({ store, tokens, logger: opts.quiet ? false : { level: 'info' }, udpPort: opts.udpPort === undefined ? undefined : Number(opts.udpPort) })
-      const address = await app.listen({ port: Number(opts.port), host: opts.host })
-      // One machine-readable line so that scripts and tests learn the ports.
-      io.stdout.write(`${JSON.stringify({ listening: address, udpPort: app.udpPort?.() ?? null })}\n`)
-      const stop = async (): Promise<void> => {
-        await app.close()
-        await store.stop()
-      }
-      await new Promise<void>((resolveStop) => {
-        const onSignal = (): void => void stop().then(resolveStop)
-        process.once('SIGTERM', onSignal)
-        process.once('SIGINT', onSignal)
-      })
+  withTlsOptions(cmd, 'the API, announces and the dashboard')
+  cmd.action(async (opts: TrackerOptions) => {
+    const tokensText = await readText(opts.tokens, 'tokens')
+    const tokens = parseTokens(tokensText)
+    const tlsFiles = tlsFilesOf(opts)
+    const store = createTrackerStore({ dataDir: resolve(opts.dataDir) })
+    await store.start()
+    const app = await buildTracker({
+      store,
+      tokens,
+      logger: opts.quiet ? false : { level: 'info' },
+      udpPort: opts.udpPort === undefined ? undefined : Number(opts.udpPort),
+      publicUrl: opts.publicUrl,
+      maxHosts: Number(opts.maxHosts),
+      maxStreams: Number(opts.maxStreams),
+      connections: { maxPerAddress: Number(opts.maxConnsPerIp), maxConnections: Number(opts.maxConnections) },
+      tls: tlsFiles ? await readTlsFiles(tlsFiles) : undefined,
     })
+    const address = await app.listen({ port: Number(opts.port), host: opts.host })
+    const stopReload = tlsFiles ? reloadTlsOnHangup(app.server, tlsFiles, createLogLine(io, 'tracker')) : () => {}
+    // One machine-readable line so that scripts and tests learn the ports.
+    io.stdout.write(`${JSON.stringify({ listening: address, udpPort: app.udpPort?.() ?? null })}\n`)
+    await untilSignal()
+    stopReload()
+    await app.close()
+    await store.stop()
+  })
 }

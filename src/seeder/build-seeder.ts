@@ -1,10 +1,15 @@
 import type { Readable } from 'node:stream'
 import { Type } from '@sinclair/typebox'
-import Fastify, { type FastifyInstance } from 'fastify'
+import Fastify, { type FastifyInstance, type FastifyReply, type FastifyRequest } from 'fastify'
 import type { Registry } from 'prom-client'
 import {
   authorize,
+  CONNECTIONS_CHECK_MS,
+  guardConnections,
+  HEADERS_TIMEOUT_MS,
   httpErrorFrom,
+  redactUrl,
+  type ConnectionLimits,
   NotFoundError,
   RequestInvalidError,
   type Digest,
@@ -24,6 +29,10 @@ export interface BuildSeederOptions {
   /** Prometheus registry served at /metrics. */
   metrics?: Registry
   logger?: boolean
+  /** Bounds on open connections, in total and per remote address (see guardConnections). */
+  connections?: ConnectionLimits
+  /** Serve HTTPS with this certificate and key (PEM). */
+  tls?: { cert: string | Buffer; key: string | Buffer }
 }
 
 /**
@@ -34,7 +43,23 @@ export interface BuildSeederOptions {
  */
 export async function buildSeeder(options: BuildSeederOptions): Promise<FastifyInstance> {
   const { store, tokens, origin, metrics } = options
-  const app = Fastify({ logger: options.logger ? { level: 'info', redact: ['req.headers.authorization'] } : false, routerOptions: { maxParamLength: 200 } })
+  // Headers within HEADERS_TIMEOUT_MS; no bound on the whole request: an upload of a large
+  // bundle takes as long as it takes (its bytes keep arriving, or the socket goes idle and closes).
+  const serverOptions = { headersTimeout: HEADERS_TIMEOUT_MS, requestTimeout: 0, connectionsCheckingInterval: CONNECTIONS_CHECK_MS, keepAliveTimeout: 65_000 }
+  const app = Fastify({
+    ...(options.tls ? { https: { ...serverOptions, cert: options.tls.cert, key: options.tls.key } } : { http: serverOptions }),
+    // An idle socket (no byte either way for 2 minutes) is closed.
+    connectionTimeout: 120_000,
+    logger: options.logger
+      ? {
+          level: 'info',
+          redact: ['req.headers.authorization'],
+          serializers: { req: (req: { method: string; url: string; id: string }) => ({ id: req.id, method: req.method, url: redactUrl(req.url) }) },
+        }
+      : false,
+    routerOptions: { maxParamLength: 200 },
+  })
+  guardConnections(app.server, options.connections)
   // Bundles arrive as raw bytes; the handler streams them straight to the store.
   app.addContentTypeParser('application/octet-stream', (_req, payload, done) => done(null, payload))
 
@@ -72,7 +97,8 @@ export async function buildSeeder(options: BuildSeederOptions): Promise<FastifyI
     },
   )
 
-  const serve = () => async (req: import('fastify').FastifyRequest<{ Params: { file: string } }>, reply: import('fastify').FastifyReply) => {
+  const serve = (auth: (req: FastifyRequest<{ Params: { file: string; passkey?: string } }>) => void) => async (req: FastifyRequest<{ Params: { file: string; passkey?: string } }>, reply: FastifyReply) => {
+    auth(req)
     const m = /^([0-9a-f]{64})\.tar$/.exec(req.params.file)
     const stored = m ? await store.get(`sha256:${m[1]}`) : undefined
     if (!stored) throw new NotFoundError(`Cannot find bundle ${req.params.file}`)
@@ -88,8 +114,15 @@ export async function buildSeeder(options: BuildSeederOptions): Promise<FastifyI
     void reply.header('content-length', stored.size)
     return reply.send(store.read(stored.digest))
   }
-  // fastify answers HEAD from this route too (exposeHeadRoutes), without the body.
-  app.get<{ Params: { file: string } }>('/bundles/:file', serve())
+  // The web seed (BEP 19) serves hosts and seeders only: a bearer header (Shoal's fetcher), or
+  // the passkey in the path for BitTorrent clients, which cannot send headers (the registry's
+  // .torrent carries each caller's own). fastify answers HEAD from these routes too.
+  const webSeedRoles = ['host', 'seeder'] as const
+  app.get<{ Params: { file: string } }>('/bundles/:file', serve((req) => void authorize(tokens, req.headers.authorization, webSeedRoles, 'serve the web seed')))
+  app.get<{ Params: { file: string; passkey: string } }>(
+    '/seed/:passkey/:file',
+    serve((req) => void authorize(tokens, `Bearer ${req.params.passkey}`, webSeedRoles, 'serve the web seed')),
+  )
 
   return app
 }

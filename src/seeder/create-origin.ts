@@ -40,6 +40,8 @@ export interface OriginInit {
   tracker?: TrackerLink
   /** Seeds over the peer wire when given. */
   swarm?: SwarmNode
+  /** HTTP client for the tracker (one that trusts a private CA); default the global fetch. */
+  fetch?: typeof fetch
   log?: (level: 'info' | 'warn', message: string, fields?: Record<string, unknown>) => void
 }
 
@@ -79,7 +81,7 @@ export function createOrigin(init: OriginInit): Origin {
     if (!tracker) return
     let r: Response
     try {
-      r = await fetch(`${tracker.url.replace(/\/$/, '')}/v1/bundles/${f.digest}`, {
+      r = await (init.fetch ?? fetch)(`${tracker.url.replace(/\/$/, '')}/v1/bundles/${f.digest}`, {
         method: 'PUT',
         headers: { authorization: `Bearer ${tracker.token}`, 'content-type': 'application/json' },
         body: JSON.stringify({ size: f.size, infoHash: f.infoHash, pieceLength: f.pieceLength, webSeeds: [f.webSeed], seeder: name, torrent: torrent.toString('base64') }),

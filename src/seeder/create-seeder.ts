@@ -1,7 +1,7 @@
 import { stat } from 'node:fs/promises'
 import type { FastifyInstance } from 'fastify'
 import { Counter, Gauge, Registry, collectDefaultMetrics } from 'prom-client'
-import { createSwarmNode, TrackerRefusedError, type Digest, type SwarmNode, type TokenTable } from '../core/index.js'
+import { createSwarmNode, TrackerRefusedError, type ConnectionLimits, type Digest, type SwarmNode, type TokenTable } from '../core/index.js'
 import { buildSeeder } from './build-seeder.js'
 import { createBundleStore, type BundleStore } from './bundle-store.js'
 import { createOrigin, type Origin, type TrackerLink } from './create-origin.js'
@@ -31,6 +31,12 @@ export interface SeederInit {
   graceMs?: number
   /** Request logs on stdout. */
   logger?: boolean
+  /** Serve HTTPS with this certificate and key (PEM). */
+  tls?: { cert: string | Buffer; key: string | Buffer }
+  /** Bounds on open HTTP connections, in total and per remote address. */
+  connections?: ConnectionLimits
+  /** HTTP client for the tracker (one that trusts a private CA); default the global fetch. */
+  fetch?: typeof fetch
   log?: (level: 'info' | 'warn', message: string, fields?: Record<string, unknown>) => void
 }
 
@@ -41,13 +47,15 @@ export interface Seeder {
   sweep(): Promise<{ removed: Digest[] }>
   readonly store: BundleStore
   readonly swarm: SwarmNode
+  /** The HTTP server once started (for reloading its TLS certificate). */
+  readonly server: unknown
 }
 
 /** Fetches the tracker's retention set (channel targets + last K versions per release). */
-export async function fetchRetention(tracker: TrackerLink, keep: number): Promise<Set<string>> {
+export async function fetchRetention(tracker: TrackerLink, keep: number, httpFetch: typeof fetch = fetch): Promise<Set<string>> {
   let r: Response
   try {
-    r = await fetch(`${tracker.url.replace(/\/$/, '')}/v1/retention?keep=${keep}`, { headers: { authorization: `Bearer ${tracker.token}` }, signal: AbortSignal.timeout(30_000) })
+    r = await httpFetch(`${tracker.url.replace(/\/$/, '')}/v1/retention?keep=${keep}`, { headers: { authorization: `Bearer ${tracker.token}` }, signal: AbortSignal.timeout(30_000) })
   } catch (err) {
     throw new TrackerRefusedError(`Cannot read the retention set from the tracker: ${(err as Error).message}`, { cause: err })
   }
@@ -63,7 +71,7 @@ export async function fetchRetention(tracker: TrackerLink, keep: number): Promis
 export function createSeeder(init: SeederInit): Seeder {
   const { dataDir, tokens, tracker, host = '127.0.0.1', keep = 5, sweepIntervalMs = 600_000, graceMs = 3_600_000, log = () => {} } = init
   const store = createBundleStore({ dataDir })
-  const swarm = createSwarmNode({ role: 'origin', port: init.peerPort ?? 6881, listenHost: host, upLimit: init.upLimit, maxConns: 200, log })
+  const swarm = createSwarmNode({ role: 'origin', port: init.peerPort ?? 6881, listenHost: host, upLimit: init.upLimit, maxConns: 200, fetch: init.fetch, log })
   const metrics = new Registry()
   collectDefaultMetrics({ register: metrics })
   new Counter({ name: 'shoal_seeder_uploaded_bytes_total', help: 'Bytes sent to peers over the peer wire', registers: [metrics], collect() { this.reset(); this.inc(swarm.totals().uploaded) } })
@@ -91,7 +99,7 @@ export function createSeeder(init: SeederInit): Seeder {
 
   const sweepOnce = async (): Promise<{ removed: Digest[] }> => {
     if (!tracker) return { removed: [] }
-    const keepSet = await fetchRetention(tracker, keep)
+    const keepSet = await fetchRetention(tracker, keep, init.fetch)
     const stored = await store.list()
     const candidates = await Promise.all(stored.map(async (b) => ({ digest: b.digest, storedAt: (await stat(b.path)).mtimeMs })))
     const removed = planRetention(candidates, keepSet, Date.now(), graceMs)
@@ -106,14 +114,17 @@ export function createSeeder(init: SeederInit): Seeder {
   const self: Seeder = {
     store,
     swarm,
+    get server() {
+      return app?.server
+    },
     async start() {
       await store.start()
       await swarm.start()
       const port = init.port ?? 7701
       // With port 0 the web seed URL needs the port the OS picked: read it once listening.
-      let publicUrl = init.publicUrl ?? `http://${host}:${port}`
-      origin = createOrigin({ store, dataDir, publicUrl: () => publicUrl, name: init.name ?? 'origin', tracker, swarm, log })
-      app = await buildSeeder({ store, tokens, origin, metrics, logger: init.logger, sweep: () => self.sweep() })
+      let publicUrl = init.publicUrl ?? `${init.tls ? 'https' : 'http'}://${host}:${port}`
+      origin = createOrigin({ store, dataDir, publicUrl: () => publicUrl, name: init.name ?? 'origin', tracker, swarm, fetch: init.fetch, log })
+      app = await buildSeeder({ store, tokens, origin, metrics, logger: init.logger, sweep: () => self.sweep(), tls: init.tls, connections: init.connections })
       const url = await app.listen({ port, host })
       if (!init.publicUrl) publicUrl = url
       await origin.offerAll()

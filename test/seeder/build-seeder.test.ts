@@ -59,16 +59,25 @@ describe('buildSeeder()', () => {
     const torrent = await tracker.inject({ url: `/v1/bundles/${d}/torrent`, headers: { authorization: `Bearer ${HOST}` } })
     const parsed = await parseTorrent(torrent.rawPayload)
     expect(parsed).toMatchObject({ infoHash: facts.infoHash, private: true, length: data.length, name: `${d.slice(7)}.tar` })
+    // The caller's torrent: its passkey in the web seed path (BEP 19 clients cannot send headers).
+    expect(parsed.urlList).toEqual([`http://127.0.0.1:0/seed/${HOST}/${d.slice(7)}.tar`])
 
-    const whole = await fetch(`${seederUrl}/bundles/${d.slice(7)}.tar`)
+    // The web seed serves hosts and seeders only: a bearer header, or the passkey in the path.
+    expect((await fetch(`${seederUrl}/bundles/${d.slice(7)}.tar`)).status).toBe(401)
+    expect((await fetch(`${seederUrl}/bundles/${d.slice(7)}.tar`, { headers: { authorization: `Bearer ${PUB}` } })).status).toBe(403)
+    expect((await fetch(`${seederUrl}/seed/not-a-known-token-000000/${d.slice(7)}.tar`)).status).toBe(401)
+    const byPasskey = await fetch(`${seederUrl}/seed/${HOST}/${d.slice(7)}.tar`)
+    expect(Buffer.from(await byPasskey.arrayBuffer()).equals(data)).toBe(true)
+    const asHost = { authorization: `Bearer ${HOST}` }
+    const whole = await fetch(`${seederUrl}/bundles/${d.slice(7)}.tar`, { headers: asHost })
     expect(Buffer.from(await whole.arrayBuffer()).equals(data)).toBe(true)
-    const part = await fetch(`${seederUrl}/bundles/${d.slice(7)}.tar`, { headers: { range: 'bytes=1000-1999' } })
+    const part = await fetch(`${seederUrl}/bundles/${d.slice(7)}.tar`, { headers: { ...asHost, range: 'bytes=1000-1999' } })
     expect(part.status).toBe(206)
     expect(part.headers.get('content-range')).toBe(`bytes 1000-1999/${data.length}`)
     expect(Buffer.from(await part.arrayBuffer()).equals(data.subarray(1000, 2000))).toBe(true)
-    const beyond = await fetch(`${seederUrl}/bundles/${d.slice(7)}.tar`, { headers: { range: `bytes=${data.length}-` } })
+    const beyond = await fetch(`${seederUrl}/bundles/${d.slice(7)}.tar`, { headers: { ...asHost, range: `bytes=${data.length}-` } })
     expect(beyond.status).toBe(416)
-    expect((await fetch(`${seederUrl}/bundles/${'0'.repeat(64)}.tar`)).status).toBe(404)
+    expect((await fetch(`${seederUrl}/bundles/${'0'.repeat(64)}.tar`, { headers: asHost })).status).toBe(404)
   })
 
   it('an upload whose bytes do not match the digest is 422 BUNDLE_DIGEST_MISMATCH and leaves nothing; wrong tokens are 401/403', async () => {

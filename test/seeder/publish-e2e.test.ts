@@ -40,7 +40,7 @@ describe('shoal publish (real tracker and seeder processes)', () => {
     expect(await get(`/v1/bundles/${out.digest}`)).toMatchObject({ seeders: ['origin'], hasTorrent: true, size: out.size })
     const version = await get('/v1/releases/hello/versions/1.0.0')
     expect(version.signature).toMatchObject({ release: 'hello', version: '1.0.0', digest: out.digest })
-    const web = await fetch(`${seeder.url}/bundles/${out.digest.slice(7)}.tar`, { method: 'HEAD' })
+    const web = await fetch(`${seeder.url}/bundles/${out.digest.slice(7)}.tar`, { method: 'HEAD', headers: { authorization: `Bearer ${SEED}` } })
     expect(Number(web.headers.get('content-length'))).toBe(out.size)
 
     const again = await runCli(args, { env: { SHOAL_TOKEN: PUB } })

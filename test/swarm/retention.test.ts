@@ -19,7 +19,7 @@ describe('seeder retention', () => {
     // prod back to 1.0.0: a rollback target must survive; 3.0.0 is the newest version; 2.0.0 is neither.
     const back = await fetch(`${fleet.tracker.url}/v1/channels/app/prod`, { method: 'PUT', headers: { authorization: `Bearer ${TOKENS.publisher}`, 'content-type': 'application/json' }, body: JSON.stringify({ version: '1.0.0' }) })
     expect(back.ok).toBe(true)
-    const served = async (d: string) => (await fetch(`${fleet.seeder.url}/bundles/${d.slice(7)}.tar`, { method: 'HEAD' })).status
+    const served = async (d: string) => (await fetch(`${fleet.seeder.url}/bundles/${d.slice(7)}.tar`, { method: 'HEAD', headers: { authorization: `Bearer ${TOKENS.seeder}` } })).status
     expect(await served(v2.digest)).toBe(200)
 
     const denied = await runCli(['gc', '--seeder', fleet.seeder.url, '--token', TOKENS.host])
