@@ -1,7 +1,11 @@
 import { UnsafeAbsolutePathError, UnsafePathTraversalError, UnsafeTarEntryError, UnsupportedPathError } from './errors.js'
 
-/** Longest path a bundle may hold, in UTF-8 bytes (Linux PATH_MAX). */
-export const MAX_PATH_BYTES = 4096
+/**
+ * Longest path a bundle may hold, in UTF-8 bytes: Linux's PATH_MAX (4096) less 1 KiB for the
+ * directory a host unpacks it under, so that what verifies can always be unpacked, checked out
+ * and removed (a 4,000-byte path once passed verify, failed activation and wedged gc).
+ */
+export const MAX_PATH_BYTES = 3072
 /** Longest single path component, in UTF-8 bytes (Linux NAME_MAX). */
 export const MAX_NAME_BYTES = 255
 /** Where Shoal keeps its own files inside a bundle. */

@@ -26,6 +26,7 @@ import {
   ManifestMissingError,
   ShoalError,
 } from './errors.js'
+import { MAX_PATH_BYTES } from './bundle-path.js'
 import { parseManifest, type Manifest, type ManifestEntry } from './manifest.js'
 import { addTarEntry, openTarEntry, writeWithBackpressure } from './tar-entry.js'
 import { manifestTarHeader, tarHeaderFor } from './tar-header.js'
@@ -58,7 +59,7 @@ export const DEFAULT_BUNDLE_LIMITS: BundleLimits = {
   maxEntries: 2_000_000,
   maxFileBytes: 64 * 2 ** 30,
   maxPathDepth: 128,
-  maxPathBytes: 3072,
+  maxPathBytes: MAX_PATH_BYTES,
 }
 
 export interface VerifyBundleOptions {

@@ -22,6 +22,7 @@ import {
   type Digest,
 } from '../core/index.js'
 import { openEventStream } from './event-stream.js'
+import { createStatusFeed, type StatusFeed } from './status-feed.js'
 import { personalizeTorrent } from './personal-torrent.js'
 
 import { registerAnnounceRoutes } from './announce-routes.js'
@@ -304,6 +305,18 @@ export async function buildTracker(options: BuildTrackerOptions): Promise<Fastif
   )
   const shuttingDown = new AbortController()
   let openStreams = 0
+  // One status feed per watched channel, shared by its streams (see createStatusFeed).
+  const feeds = new Map<string, StatusFeed>()
+  changes.on('change', () => {
+    for (const f of feeds.values()) f.changed()
+  })
+  changes.on('report', (digest: string) => {
+    for (const f of feeds.values()) f.changed(digest)
+  })
+  shuttingDown.signal.addEventListener('abort', () => {
+    for (const f of [...feeds.values()]) f.close()
+    feeds.clear()
+  })
   app.addHook('preClose', async () => shuttingDown.abort())
 
   // Computing a status walks every follower; many viewers (dashboards, CLIs in --watch) share
@@ -357,36 +370,18 @@ export async function buildTracker(options: BuildTrackerOptions): Promise<Fastif
       reply.hijack()
       openStreams++
       const stream = openEventStream(reply.raw, { stallMs: streamStallMs })
-      let last = JSON.stringify(first)
-      stream.send('status', last)
-      let pending: NodeJS.Timeout | undefined
-      let changedAt = 0
-      const push = (): void => {
-        changedAt = Date.now()
-        if (pending) return
-        pending = setTimeout(() => {
-          pending = undefined
-          statusOf(release, channel, changedAt).then(
-            (v) => {
-              const text = JSON.stringify(v)
-              if (text !== last) stream.send('status', text)
-              last = text
-            },
-            () => {},
-          )
-        }, statusCacheMs)
+      stream.onEnd(() => openStreams--)
+      const key = `${release}@${channel}`
+      let feed = feeds.get(key)
+      if (!feed) {
+        feed = createStatusFeed({
+          read: (notBefore) => statusOf(release, channel, notBefore) as Promise<{ digest: string }>,
+          intervalMs: Math.max(statusCacheMs, 50),
+          onIdle: () => feeds.delete(key),
+        })
+        feeds.set(key, feed)
       }
-      changes.on('change', push)
-      changes.on('report', push)
-      const close = (): void => stream.close()
-      shuttingDown.signal.addEventListener('abort', close, { once: true })
-      stream.onEnd(() => {
-        openStreams--
-        clearTimeout(pending)
-        changes.off('change', push)
-        changes.off('report', push)
-        shuttingDown.signal.removeEventListener('abort', close)
-      })
+      feed.add(stream, JSON.stringify(first))
     },
   )
 

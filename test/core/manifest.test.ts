@@ -19,7 +19,7 @@ describe('bundlePathProblem()', () => {
     ['a\nb', 'it holds a control character'],
     ['.shoal/x', '.shoal/ is reserved for Shoal'],
     ['x'.repeat(256), 'a component is longer than 255 bytes'],
-    [Array.from({ length: 300 }, () => 'abcdefghijklmn').join('/'), 'it is longer than 4096 bytes'],
+    [Array.from({ length: 300 }, () => 'abcdefghijklmn').join('/'), 'it is longer than 3072 bytes'],
   ])('bundlePathProblem(%j) is %j', (path, problem) => {
     expect(bundlePathProblem(path)).toBe(problem)
   })

@@ -4,7 +4,7 @@ import { mkdir, writeFile } from 'node:fs/promises'
 import { join } from 'node:path'
 import { deriveHostToken } from '../../src/core/index.js'
 import { runCli } from './run-cli.js'
-import { startDaemon, startSeeder, startTracker } from './start-tracker.js'
+import { startDaemon, startSeeder, startTracker, type DaemonBuild } from './start-tracker.js'
 
 /** The fleet's host key: every host's own token is derived from it (see hostToken). */
 export const HOST_KEY = 'fleet-host-key-0123456789abcdef0123456789'
@@ -49,7 +49,7 @@ export interface Fleet {
 }
 
 /** A tracker, a seeder and N `shoal fetcher` processes on loopback, following app@prod. */
-export async function startFleet(dir: string, opts: { hosts: number; fetcherArgs?: string[]; seederArgs?: string[] }): Promise<Fleet> {
+export async function startFleet(dir: string, opts: { hosts: number; fetcherArgs?: string[]; seederArgs?: string[]; trackerBuild?: DaemonBuild }): Promise<Fleet> {
   const tokens = join(dir, 'tokens')
   await writeFile(tokens, TOKENS_FILE)
   const children: ChildProcess[] = []
@@ -60,7 +60,7 @@ export async function startFleet(dir: string, opts: { hosts: number; fetcherArgs
     fetchers: [],
     children,
     async startTracker(port) {
-      const t = await startTracker(join(dir, 'tracker'), tokens, port ? ['--port', port] : [])
+      const t = await startTracker(join(dir, 'tracker'), tokens, port ? ['--port', port] : [], opts.trackerBuild)
       children.push(t.child)
       fleet.tracker = t
     },
@@ -83,7 +83,7 @@ export async function startFleet(dir: string, opts: { hosts: number; fetcherArgs
       await mkdir(tree, { recursive: true })
       await writeFile(join(tree, 'payload.bin'), randomBytes(size))
       const r = await runCli(['publish', tree, '-r', 'app', '--version', version, '-c', 'prod', '--seeder', fleet.seeder.url, '--tracker', fleet.tracker.url, '--token', TOKENS.publisher, '--json', '-q'])
-      if (r.code !== 0) throw new Error(`publish failed: ${r.stderr}`)
+      if (r.code !== 0) throw new Error(`publish failed (exit ${r.code}): ${r.stderr}${r.stdout}`)
       const out = JSON.parse(r.stdout) as { digest: string; size: number }
       return { digest: out.digest, size: out.size }
     },

@@ -3,16 +3,24 @@ import { createInterface } from 'node:readline'
 import { fileURLToPath } from 'node:url'
 
 const MAIN = fileURLToPath(new URL('../../src/cli/main.ts', import.meta.url))
+const BIN = fileURLToPath(new URL('../../bin/shoal.js', import.meta.url))
+
+/**
+ * How daemons are started: from the source through tsx (default: always the current code), or
+ * as shipped (`bin/shoal.js` over dist/, which `npm ci` builds), for tests that measure a daemon's
+ * memory: tsx's in-memory compiler adds ~50 MB to every process.
+ */
+export type DaemonBuild = 'source' | 'dist'
 
 /**
  * Starts a `shoal <command>` daemon as a real process; resolves with its base URL once it prints
  * its `{"listening": ...}` line (bounded at 30 s).
  */
-export async function startDaemon(command: string, args: string[]): Promise<{ url: string; child: ChildProcess; info: Record<string, unknown> }> {
+export async function startDaemon(command: string, args: string[], build: DaemonBuild = 'source'): Promise<{ url: string; child: ChildProcess; info: Record<string, unknown> }> {
   // A fixed --port in args wins (a restarted daemon keeps its address); otherwise the OS picks.
   // The fetcher has no HTTP port and no -q: its log lines go to stderr (inherited).
   const port = command === 'fetcher' ? [] : [...(args.includes('--port') ? [] : ['--port', '0']), '-q']
-  const child = spawn(process.execPath, ['--import', 'tsx', MAIN, command, ...args, ...port], { stdio: ['ignore', 'pipe', process.env.SHOAL_TEST_LOGS ? 'inherit' : 'ignore'] })
+  const child = spawn(process.execPath, [...(build === 'dist' ? [BIN] : ['--import', 'tsx', MAIN]), command, ...args, ...port], { stdio: ['ignore', 'pipe', process.env.SHOAL_TEST_LOGS ? 'inherit' : 'ignore'] })
   const lines = createInterface({ input: child.stdout! })
   const info = await new Promise<Record<string, unknown>>((resolve, reject) => {
     const timer = setTimeout(() => reject(new Error(`${command} did not start within 30 s`)), 30_000)
@@ -26,7 +34,7 @@ export async function startDaemon(command: string, args: string[]): Promise<{ ur
 }
 
 /** `shoal tracker` as a real process. */
-export const startTracker = (dataDir: string, tokens: string, extra: string[] = []) => startDaemon('tracker', ['--data-dir', dataDir, '--tokens', tokens, ...extra])
+export const startTracker = (dataDir: string, tokens: string, extra: string[] = [], build: DaemonBuild = 'source') => startDaemon('tracker', ['--data-dir', dataDir, '--tokens', tokens, ...extra], build)
 
 /** `shoal seeder` as a real process registering with `trackerUrl`. */
 export const startSeeder = (dataDir: string, tokens: string, trackerUrl: string, trackerToken: string, extra: string[] = []) =>
