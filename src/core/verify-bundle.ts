@@ -242,9 +242,17 @@ export async function verifyBundle(input: Readable, options: VerifyBundleOptions
         if ((header.size ?? 0) > maxManifestBytes) {
           throw new ManifestInvalidError(`Cannot verify bundle: the manifest is ${header.size} bytes, more than the limit of ${maxManifestBytes}`)
         }
-        const parts: Buffer[] = []
-        for await (const chunk of entry) parts.push(chunk as Buffer)
-        const bytes = Buffer.concat(parts)
+        // One buffer of the declared size, filled in place: collecting chunks and concatenating
+        // them held the manifest twice (a 50 MB manifest peaked verify at 320 MB).
+        const bytes = Buffer.allocUnsafe(header.size ?? 0)
+        let filled = 0
+        for await (const c of entry) {
+          const chunk = c as Buffer
+          if (filled + chunk.length > bytes.length) throw new BundleCorruptError('Cannot verify bundle: the manifest entry is longer than its header says')
+          chunk.copy(bytes, filled)
+          filled += chunk.length
+        }
+        if (filled !== bytes.length) throw new BundleTruncatedError('Cannot verify bundle: it ends in the middle of the manifest')
         manifest = parseManifest(bytes)
         checkLimits(manifest, limits)
         positions = new Map(manifest.entries.map((e, i) => [e.path, i]))
@@ -364,8 +372,18 @@ async function verifyFileEntry(
   const hash = createHash('sha256')
   const { sink, done } = openTarEntry(repack, tarHeaderFor(expected, mtime))
   async function* chunks(): AsyncGenerator<Buffer> {
-    for await (const c of entry) {
-      const chunk = c as Buffer
+    const it = entry[Symbol.asyncIterator]()
+    for (;;) {
+      let next: IteratorResult<unknown>
+      try {
+        next = await it.next()
+      } catch (err) {
+        // Typed here, so a consumer (the extractor) reports a cut-off bundle as BUNDLE_TRUNCATED,
+        // as verify does, not as the I/O failure of its own write.
+        throw tarError(err)
+      }
+      if (next.done) return
+      const chunk = next.value as Buffer
       hash.update(chunk)
       await writeWithBackpressure(sink, chunk)
       yield chunk
