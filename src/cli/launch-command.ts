@@ -7,6 +7,7 @@ import {
   digestHex,
   fromSystemError,
   IoError,
+  parseFailpoints,
   parseSignature,
   parseTrustedKeys,
   SignatureMissingError,
@@ -86,7 +87,7 @@ export function registerLaunch(program: Command, io: CliIo): void {
       } catch (err) {
         throw fromSystemError(err, 'open bundle', path)
       }
-      const launcher = createLauncher({ root: resolve(opts.root), snapshotter: opts.snapshotter as SnapshotterName })
+      const launcher = createLauncher({ root: resolve(opts.root), snapshotter: opts.snapshotter as SnapshotterName, failpoints: parseFailpoints(io.env.SHOAL_FAILPOINTS ?? '') })
       const progress = createProgress({ label: 'launch', stream: io.stderr, enabled: !opts.quiet && !opts.json, lineIntervalMs: progressInterval(io) })
       const meta = await launcher
         .install(() => createReadStream(path, { highWaterMark: 1 << 20 }), { onProgress: (b) => progress.update(b, total, 'verify+unpack') })

@@ -1,6 +1,6 @@
 import { resolve } from 'node:path'
 import type { Command } from 'commander'
-import { readTlsFiles } from '../core/index.js'
+import { parseFailpoints, readTlsFiles } from '../core/index.js'
 import { buildTracker, createTrackerStore, parseTokens } from '../tracker/index.js'
 import { readText, untilSignal, type CliIo } from './cli-context.js'
 import { createLogLine } from './log-line.js'
@@ -42,7 +42,9 @@ export function registerTracker(program: Command, io: CliIo): void {
     const tokensText = await readText(opts.tokens, 'tokens')
     const tokens = parseTokens(tokensText)
     const tlsFiles = tlsFilesOf(opts)
-    const store = createTrackerStore({ dataDir: resolve(opts.dataDir) })
+    // Crash points, for tests only (see core/failpoints).
+    const failpoints = parseFailpoints(io.env.SHOAL_FAILPOINTS ?? '')
+    const store = createTrackerStore({ dataDir: resolve(opts.dataDir), failpoints })
     await store.start()
     const app = await buildTracker({
       store,

@@ -6,11 +6,13 @@ import {
   checkName,
   digestHex,
   fromSystemError,
+  NO_FAILPOINTS,
   ReleaseNotActiveError,
   syncDir,
   writeFileAtomically,
   type BundleLimits,
   type Digest,
+  type Failpoints,
   type LaunchConfig,
 } from '../core/index.js'
 import { createSnapshotter } from './create-snapshotter.js'
@@ -23,6 +25,8 @@ export interface LauncherInit {
   /** Default 'dir'. */
   snapshotter?: SnapshotterName
   limits?: Partial<BundleLimits>
+  /** Crash points for tests (see core/failpoints); inert by default. */
+  failpoints?: Failpoints
 }
 
 export interface ImageMeta {
@@ -72,6 +76,7 @@ export interface Launcher {
  */
 export function createLauncher(init: LauncherInit): Launcher {
   const snapshotterName = init.snapshotter ?? 'dir'
+  const fp = init.failpoints ?? NO_FAILPOINTS
   const snapshotter = createSnapshotter(snapshotterName, join(init.root, 'snapshots'))
   const metaDir = join(init.root, 'meta')
   const releasesDir = join(init.root, 'releases')
@@ -105,6 +110,7 @@ export function createLauncher(init: LauncherInit): Launcher {
     const dir = join(releasesDir, release)
     const tmp = join(dir, `.${which}.${randomBytes(4).toString('hex')}`)
     await symlink(target, tmp)
+    await fp.hit('launcher.swap.linked')
     await rename(tmp, join(dir, which))
     await syncDir(dir)
   }
@@ -122,15 +128,18 @@ export function createLauncher(init: LauncherInit): Launcher {
       const dir = await snapshotter.prepare(activeKey)
       try {
         const result = await unpackInto(bundle(), dir, { expectedDigest: options.expectedDigest, limits: init.limits, signal: options.signal, onProgress: options.onProgress })
+        await fp.hit('launcher.install.unpacked')
         const meta: ImageMeta = { digest: result.digest, size: result.size, installedAt: new Date().toISOString() }
         if (result.manifest.launch) meta.launch = result.manifest.launch
         await mkdir(metaDir, { recursive: true })
         await writeFileAtomically(join(metaDir, `${digestHex(result.digest)}.json`), async (s) => void s.end(JSON.stringify(meta, null, 2)))
+        await fp.hit('launcher.install.recorded')
         if (await snapshotter.image(digestHex(result.digest))) {
           await snapshotter.remove(activeKey)
         } else {
           await snapshotter.commit(digestHex(result.digest), activeKey)
         }
+        await fp.hit('launcher.install.committed')
         return meta
       } catch (err) {
         await snapshotter.remove(activeKey).catch(() => {})
@@ -147,14 +156,21 @@ export function createLauncher(init: LauncherInit): Launcher {
       }
       const id = `${release}-${digestHex(digest).slice(0, 12)}-${Date.now().toString(36)}${randomBytes(2).toString('hex')}`
       const rootfs = await snapshotter.checkout(id, digestHex(digest))
+      await fp.hit('launcher.activate.checked-out')
       const activation: Activation = { id, release, version, digest, rootfs, checkoutKey: id, snapshotter: snapshotterName, activatedAt: new Date().toISOString() }
       if (meta.launch) activation.launch = meta.launch
       const dir = join(releasesDir, release)
       await mkdir(join(dir, 'activations'), { recursive: true })
       await writeFileAtomically(join(dir, 'activations', `${id}.json`), async (s) => void s.end(JSON.stringify(activation, null, 2)))
+      await fp.hit('launcher.activate.recorded')
       const old = await readlink(join(dir, 'current')).catch(() => undefined)
-      if (old) await swap(release, 'previous', old)
+      // `previous` is what a rollback returns to: the last *other* activation, so activating the
+      // current version again (a relaunch, a retry after a crash) leaves it where it is.
+      const was = old ? await pointer(release, 'current').catch(() => undefined) : undefined
+      if (old && !(was?.digest === digest && was.version === version)) await swap(release, 'previous', old)
+      await fp.hit('launcher.activate.previous-moved')
       await swap(release, 'current', `activations/${id}.json`)
+      await fp.hit('launcher.activate.current-moved')
       return activation
     },
 
@@ -196,6 +212,10 @@ export function createLauncher(init: LauncherInit): Launcher {
             keepImages.add(digestHex(a.digest))
             keepCheckouts.add(a.checkoutKey)
           }
+        }
+        // A pointer a crash left under its temporary name (see swap) is never read: remove it.
+        for (const f of await readdir(join(releasesDir, release)).catch(() => [] as string[])) {
+          if (/^\.(current|previous)\.[0-9a-f]+$/.test(f)) await attempt(`pointer left by a crash ${release}/${f}`, () => rm(join(releasesDir, release, f), { force: true }))
         }
         // Activation records nothing points at can go too.
         const dir = join(releasesDir, release, 'activations')

@@ -4,6 +4,8 @@ import { Level } from 'level'
 import {
   HostRegistrationSchema,
   MAX_FOLLOWS,
+  NO_FAILPOINTS,
+  type Failpoints,
   BundleConflictError,
   digestHex,
   fromSystemError,
@@ -124,6 +126,8 @@ function saneHost(h: HostRecord): HostRecord {
 
 export interface TrackerStoreInit {
   dataDir: string
+  /** Crash points for tests (see core/failpoints); inert by default. */
+  failpoints?: Failpoints
   /** Clock, for tests. */
   now?: () => Date
 }
@@ -145,6 +149,7 @@ const K = {
  */
 export function createTrackerStore(init: TrackerStoreInit): TrackerStore {
   const now = init.now ?? (() => new Date())
+  const fp = init.failpoints ?? NO_FAILPOINTS
   let db: Level<string, unknown> | undefined
   const sync = { sync: true }
   // Hosts and reports are read on every status request and written on every report; they are
@@ -279,10 +284,12 @@ export function createTrackerStore(init: TrackerStoreInit): TrackerStore {
         }
         const record: ChannelRecord = { schema: RECORD_SCHEMA, release, channel, version, digest: target.digest, rolloutId: rollout.id, movedBy: by, movedAt: at }
         // One atomic batch: the move and its rollout record exist together or not at all.
+        await fp.hit('tracker.move.before-write')
         await putAll([
           { key: K.rollout(release, channel, seq), value: rollout },
           { key: K.channel(release, channel), value: record },
         ])
+        await fp.hit('tracker.move.after-write')
         return { channel: record, rollout }
       }),
     getChannel: (r, c) => get<ChannelRecord>(K.channel(r, c)),
@@ -308,7 +315,9 @@ export function createTrackerStore(init: TrackerStoreInit): TrackerStore {
       const runningAt = previous?.runningAt ?? (r.state === 'running' ? at : undefined)
       if (runningAt) record.runningAt = runningAt
       // The host's lastSeen is kept in memory only: a report is one synchronous write, not two.
+      await fp.hit('tracker.report.before-write')
       await db!.put(key, record, sync)
+      await fp.hit('tracker.report.after-write')
       if (!reports.has(hex)) reports.set(hex, new Map())
       reports.get(hex)!.set(r.hostId, record)
       const host = hosts.get(r.hostId)

@@ -1,0 +1,95 @@
+import type { ChildProcess } from 'node:child_process'
+import { writeFile } from 'node:fs/promises'
+import { join } from 'node:path'
+import { afterEach, describe, expect, it } from 'vitest'
+import { hostToken, TOKENS, TOKENS_FILE } from '../helpers/fleet.js'
+import { startDaemon } from '../helpers/start-tracker.js'
+import { useTempDirs } from '../helpers/temp-dir.js'
+
+const tempDir = useTempDirs()
+const children: ChildProcess[] = []
+afterEach(() => {
+  for (const c of children.splice(0)) c.kill('SIGKILL')
+})
+const digest = (i: number) => `sha256:${i.toString(16).padStart(64, '0')}`
+const call = (base: string, method: string, path: string, token: string, body?: unknown) =>
+  fetch(`${base}${path}`, { method, headers: { authorization: `Bearer ${token}`, ...(body ? { 'content-type': 'application/json' } : {}) }, body: body ? JSON.stringify(body) : undefined })
+
+async function tracker(dir: string, failpoints = ''): Promise<{ url: string; child: ChildProcess; exited: Promise<void> }> {
+  await writeFile(join(dir, 'tokens'), TOKENS_FILE)
+  const prev = process.env.SHOAL_FAILPOINTS
+  process.env.SHOAL_FAILPOINTS = failpoints // read by the child (only the CLI reads it)
+  try {
+    const t = await startDaemon('tracker', ['--data-dir', join(dir, 'data'), '--tokens', join(dir, 'tokens')])
+    children.push(t.child)
+    return { ...t, exited: new Promise((r) => t.child.once('exit', () => r())) }
+  } finally {
+    if (prev === undefined) delete process.env.SHOAL_FAILPOINTS
+    else process.env.SHOAL_FAILPOINTS = prev
+  }
+}
+
+/** 8 hosts following web@prod, each posting reports until the tracker dies; what was acknowledged. */
+async function reportUntilDead(url: string): Promise<Map<string, number>> {
+  const acked = new Map<string, number>()
+  await Promise.all(
+    Array.from({ length: 8 }, async (_, h) => {
+      for (let step = 1; step <= 200; step++) {
+        try {
+          const r = await call(url, 'POST', `/v1/hosts/h${h}/reports`, hostToken(`h${h}`), { digest: digest(1), state: 'downloading', bytesDone: step })
+          if (r.status !== 200) return
+          acked.set(`h${h}`, step)
+        } catch {
+          return
+        }
+      }
+    }),
+  )
+  return acked
+}
+
+describe('the tracker killed at its crash points (issue 17)', () => {
+  it.each(['tracker.report.before-write', 'tracker.report.after-write'])('killed at %s while 8 hosts report: every acknowledged report is there after a restart', async (point) => {
+    const dir = await tempDir()
+    const first = await tracker(dir, `${point}=kill@40`)
+    await call(first.url, 'PUT', '/v1/releases/web/versions/1', TOKENS.publisher, { digest: digest(1) })
+    await call(first.url, 'PUT', '/v1/channels/web/prod', TOKENS.publisher, { version: '1' })
+    for (let h = 0; h < 8; h++) expect((await call(first.url, 'PUT', `/v1/hosts/h${h}`, hostToken(`h${h}`), { follows: ['web@prod'] })).status).toBe(200)
+    const acked = await reportUntilDead(first.url)
+    await first.exited
+    expect(first.child.signalCode).toBe('SIGKILL') // it died at the point, not of something else
+    const total = [...acked.values()].reduce((a, b) => a + b, 0)
+    expect(total).toBeGreaterThanOrEqual(39 - 8) // reports acknowledged before the 40th hit
+    expect(total).toBeLessThan(40 + 8) // and at most the in-flight few after it
+
+    const second = await tracker(dir)
+    for (const [host, step] of acked) {
+      const r = await call(second.url, 'GET', `/v1/hosts/${host}/reports/${digest(1)}`, TOKENS.viewer)
+      expect(r.status, host).toBe(200)
+      expect(((await r.json()) as { bytesDone: number }).bytesDone, host).toBeGreaterThanOrEqual(step)
+    }
+  }, 60_000)
+
+  it.each(['tracker.move.before-write', 'tracker.move.after-write'])('killed at %s while a channel moves: every acknowledged move is in the history, in order', async (point) => {
+    const dir = await tempDir()
+    const first = await tracker(dir, `${point}=kill@4`)
+    for (let v = 1; v <= 6; v++) await call(first.url, 'PUT', `/v1/releases/web/versions/${v}`, TOKENS.publisher, { digest: digest(v) })
+    let acked = 0
+    for (let v = 1; v <= 6; v++) {
+      try {
+        const r = await call(first.url, 'PUT', '/v1/channels/web/prod', TOKENS.publisher, { version: String(v) })
+        if (r.status === 200) acked = v
+        else break
+      } catch {
+        break
+      }
+    }
+    await first.exited
+    expect(acked).toBe(3)
+    const second = await tracker(dir)
+    const history = ((await (await call(second.url, 'GET', '/v1/channels/web/prod/history', TOKENS.viewer)).json()) as { rollouts: { toVersion: string }[] }).rollouts
+    expect(history.slice(0, acked).map((r) => r.toVersion)).toEqual(['1', '2', '3'])
+    // after-write: the 4th move is durable though its reply never left; before-write: it never happened.
+    expect(history.length).toBe(point.endsWith('after-write') ? 4 : 3)
+  }, 60_000)
+})
