@@ -44,7 +44,7 @@ export function registerSeeder(program: Command, io: CliIo): void {
     .option('--tracker-token-file <file>', 'file holding the seeder-role token for the tracker (or $SHOAL_TRACKER_TOKEN_FILE)')
     .option('--tracker-token <token>', 'seeder-role token for the tracker (or $SHOAL_TRACKER_TOKEN); visible in ps, prefer the file')
     .option('--ca <file>', 'PEM CA certificate(s) to trust for the tracker\'s HTTPS (or $SHOAL_CA)')
-    .option('--up-limit <rate>', 'peer upload limit, e.g. 40mbit or 5MiB (bytes/s unless it says bit)')
+    .option('--up-limit <rate>', 'peer upload limit per second: 40mbit (bits), 5MB or 5MiB (bytes)')
     .option('--keep <n>', 'versions of each release kept besides channel targets', '5')
     .option('--sweep-minutes <n>', 'minutes between retention sweeps (0: never)', '10')
     .option('--grace-minutes <n>', 'never sweep a bundle stored less than this long ago (it may not be a version yet)', '60')

@@ -295,6 +295,7 @@ export function createFetcher(init: FetcherInit): Fetcher {
         if (!registered) {
           await client.registerHost(labels, follows, signal)
           registered = true
+          etag = undefined // a (re)registration reads the targets afresh
           log('info', 'registered with the tracker', { hostId, follows })
         }
         const r = await client.targets(etag, 30, signal)

@@ -471,7 +471,9 @@ export async function buildTracker(options: BuildTrackerOptions): Promise<Fastif
           const ch = await store.getChannel(release, channel)
           if (ch) targets.push({ follow: f, version: ch.version, digest: ch.digest, rolloutId: ch.rolloutId })
         }
-        const etag = targets.map((t) => `${t.follow}=${t.rolloutId}`).join(',')
+        // The digest is part of it: rollout ids start again at #1 on a tracker that lost its
+        // state, and a host holding the old etag would then never see the new target.
+        const etag = targets.map((t) => `${t.follow}=${t.rolloutId}:${t.digest.slice(7, 23)}`).join(',')
         return { targets, etag }
       }
       let current = await read()

@@ -17,7 +17,7 @@ afterEach(async () => {
 })
 
 describe('the dashboard in headless Chromium', () => {
-  it.skipIf(!existsSync(CHROMIUM))('follows a live rollout of real fetchers to 100% without a reload (needs /usr/bin/chromium)', async () => {
+  it.skipIf(!existsSync(CHROMIUM))(`follows a live rollout of real fetchers to 100% without a reload${existsSync(CHROMIUM) ? '' : ' (SKIPPED: needs /usr/bin/chromium, Debian package chromium)'}`, async () => {
     const fleet = await startFleet(await tempDir(), { hosts: 3, fetcherArgs: ['--down-limit', '4MiB', '--label', 'region=eu'] })
     fleets.push(fleet)
     await fleet.publish('1.0.0', 64 << 10)

@@ -22,7 +22,7 @@ const N = 2000
 const STATES = ['pending', 'downloading', 'verifying', 'unpacking', 'launching', 'running', 'failed'] as const
 
 describe('2,000 simulated hosts (report traffic from this test, not 2,000 daemons)', () => {
-  it.skipIf(!existsSync(CHROMIUM))('rollout status counts equal what the hosts reported; the dashboard renders them and shows each update within a second (needs /usr/bin/chromium)', async () => {
+  it.skipIf(!existsSync(CHROMIUM))(`rollout status counts equal what the hosts reported; the dashboard renders them and shows each update within a second${existsSync(CHROMIUM) ? '' : ' (SKIPPED: needs /usr/bin/chromium, Debian package chromium)'}`, async () => {
     const store = createTrackerStore({ dataDir: join(await tempDir(), 't') })
     await store.start()
     const app = await buildTracker({ store, tokens: parseTokens(TOKENS_FILE) })

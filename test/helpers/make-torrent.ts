@@ -14,3 +14,10 @@ export async function makeTorrentFile(dir: string, size: number, pieceLength = 2
   )
   return { path, info: await parseTorrentInfo(torrent), sha256: createHash('sha256').update(data).digest('hex'), torrent, data }
 }
+
+/** A torrent (as the seeder makes them) for a file that exists, with the given web seeds. */
+export function torrentFor(path: string, pieceLength: number, urlList: string[]): Promise<Buffer> {
+  return new Promise<Buffer>((resolve, reject) =>
+    createTorrent(path, { name: 'bundle.tar', private: true, pieceLength, urlList, creationDate: 0 }, (err, buf) => (err ? reject(err) : resolve(Buffer.from(buf)))),
+  )
+}

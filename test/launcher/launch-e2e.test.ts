@@ -30,7 +30,7 @@ describe('shoal launch (end to end, real processes)', () => {
     expect(r.stdout.trim()).toBe(`hello from shoal (hello@1.0.0, ${b.digest})`)
   })
 
-  it.skipIf(overlayUnavailable() !== undefined)('shoal launch --snapshotter overlay --agent process runs the hello-app from an overlay mount', async () => {
+  it.skipIf(overlayUnavailable() !== undefined)(`shoal launch --snapshotter overlay --agent process runs the hello-app from an overlay mount${overlayUnavailable() ? ` (SKIPPED: ${overlayUnavailable()})` : ''}`, async () => {
     const b = await helloBundle()
     const root = await tempDir()
     const r = await runCli(['launch', b.path, '--root', root, '-r', 'hello', '--version', '1.0.1', '--snapshotter', 'overlay', '-q', '--json'])
@@ -47,7 +47,7 @@ describe('shoal launch (end to end, real processes)', () => {
   const btrfsWhy = btrfsUnavailable()
   let btrfs: { dir: string; cleanup: () => void } | undefined
   afterAll(() => btrfs?.cleanup())
-  it.skipIf(btrfsWhy !== undefined)('shoal launch --snapshotter btrfs --agent exec hands a btrfs snapshot to the exec command', async () => {
+  it.skipIf(btrfsWhy !== undefined)(`shoal launch --snapshotter btrfs --agent exec hands a btrfs snapshot to the exec command${btrfsWhy ? ` (SKIPPED: ${btrfsWhy})` : ''}`, async () => {
     btrfs = mountLoopBtrfs()
     const b = await helloBundle()
     const r = await runCli([

@@ -90,7 +90,7 @@ snapshotterContract('btrfs', btrfsWhy, async () => {
 })
 
 describe('btrfs snapshotter on a non-btrfs directory', () => {
-  it.skipIf(process.getuid?.() !== 0)('createSnapshotter("btrfs") on ext4/tmpfs fails with SNAPSHOTTER_UNAVAILABLE naming the file system', async () => {
+  it.skipIf(process.getuid?.() !== 0)(`createSnapshotter("btrfs") on ext4/tmpfs fails with SNAPSHOTTER_UNAVAILABLE naming the file system${process.getuid?.() !== 0 ? ' (SKIPPED: not root, so it would fail for lack of root instead)' : ''}`, async () => {
     const snap = createSnapshotter('btrfs', await tempDir())
     await expect(snap.prepare('x')).rejects.toMatchObject({ code: 'SNAPSHOTTER_UNAVAILABLE' })
   })

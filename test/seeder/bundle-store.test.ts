@@ -65,7 +65,7 @@ describe('createBundleStore()', () => {
     expect(await readdir(join(dataDir, 'bundles'))).toEqual([])
   })
 
-  it.skipIf(process.getuid?.() !== 0)('put() on a full disk fails with DISK_FULL, leaves nothing, and works once space is back (4 MiB tmpfs)', async () => {
+  it.skipIf(process.getuid?.() !== 0)(`put() on a full disk fails with DISK_FULL, leaves nothing, and works once space is back (4 MiB tmpfs)${process.getuid?.() !== 0 ? ' (SKIPPED: needs root to mount a tmpfs)' : ''}`, async () => {
     const dataDir = await tempDir()
     await mkdir(dataDir, { recursive: true })
     execFileSync('mount', ['-t', 'tmpfs', '-o', 'size=4m', 'tmpfs', dataDir])

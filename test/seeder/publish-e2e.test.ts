@@ -53,4 +53,29 @@ describe('shoal publish (real tracker and seeder processes)', () => {
     expect(conflict.code).toBe(5)
     expect(conflict.stderr).toContain('VERSION_CONFLICT')
   })
+
+  it('concurrent publishes of one version: the same tree twice both succeed (one created, one already there); two different trees, exactly one wins and the other is VERSION_CONFLICT', async () => {
+    const dir = await tempDir()
+    await writeFile(join(dir, 'tokens'), `publisher ${PUB} ci\nseeder ${SEED} origin\nviewer ${VIEW} eng\n`)
+    const tracker = await startTracker(join(dir, 'tracker'), join(dir, 'tokens'))
+    children.push(tracker.child)
+    const seeder = await startSeeder(join(dir, 'seeder'), join(dir, 'tokens'), tracker.url, SEED)
+    children.push(seeder.child)
+    const pub = (tree: string, version: string) => runCli(['publish', tree, '-r', 'app', '--version', version, '--seeder', seeder.url, '--tracker', tracker.url, '--json', '-q'], { env: { SHOAL_TOKEN: PUB } })
+
+    const same = await Promise.all([pub(helloApp, '1'), pub(helloApp, '1')])
+    expect(same.map((r) => r.code)).toEqual([0, 0])
+    expect(same.map((r) => JSON.parse(r.stdout).newVersion).sort()).toEqual([false, true])
+
+    const [a, b] = [await tempDir(), await tempDir()]
+    await writeTree(a, { 'app.js': 'console.log("a")' })
+    await writeTree(b, { 'app.js': 'console.log("b")' })
+    const race = await Promise.all([pub(a, '2'), pub(b, '2')])
+    expect(race.map((r) => r.code).sort()).toEqual([0, 5])
+    const winner = JSON.parse(race.find((r) => r.code === 0)!.stdout).digest
+    const loser = race.find((r) => r.code === 5)!
+    expect(loser.stdout).toContain('VERSION_CONFLICT')
+    const got = (await (await fetch(`${tracker.url}/v1/releases/app/versions/2`, { headers: { authorization: `Bearer ${VIEW}` } })).json()) as { digest: string }
+    expect(got.digest).toBe(winner)
+  }, 60_000)
 })

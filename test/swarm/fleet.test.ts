@@ -94,7 +94,7 @@ describe('the swarm survives losing its parts', () => {
 
 const isRoot = process.getuid?.() === 0
 describe('a host whose disk fills up', () => {
-  it.skipIf(!isRoot)('reports DISK_FULL, leaves no partial bundle, and recovers once space is back (needs root for a tmpfs)', async () => {
+  it.skipIf(!isRoot)(`reports DISK_FULL, leaves no partial bundle, and recovers once space is back${isRoot ? '' : ' (SKIPPED: needs root to mount a tmpfs)'}`, async () => {
     const { execFileSync } = await import('node:child_process')
     const { mkdir, readdir } = await import('node:fs/promises')
     const dir = await tempDir()

@@ -60,16 +60,23 @@ describe('createSwarmNode()', () => {
     const s = host.add(t.info, await openPieceFile(path, t.info), { webSeeds: [] })
     const failures: unknown[] = []
     const violations: { code: string }[] = []
+    const linked: string[] = []
+    s.on('peer', (p: { addr: string }) => linked.push(p.addr))
     s.on('hash-failure', (f) => failures.push(f))
     s.on('peer-violation', (v: { code: string }) => {
       violations.push(v)
-      s.addPeer(local(origin)) // only now does the host learn of an honest peer
+      // Offered again (as a tracker keeps listing it) and only now an honest peer: the banned
+      // one must not come back.
+      s.addPeer(local(liar))
+      s.addPeer(local(origin))
+      s.addPeer(local(liar))
     })
     s.addPeer(local(liar))
     await s.done
     expect(failures.length).toBeGreaterThanOrEqual(1)
     expect(violations[0]!.code).toBe('PIECE_HASH_MISMATCH')
     expect(await sha256(path)).toBe(t.sha256)
+    expect(linked.filter((a) => a === `127.0.0.1:${liar.port}`)).toHaveLength(1) // linked once, never again
     expect(s.stats().peers).toBe(1) // the liar was dropped and not taken back
   }, 30_000)
 

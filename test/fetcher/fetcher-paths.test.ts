@@ -1,0 +1,126 @@
+import { createServer } from 'node:http'
+import { readdir, writeFile } from 'node:fs/promises'
+import { join } from 'node:path'
+import { afterEach, describe, expect, it } from 'vitest'
+import { generateSigningKey, parseTrustedKeys, type Digest } from '../../src/core/index.js'
+import { createFetcher, type Fetcher, type FetcherInit } from '../../src/fetcher/index.js'
+import { hostToken, TOKENS, waitFor } from '../helpers/fleet.js'
+import { makeTorrentFile, torrentFor } from '../helpers/make-torrent.js'
+import { startStack, type Stack } from '../helpers/stack.js'
+import { useTempDirs } from '../helpers/temp-dir.js'
+
+const tempDir = useTempDirs()
+const closers: Array<() => Promise<unknown> | unknown> = []
+afterEach(async () => {
+  for (const c of closers.splice(0).reverse()) await c()
+})
+
+async function stack(): Promise<Stack> {
+  const s = await startStack(await tempDir())
+  closers.push(() => s.stop())
+  return s
+}
+async function fetcher(s: Stack, id: string, extra: Partial<FetcherInit> = {}): Promise<Fetcher> {
+  const f = createFetcher({
+    dataDir: join(s.dir, id),
+    tracker: { url: s.trackerUrl, token: hostToken(id) },
+    hostId: id,
+    follows: ['app@prod'],
+    peerPort: 0,
+    listenHost: '127.0.0.1',
+    retryMs: { min: 100, max: 400 },
+    webSeedAfterMs: 500,
+    ...extra,
+  })
+  await f.start()
+  closers.push(() => f.stop())
+  return f
+}
+const report = (s: Stack, host: string, digest: string) => s.get(`/v1/hosts/${host}/reports/${digest}`)
+const runningOn = (s: Stack, host: string, digest: string) => waitFor(`${host} running ${digest.slice(7, 15)}`, async () => (await report(s, host, digest)).state === 'running', 30_000)
+
+describe('createFetcher(): paths the swarm tests did not cover (issue 17)', () => {
+  it('--trusted-keys: unsigned is SIGNATURE_MISSING, signed by another key SIGNATURE_UNTRUSTED, neither handed on; signed by a trusted key runs', async () => {
+    const s = await stack()
+    const dir = await tempDir()
+    const trusted = generateSigningKey('release')
+    const other = generateSigningKey('someone-else')
+    await writeFile(join(dir, 'trusted.key'), trusted.privateKeyPem)
+    await writeFile(join(dir, 'other.key'), other.privateKeyPem)
+    const handed: string[] = []
+    await fetcher(s, 'h1', { trustedKeys: parseTrustedKeys(`${trusted.publicKey.line}\n`), handOff: async (b) => void handed.push(b.version) })
+    const v1 = await s.publish('1', 64 << 10)
+    await waitFor('SIGNATURE_MISSING', async () => (await report(s, 'h1', v1.digest)).errorCode === 'SIGNATURE_MISSING', 30_000)
+    const v2 = await s.publish('2', 64 << 10, { sign: join(dir, 'other.key') })
+    await waitFor('SIGNATURE_UNTRUSTED', async () => (await report(s, 'h1', v2.digest)).errorCode === 'SIGNATURE_UNTRUSTED', 30_000)
+    const v3 = await s.publish('3', 64 << 10, { sign: join(dir, 'trusted.key') })
+    await runningOn(s, 'h1', v3.digest)
+    expect(handed).toEqual(['3'])
+  }, 60_000)
+
+  it('evicts cached bundles no target needs beyond --keep, most recently used kept, and stops seeding them', async () => {
+    const s = await stack()
+    const f = await fetcher(s, 'h1', { keep: 1 })
+    const digests: Digest[] = []
+    for (const v of ['1', '2', '3', '4']) {
+      const b = await s.publish(v, 128 << 10)
+      digests.push(b.digest as Digest)
+      await runningOn(s, 'h1', b.digest)
+    }
+    const cached = (await readdir(join(s.dir, 'h1', 'cache'))).filter((n) => n.endsWith('.tar')).sort()
+    expect(cached).toEqual([digests[2]!, digests[3]!].map((d) => `${d.slice(7)}.tar`).sort())
+    expect(f.swarm.list().length).toBe(2)
+  }, 60_000)
+
+  it('registers again when the tracker forgets the host (a tracker restarted on an empty data dir)', async () => {
+    const s = await stack()
+    await fetcher(s, 'h1')
+    const v1 = await s.publish('1', 64 << 10)
+    await runningOn(s, 'h1', v1.digest)
+    await s.restartTracker({ wipe: true })
+    // The registry is empty now: a new version, and the host must find its way back on its own.
+    const v2 = await s.publish('2', 64 << 10)
+    await runningOn(s, 'h1', v2.digest)
+    expect((await s.get('/v1/hosts')).hosts.map((h: { id: string }) => h.id)).toEqual(['h1'])
+  }, 60_000)
+
+  it('with no peer at all, the web seed alone delivers the bundle (every byte counted from the origin)', async () => {
+    const s = await stack()
+    await s.seeder.swarm.stop() // the origin's peer wire is gone; its HTTP web seed stays
+    const f = await fetcher(s, 'h1')
+    const v1 = await s.publish('1', 1 << 20)
+    await runningOn(s, 'h1', v1.digest)
+    const r = await report(s, 'h1', v1.digest)
+    expect(r.bytesFromOrigin).toBe(v1.size)
+    expect(r.bytesFromPeers).toBe(0)
+    expect(f.counters().pieceHashFailures).toBe(0)
+  }, 60_000)
+
+  it('a web seed serving wrong bytes: every piece fails its hash and nothing is stored, until it serves the right ones', async () => {
+    const s = await stack()
+    const dir = await tempDir()
+    let corrupt = true
+    const t = await makeTorrentFile(dir, 512 << 10, 64 << 10)
+    const seed = createServer((req, res) => {
+      const [, a, b] = /bytes=(\d+)-(\d+)/.exec(req.headers.range ?? '') ?? []
+      const part = Buffer.from(t.data.subarray(Number(a), Number(b) + 1))
+      if (corrupt) part[0] = part[0]! ^ 0xff
+      res.writeHead(206, { 'content-range': `bytes ${a}-${b}/${t.data.length}`, 'content-length': part.length })
+      res.end(part)
+    })
+    await new Promise<void>((r) => seed.listen(0, '127.0.0.1', () => r()))
+    closers.push(() => new Promise((r) => seed.close(r)))
+    // Register a torrent whose only source is that web seed.
+    const torrent = await torrentFor(t.path, 64 << 10, [`http://127.0.0.1:${(seed.address() as { port: number }).port}/x.tar`])
+    const digest = `sha256:${t.sha256}`
+    const put = (path: string, token: string, body: unknown) => fetch(`${s.trackerUrl}${path}`, { method: 'PUT', headers: { authorization: `Bearer ${token}`, 'content-type': 'application/json' }, body: JSON.stringify(body) })
+    expect((await put(`/v1/bundles/${digest}`, TOKENS.seeder, { size: t.info.length, infoHash: t.info.infoHash, pieceLength: t.info.pieceLength, webSeeds: [], torrent: torrent.toString('base64') })).ok).toBe(true)
+    expect((await put('/v1/releases/app/versions/9', TOKENS.publisher, { digest })).ok).toBe(true)
+    expect((await put('/v1/channels/app/prod', TOKENS.publisher, { version: '9' })).ok).toBe(true)
+    const f = await fetcher(s, 'h1')
+    await waitFor('hash failures from the web seed', async () => f.counters().pieceHashFailures >= 3, 30_000)
+    expect(f.counters().piecesVerified).toBe(0)
+    corrupt = false
+    await runningOn(s, 'h1', digest)
+  }, 60_000)
+})
