@@ -5,6 +5,7 @@ import { join } from 'node:path'
 import { Writable } from 'node:stream'
 import { describe, expect, it } from 'vitest'
 import { packBundle, packBundleToFile, verifyBundleFile, type PackResult } from '../../src/core/index.js'
+import { setUmask } from '../helpers/umask.js'
 import { useTempDirs } from '../helpers/temp-dir.js'
 import { SAMPLE_TREE, writeTree, type TreeSpec } from '../helpers/tree.js'
 
@@ -35,12 +36,12 @@ describe('packBundle()', () => {
   it('packBundle() gives byte-identical bundles when mtimes, owners, umask and creation order differ', async () => {
     const a = await tempDir()
     const b = await tempDir()
-    const oldMask = process.umask(0o022)
+    const oldMask = setUmask(0o022)
     await writeTree(a, SAMPLE_TREE)
-    process.umask(0o077)
+    setUmask(0o077)
     // Reverse creation order: directory iteration order differs on most file systems.
     await writeTree(b, reversed(SAMPLE_TREE))
-    process.umask(oldMask)
+    setUmask(oldMask)
     await utimes(join(b, 'lib/a.txt'), new Date('2001-01-01'), new Date('2001-01-01'))
     await utimes(join(b, 'bin'), new Date('2030-01-01'), new Date('2030-01-01'))
     if (isRoot) {

@@ -5,6 +5,7 @@ import { join } from 'node:path'
 import { describe, expect, it } from 'vitest'
 import type { ManifestEntry } from '../../src/core/index.js'
 import { createEntryWriter } from '../../src/launcher/entry-writer.js'
+import { setUmask } from '../helpers/umask.js'
 import { useTempDirs } from '../helpers/temp-dir.js'
 
 const tempDir = useTempDirs()
@@ -89,11 +90,11 @@ describe('createEntryWriter(): the extractor holds without verification (issue 1
   it('gives files exactly the manifest mode whatever the umask', async () => {
     const { root } = await setup()
     const w = createEntryWriter(root)
-    const old = process.umask(0o077)
+    const old = setUmask(0o077)
     try {
       await w.write(...file('run', '#!/bin/sh\n', 0o755))
     } finally {
-      process.umask(old)
+      setUmask(old)
     }
     expect((await stat(join(root, 'run'))).mode & 0o7777).toBe(0o755)
   })

@@ -4,6 +4,7 @@ import { join } from 'node:path'
 import { describe, expect, it } from 'vitest'
 import { packBundleToFile } from '../../src/core/index.js'
 import { extractBundle } from '../../src/launcher/index.js'
+import { setUmask } from '../helpers/umask.js'
 import { useTempDirs } from '../helpers/temp-dir.js'
 import { SAMPLE_TREE, writeTree } from '../helpers/tree.js'
 
@@ -17,12 +18,12 @@ describe('extractBundle()', () => {
     await writeTree(src, SAMPLE_TREE)
     const work = await tempDir()
     const packed = await packBundleToFile(src, join(work, 'b.tar'))
-    const oldMask = process.umask(0o077) // must not leak into the rootfs
+    const oldMask = setUmask(0o077) // must not leak into the rootfs
     let result
     try {
       result = await extractBundle(createReadStream(join(work, 'b.tar')), join(work, 'rootfs'), { expectedDigest: packed.digest })
     } finally {
-      process.umask(oldMask)
+      setUmask(oldMask)
     }
     expect(result.digest).toBe(packed.digest)
     const root = join(work, 'rootfs')
