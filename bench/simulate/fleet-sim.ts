@@ -21,22 +21,8 @@
  *   first announce and the engine's 5 s re-announce of hosts with fewer than 4 peers, web seeds,
  *   choking (the engine has none).
  */
-import {
-  admitPeer,
-  choosePiece,
-  createNearAvailability,
-  createPieceScheduler,
-  createSuperSeed,
-  distanceBetween,
-  isRackMember,
-  makeLocalPeerId,
-  peerKey,
-  tagOfPeerId,
-  type Distance,
-  type NearAvailability,
-  type PieceScheduler,
-  type SuperSeed,
-} from '../../src/core/index.js'
+import { distanceBetween, isRackMember, makeLocalPeerId, peerKey, tagOfPeerId, type Distance } from '../../src/core/index.js'
+import { admitPeer, choosePiece, createNearAvailability, createPieceScheduler, createSuperSeed, type NearAvailability, type PieceScheduler, type SuperSeed } from '../../src/swarm/index.js'
 import { pieceLengthFor } from '../../src/seeder/bundle-store.js'
 import { createSwarmStore, type AnnounceParams } from '../../src/tracker/swarm-store.js'
 

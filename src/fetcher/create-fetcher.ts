@@ -1,25 +1,8 @@
 import { mkdir, readFile, readdir, rename, rm, stat, utimes, writeFile } from 'node:fs/promises'
 import { join } from 'node:path'
 import { setTimeout as sleep } from 'node:timers/promises'
-import {
-  BundleDigestMismatchError,
-  createSwarmNode,
-  localityFromLabels,
-  digestFile,
-  digestHex,
-  NotFoundError,
-  openPieceFile,
-  parseSignature,
-  parseTorrentInfo,
-  ShoalError,
-  SignatureMissingError,
-  syncDir,
-  verifyReleaseSignature,
-  type Digest,
-  type PublicKey,
-  type SwarmNode,
-  type TorrentSession,
-} from '../core/index.js'
+import { BundleDigestMismatchError, localityFromLabels, digestFile, digestHex, NotFoundError, parseSignature, ShoalError, SignatureMissingError, syncDir, verifyReleaseSignature, type Digest, type PublicKey } from '../core/index.js'
+import { createSwarmNode, openPieceFile, parseTorrentInfo, type SwarmNode, type TorrentSession } from '../swarm/index.js'
 import { createReporter, type Reporter } from './create-reporter.js'
 import { createTrackerClient, type HostReport, type Target, type TrackerClient } from './tracker-client.js'
 

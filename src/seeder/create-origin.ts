@@ -1,15 +1,8 @@
 import { mkdir, readFile, rm } from 'node:fs/promises'
 import { join } from 'node:path'
 import createTorrent from 'create-torrent'
-import {
-  digestHex,
-  openPieceFile,
-  parseTorrentInfo,
-  TrackerRefusedError,
-  writeFileAtomically,
-  type Digest,
-  type SwarmNode,
-} from '../core/index.js'
+import { digestHex, TrackerRefusedError, writeFileAtomically, type Digest } from '../core/index.js'
+import { openPieceFile, parseTorrentInfo, type SwarmNode } from '../swarm/index.js'
 import type { BundleStore } from './bundle-store.js'
 import { pieceLengthFor } from './bundle-store.js'
 

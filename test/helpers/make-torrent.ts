@@ -2,7 +2,7 @@ import { createHash, randomBytes } from 'node:crypto'
 import { writeFile } from 'node:fs/promises'
 import { join } from 'node:path'
 import createTorrent from 'create-torrent'
-import { parseTorrentInfo, type TorrentInfo } from '../../src/core/index.js'
+import { parseTorrentInfo, type TorrentInfo } from '../../src/swarm/index.js'
 
 /** A file of random bytes and its torrent, the way the seeder makes them. */
 export async function makeTorrentFile(dir: string, size: number, pieceLength = 256 << 10, urlList: string[] = []): Promise<{ path: string; info: TorrentInfo; sha256: string; torrent: Buffer; data: Buffer }> {

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest'
-import { createMessageFramer } from '../../src/core/index.js'
+import { createMessageFramer } from '../../src/swarm/index.js'
 
 const msg = (id: number, body: number[]) => [0, 0, (body.length + 1) >> 8, (body.length + 1) & 0xff, id, ...body]
 const hs = Array.from({ length: 68 }, (_, i) => i)

@@ -3,7 +3,7 @@ import { readFile, stat, writeFile } from 'node:fs/promises'
 import { join } from 'node:path'
 import bencode from 'bencode'
 import { describe, expect, it } from 'vitest'
-import { openPieceFile, parseTorrentInfo, pieceMatches, pieceSize, type TorrentInfo } from '../../src/core/index.js'
+import { openPieceFile, parseTorrentInfo, pieceMatches, pieceSize, type TorrentInfo } from '../../src/swarm/index.js'
 import { makeTorrentFile } from '../helpers/make-torrent.js'
 import { useTempDirs } from '../helpers/temp-dir.js'
 

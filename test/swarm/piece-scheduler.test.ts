@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest'
-import { createPieceScheduler, createSuperSeed } from '../../src/core/index.js'
+import { createPieceScheduler, createSuperSeed } from '../../src/swarm/index.js'
 
 const all = () => true
 const only = (...xs: number[]) => (i: number) => xs.includes(i)

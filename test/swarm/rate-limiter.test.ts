@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest'
-import { createRateLimiter, parseRate } from '../../src/core/index.js'
+import { parseRate } from '../../src/core/index.js'
+import { createRateLimiter } from '../../src/swarm/index.js'
 
 describe('parseRate()', () => {
   it.each([

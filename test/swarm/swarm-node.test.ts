@@ -2,7 +2,7 @@ import { createHash } from 'node:crypto'
 import { readFile, writeFile } from 'node:fs/promises'
 import { join } from 'node:path'
 import { afterEach, describe, expect, it } from 'vitest'
-import { createSwarmNode, openPieceFile, type SwarmNode, type TorrentSession } from '../../src/core/index.js'
+import { createSwarmNode, openPieceFile, type SwarmNode, type TorrentSession } from '../../src/swarm/index.js'
 import { makeTorrentFile } from '../helpers/make-torrent.js'
 import { useTempDirs } from '../helpers/temp-dir.js'
 

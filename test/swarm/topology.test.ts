@@ -1,17 +1,7 @@
 import { randomBytes } from 'node:crypto'
 import { describe, expect, it } from 'vitest'
-import {
-  admitPeer,
-  choosePiece,
-  createNearAvailability,
-  createPieceScheduler,
-  distanceBetween,
-  localityFromLabels,
-  makeLocalPeerId,
-  peerKey,
-  selectPeers,
-  tagOfPeerId,
-} from '../../src/core/index.js'
+import { distanceBetween, localityFromLabels, makeLocalPeerId, peerKey, selectPeers, tagOfPeerId } from '../../src/core/index.js'
+import { admitPeer, choosePiece, createNearAvailability, createPieceScheduler } from '../../src/swarm/index.js'
 
 const idOf = (region?: string, rack?: string, prefix = '-SH0100-'): string => makeLocalPeerId(prefix, { region, rack }, randomBytes(6)).toString('hex')
 const tag = (region?: string, rack?: string): string => tagOfPeerId(idOf(region, rack))

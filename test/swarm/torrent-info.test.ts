@@ -2,7 +2,7 @@ import { connect } from 'node:net'
 import bencode from 'bencode'
 import Wire from 'bittorrent-protocol'
 import { afterEach, describe, expect, it } from 'vitest'
-import { createSwarmNode, openPieceFile, parseTorrentInfo, type SwarmNode } from '../../src/core/index.js'
+import { createSwarmNode, openPieceFile, parseTorrentInfo, type SwarmNode } from '../../src/swarm/index.js'
 import { makeTorrentFile } from '../helpers/make-torrent.js'
 import { useTempDirs } from '../helpers/temp-dir.js'
 

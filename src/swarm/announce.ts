@@ -1,6 +1,6 @@
 import bencode from 'bencode'
-import { TrackerRefusedError, TrackerUnreachableError } from '../errors.js'
-import { readBodyLimited } from '../read-body-limited.js'
+import { TrackerRefusedError, TrackerUnreachableError } from '../core/index.js'
+import { readBodyLimited } from '../core/index.js'
 
 export interface AnnounceRequest {
   /** The tracker's announce URL with the passkey (http://tracker/announce/<token>). */

@@ -1,6 +1,6 @@
 import { createHash } from 'node:crypto'
 import parseTorrent from 'parse-torrent'
-import { TorrentInvalidError } from '../errors.js'
+import { TorrentInvalidError } from '../core/index.js'
 
 /** What the swarm needs from a .torrent (BEP 3 single-file metainfo). */
 export interface TorrentInfo {

@@ -1,4 +1,4 @@
-import { PeerProtocolError } from '../errors.js'
+import { PeerProtocolError } from '../core/index.js'
 
 /**
  * Cuts a peer's byte stream at BEP 3 message boundaries: the 68-byte handshake, then

@@ -1,5 +1,5 @@
 import { open, type FileHandle } from 'node:fs/promises'
-import { fromSystemError } from '../errors.js'
+import { fromSystemError } from '../core/index.js'
 import { pieceMatches, pieceSize, type TorrentInfo } from './torrent-info.js'
 
 /** The one file a torrent describes, read and written piece by piece. */

@@ -1,0 +1,38 @@
+import type { Distance } from '../core/index.js'
+import type { NearAvailability } from './near-availability.js'
+import type { PieceScheduler } from './piece-scheduler.js'
+
+export interface SourcePeer {
+  has(index: number): boolean
+  /** The origin (seeder): asked only for pieces no other peer holds. */
+  origin: boolean
+  distance: Distance
+}
+
+/**
+ * The next piece to ask `peer` for: the scheduler's rarest-first pick among the pieces this peer
+ * may be asked for. The origin is asked only for pieces no other connected peer holds (its uplink
+ * is the one every host waits on), also in the end game; a peer outside the rack only for pieces
+ * no nearer peer holds and this host owns for its rack (any such piece once the host is idle).
+ * `busy` lists the pieces already coming from this peer.
+ */
+export function choosePiece(
+  sched: PieceScheduler,
+  near: NearAvailability | undefined,
+  peer: SourcePeer,
+  busy?: ReadonlySet<number>,
+  /** No download under way from any peer: pieces this host does not own may come from outside too. */
+  idle?: () => boolean,
+): number | undefined {
+  const d = peer.distance
+  if (peer.origin) {
+    const ok = (j: number): boolean => sched.availability(j) <= 1 && (near === undefined || near.allows(d, j))
+    return sched.pick((j) => peer.has(j) && ok(j), busy, { endGame: ok })
+  }
+  if (d === 0 || near === undefined) return sched.pick(peer.has, busy)
+  const ok = (j: number): boolean => near.allows(d, j)
+  const i = sched.pick((j) => peer.has(j) && ok(j), busy, { endGame: ok })
+  if (i !== undefined || !idle?.()) return i
+  const any = (j: number): boolean => near.allows(d, j, true)
+  return sched.pick((j) => peer.has(j) && any(j), busy, { endGame: any })
+}

@@ -1,0 +1,189 @@
+import { PieceHashMismatchError, type ShoalError } from '../core/index.js'
+import { choosePiece } from './choose-piece.js'
+import { BLOCK, SHOAL_BLOCK, type Download, type Peer, type SessionContext } from './session-context.js'
+import { pieceMatches, pieceSize } from './torrent-info.js'
+
+export interface Downloader {
+  /** Keeps `peer`'s request pipeline full with the pieces choosePiece gives. */
+  fill(peer: Peer): void
+  /** A peer announced piece `index`: an origin request for it that has not started is withdrawn. */
+  peerHas(peer: Peer, index: number): void
+  /** Stores a verified piece (from a peer or a web seed), tells every peer, completes the torrent. */
+  store(index: number, data: Uint8Array): Promise<void>
+  /** A peer left: its pieces under way go back to the scheduler. */
+  release(peer: Peer): void
+  /** When the last byte from any source arrived (for the web seed fallback). */
+  readonly lastProgress: number
+}
+
+export interface DownloaderInit {
+  /** Bytes asked of one peer at once. */
+  pipelineBytes: number
+  violation: (peer: Peer, err: ShoalError) => void
+  /** Every piece is stored (writes finish out of order: only then, not when the last piece verified). */
+  complete: () => void
+  /** Storing failed for good (a full disk). */
+  fail: (err: unknown) => void
+  /** A piece was stored (to keep it at hand for serving). */
+  stored: (index: number, data: Uint8Array) => void
+}
+
+/**
+ * The fetching side of a torrent: whole pieces asked of each peer in blocks, up to the pipeline,
+ * picked by choosePiece (rarest first, rack-aware, the origin only for what nobody else holds);
+ * each piece checked against its SHA-1 before it is stored (a peer whose piece fails is dropped
+ * and banned); the download limiter runs into debt rather than refusing.
+ */
+export function createDownloader(ctx: SessionContext, init: DownloaderInit): Downloader {
+  const { info, sched, near, peers, counters } = ctx
+  let lastProgress = performance.now()
+
+  const idle = (): boolean => {
+    for (const p of peers.values()) if (p.downloads.size > 0) return false
+    return true
+  }
+
+  const fill = (peer: Peer): void => {
+    if (ctx.closed() || sched.missing === 0 || peer.wire.peerChoking || !peer.wire.amInterested || peer.wire.destroyed) return
+    const block = peer.shoal ? SHOAL_BLOCK : BLOCK
+    const pipeline = Math.max(2, Math.floor(init.pipelineBytes / block))
+    const maxPieces = Math.ceil(init.pipelineBytes / info.pieceLength) + 1
+    while (peer.outstanding < pipeline) {
+      let d: Download | undefined
+      for (const x of peer.downloads.values()) {
+        if (!x.cancelled && (x.retry.length || x.next < x.size)) {
+          d = x
+          break
+        }
+      }
+      if (!d) {
+        if (peer.downloads.size >= maxPieces) return
+        const i = choosePiece(sched, near, peer, new Set(peer.downloads.keys()), idle)
+        if (i === undefined) return
+        const size = pieceSize(info, i)
+        d = { index: i, size, data: Buffer.allocUnsafe(size), received: 0, next: 0, retry: [], cancelled: false }
+        peer.downloads.set(i, d)
+        sched.start(i)
+      }
+      const offset = d.retry.pop() ?? d.next
+      if (offset === d.next) d.next += block
+      const length = Math.min(block, d.size - offset)
+      // The limiter runs into debt rather than refusing: the bytes are reserved now and the
+      // request goes out when the debt is paid.
+      const wait = ctx.limits.down?.take(length) ?? 0
+      peer.outstanding++
+      const dl = d
+      const send = (): void => {
+        if (dl.cancelled || peer.wire.destroyed) {
+          peer.outstanding--
+          if (!dl.cancelled) dl.retry.push(offset)
+          return
+        }
+        peer.wire.request(dl.index, offset, length, (err, b) => onBlock(peer, dl, offset, length, err, b))
+      }
+      if (wait > 0) ctx.later(wait, send)
+      else send()
+    }
+  }
+
+  const onBlock = (peer: Peer, d: Download, offset: number, length: number, err: Error | null, block: Uint8Array | null): void => {
+    peer.outstanding--
+    if (d.cancelled || ctx.closed()) return fill(peer)
+    if (err || !block || block.length !== length) {
+      d.retry.push(offset)
+      if (!peer.wire.destroyed) fill(peer)
+      return
+    }
+    d.data.set(block, offset)
+    d.received += length
+    ctx.totals.downloaded += length
+    if (peer.origin) counters.bytesFromOrigin += length
+    else counters.bytesFromPeers += length
+    lastProgress = performance.now()
+    if (d.received === d.size) {
+      peer.downloads.delete(d.index)
+      sched.finish(d.index)
+      if (pieceMatches(info, d.index, d.data)) void store(d.index, d.data)
+      else {
+        counters.hashFailures++
+        ctx.events.emit('hash-failure', { index: d.index, addr: peer.addr })
+        init.violation(peer, new PieceHashMismatchError(`Piece ${d.index} from ${peer.addr} does not match its hash; its data was thrown away`))
+        return
+      }
+      // Nothing coming from anyone: peers outside the rack may now be asked for pieces this
+      // host does not own (see choosePiece), so ask them all again.
+      if (idle()) {
+        for (const p of peers.values()) fill(p)
+        return
+      }
+    }
+    fill(peer)
+  }
+
+  /**
+   * A peer now holds piece i: a request for it to the origin that has not started to arrive is
+   * cancelled (BEP 3), so the origin's queue carries only pieces nobody else has and the piece
+   * is asked of the peer instead (the origin's request keeps it marked as under way till then).
+   */
+  const withdrawFromOrigin = (i: number): void => {
+    // Runs on every HAVE: most pieces announced are not under way here at all.
+    if (sched.active(i) === 0) return
+    for (const p of peers.values()) {
+      if (!p.origin) continue
+      const d = p.downloads.get(i)
+      if (!d || d.received > 0) continue
+      d.cancelled = true
+      p.downloads.delete(i)
+      sched.finish(i)
+      const block = p.shoal ? SHOAL_BLOCK : BLOCK
+      for (let offset = 0; offset < d.next; offset += block) p.wire.cancel(i, offset, Math.min(block, d.size - offset))
+      fill(p)
+    }
+  }
+
+  const store = async (i: number, data: Uint8Array): Promise<void> => {
+    if (sched.has(i)) return // another peer's copy won the end game
+    sched.markHave(i)
+    for (const p of peers.values()) {
+      const d = p.downloads.get(i)
+      if (d) {
+        d.cancelled = true
+        p.downloads.delete(i)
+        sched.finish(i)
+      }
+    }
+    try {
+      await ctx.file.write(i, data)
+    } catch (err) {
+      return init.fail(err)
+    }
+    if (ctx.closed()) return
+    init.stored(i, data)
+    ctx.stored[i] = 1
+    counters.bytesDone += data.length
+    ctx.events.emit('piece', i)
+    for (const p of peers.values()) {
+      p.wire.have(i)
+      if (sched.missing === 0) p.wire.uninterested()
+    }
+    if (counters.bytesDone === info.length) init.complete()
+  }
+
+  return {
+    fill,
+    peerHas(peer, i) {
+      if (!peer.origin) withdrawFromOrigin(i)
+    },
+    store,
+    release(peer) {
+      for (const d of peer.downloads.values()) {
+        d.cancelled = true
+        sched.finish(d.index)
+      }
+      peer.downloads.clear()
+    },
+    get lastProgress() {
+      return lastProgress
+    },
+  }
+}

@@ -1,0 +1,268 @@
+import { EventEmitter } from 'node:events'
+import type Wire from 'bittorrent-protocol'
+import { fromSystemError, peerKey, PeerProtocolError, ShoalError, type Log } from '../core/index.js'
+import type { PeerAddress } from './announce.js'
+import { createAnnouncer, type Announcer } from './announcer.js'
+import { createDownloader } from './downloader.js'
+import { createNearAvailability } from './near-availability.js'
+import type { PieceFile } from './piece-file.js'
+import { createPeerSet, type PeerSet } from './peer-set.js'
+import { createPieceScheduler, encodeBitfield } from './piece-scheduler.js'
+import type { RateLimiter } from './rate-limiter.js'
+import type { Peer, SessionContext, SessionCounters } from './session-context.js'
+import { createSuperSeed } from './super-seed.js'
+import { pieceSize, type TorrentInfo } from './torrent-info.js'
+import { createUploader } from './uploader.js'
+import { createWebSeedFallback } from './web-seed.js'
+
+export interface AddTorrentOptions {
+  /** Announce URLs including the passkey; empty for a torrent that only accepts incoming peers. */
+  announceUrls?: string[]
+  /** Reveal pieces one peer at a time (the origin; BEP 16). */
+  superSeed?: boolean
+  /** BEP 19 web seeds to fall back to (default the torrent's url-list). */
+  webSeeds?: string[]
+  /** Bearer token sent to web seeds (a seeder serves its web seed to host and seeder tokens only). */
+  webSeedToken?: string
+}
+
+export interface SessionStats {
+  pieces: number
+  piecesDone: number
+  bytesDone: number
+  bytesFromPeers: number
+  bytesFromOrigin: number
+  uploaded: number
+  peers: number
+  hashFailures: number
+  /** Pieces sent whole to at least one peer (the origin's progress at seeding the swarm). */
+  piecesDelivered: number
+}
+
+export interface TorrentSession extends EventEmitter {
+  readonly info: TorrentInfo
+  readonly file: PieceFile
+  /** Resolves once every piece is stored and synced; rejects on a fatal error (disk full). */
+  readonly done: Promise<void>
+  stats(): SessionStats
+  /**
+   * Adds a peer by address (the tracker normally supplies them). `origin: true` vouches for the
+   * address as the swarm's origin, as the tracker's `origins` answer does.
+   */
+  addPeer(peer: PeerAddress & { origin?: boolean }): void
+}
+
+/** What a session is given by its node. */
+export interface TorrentSessionInit extends AddTorrentOptions {
+  info: TorrentInfo
+  file: PieceFile
+  peerId: Buffer
+  myKey: string
+  myTag: string
+  /** The node's listening port (for announces). */
+  port: () => number
+  maxConns: number
+  maxConnsPerIp: number
+  pipelineBytes: number
+  requestTimeoutMs: number
+  webSeedAfterMs: number
+  pieceCacheBytes: number
+  /** The node is stopping: no 'stopped' announce for each torrent. */
+  nodeStopping: () => boolean
+  onClosed: () => void
+}
+
+export interface TorrentSessionComponents {
+  limits: { up: RateLimiter | undefined; down: RateLimiter | undefined }
+  totals: { uploaded: number; downloaded: number }
+  random: () => number
+  fetch: typeof fetch
+  log: Log
+}
+
+export interface TorrentSessionHandle extends TorrentSession {
+  /** An incoming wire whose handshake named this torrent. */
+  attach(wire: Wire, socket: import('node:net').Socket, remoteId: string, addr: string): void
+  close(): Promise<void>
+}
+
+/**
+ * One torrent on a node: its pieces (scheduler, rack availability), its peers (peer set), the
+ * fetching (downloader) and serving (uploader) sides, the origin's reveal (BEP 16), the web seed
+ * fallback (BEP 19) and the announces, composed around one shared context.
+ */
+export function createTorrentSession(init: TorrentSessionInit, components: TorrentSessionComponents): TorrentSessionHandle {
+  const { info, file, log = () => {} } = { ...init, log: components.log }
+  const events = new EventEmitter()
+  const timers = new Set<NodeJS.Timeout>()
+  const abort = new AbortController()
+  let closed = false
+  let finished = false
+  const counters: SessionCounters = { bytesFromPeers: 0, bytesFromOrigin: 0, uploaded: 0, hashFailures: 0, bytesDone: 0, piecesDelivered: 0 }
+  const ctx: SessionContext = {
+    info,
+    file,
+    sched: createPieceScheduler({ pieceCount: info.pieceCount, random: components.random }),
+    near: createNearAvailability(info.pieceCount, init.myTag ? peerKey(init.myKey) : undefined),
+    stored: new Uint8Array(info.pieceCount),
+    peers: new Map(),
+    counters,
+    // The origin shows each peer about 512 KiB of pieces at a time (at least 2 pieces).
+    superSeed: init.superSeed ? createSuperSeed({ pieceCount: info.pieceCount, random: components.random, window: Math.max(2, Math.ceil((512 << 10) / info.pieceLength)) }) : undefined,
+    totals: components.totals,
+    limits: components.limits,
+    events,
+    log,
+    random: components.random,
+    closed: () => closed,
+    later(ms, fn) {
+      const t = setTimeout(() => {
+        timers.delete(t)
+        if (!closed) fn()
+      }, ms)
+      timers.add(t)
+    },
+  }
+  const { sched, near, peers } = ctx
+
+  let resolveDone!: () => void
+  let rejectDone!: (err: Error) => void
+  const done = new Promise<void>((res, rej) => {
+    resolveDone = res
+    rejectDone = rej
+  })
+  done.catch(() => {}) // observed by callers; never an unhandled rejection
+
+  const fail = (err: unknown): void => {
+    const e = err instanceof ShoalError ? err : fromSystemError(err, 'store a piece', file.path)
+    if (closed) return
+    log('warn', 'torrent failed', { infoHash: info.infoHash, code: e.code, message: e.message })
+    rejectDone(e)
+    events.emit('failed', e)
+    void close()
+  }
+  let announcer: Announcer | undefined
+  const complete = (): void => {
+    if (finished) return
+    finished = true
+    file.sync().then(
+      () => {
+        resolveDone()
+        events.emit('done')
+        announcer?.schedule(0, 'completed')
+      },
+      (err: unknown) => fail(err),
+    )
+  }
+
+  let peerSet!: PeerSet
+  const uploader = createUploader(ctx, { cacheBytes: init.pieceCacheBytes, violation: (p, e) => peerSet.violation(p, e) })
+  const downloader = createDownloader(ctx, { pipelineBytes: init.pipelineBytes, violation: (p, e) => peerSet.violation(p, e), complete, fail, stored: (i, d) => uploader.stored(i, d) })
+
+  const reveal = (peer: Peer): void => {
+    if (!ctx.superSeed || peer.wire.destroyed) return
+    for (const i of ctx.superSeed.reveal(peer.key, peer.has, (j) => sched.availability(j))) peer.wire.have(i)
+  }
+  const updateInterest = (peer: Peer): void => {
+    if (sched.missing === 0) return peer.wire.uninterested()
+    for (let i = 0; i < info.pieceCount; i++) {
+      if (!sched.has(i) && peer.has(i)) return peer.wire.interested()
+    }
+    peer.wire.uninterested()
+  }
+
+  const onPeer = (peer: Peer): void => {
+    const { wire } = peer
+    wire.on('bitfield', () => {
+      sched.addPeer(peer.has, 1)
+      if (!peer.origin) near.addPeer(peer.distance, peer.has, 1)
+      updateInterest(peer)
+      reveal(peer)
+      downloader.fill(peer)
+    })
+    wire.on('have', (i: number) => {
+      if (i >= info.pieceCount) return peerSet.violation(peer, new PeerProtocolError(`Peer ${peer.addr} announced piece ${i} of ${info.pieceCount}`))
+      sched.addAvailability(i)
+      // The origin is near to everyone but serves only what no peer holds: its pieces are not
+      // copies the rack can fetch from, so they do not count as near.
+      if (!peer.origin) near.add(peer.distance, i)
+      downloader.peerHas(peer, i)
+      ctx.superSeed?.peerHas(peer.key, i)
+      if (!sched.has(i)) wire.interested()
+      reveal(peer)
+      downloader.fill(peer)
+    })
+    wire.on('unchoke', () => downloader.fill(peer))
+    // Without BEP 6, a choke drops every request in flight; their callbacks requeue them.
+    wire.on('interested', () => wire.unchoke())
+    wire.on('request', (i: number, offset: number, length: number, respond: (err: Error | null, block?: Uint8Array) => void) => uploader.serve(peer, i, offset, length, respond))
+    wire.on('timeout', () => log('warn', 'peer request timed out', { peer: peer.addr }))
+    if (ctx.superSeed) reveal(peer)
+    else if (counters.bytesDone > 0) wire.bitfield(encodeBitfield(ctx.stored))
+    events.emit('peer', { addr: peer.addr, origin: peer.origin })
+  }
+  const onGone = (peer: Peer): void => {
+    downloader.release(peer)
+    // Other peers may hold what this one was sending.
+    for (const p of peers.values()) downloader.fill(p)
+  }
+  peerSet = createPeerSet(ctx, { myKey: init.myKey, myTag: init.myTag, myPeerId: init.peerId, maxConns: init.maxConns, maxConnsPerIp: init.maxConnsPerIp, requestTimeoutMs: init.requestTimeoutMs, onPeer, onGone }, { log })
+
+  for (const [i, ok] of file.verified.entries()) {
+    if (!ok) continue
+    sched.markHave(i)
+    ctx.stored[i] = 1
+    counters.bytesDone += pieceSize(info, i)
+  }
+
+  const webSeed = createWebSeedFallback(
+    ctx,
+    { urls: init.webSeeds ?? info.urlList, token: init.webSeedToken, afterMs: init.webSeedAfterMs, lastProgress: () => downloader.lastProgress, store: (i, d) => downloader.store(i, d) },
+    { fetch: components.fetch, log, signal: abort.signal },
+  )
+  announcer = createAnnouncer(
+    {
+      urls: init.announceUrls ?? [],
+      infoHash: info.infoHash,
+      peerId: init.peerId,
+      figures: () => ({ port: init.port(), uploaded: counters.uploaded, downloaded: counters.bytesFromPeers + counters.bytesFromOrigin, left: info.length - counters.bytesDone }),
+      // A host that is still missing pieces and has few peers asks again soon.
+      hungry: () => sched.missing > 0 && peers.size < 4,
+      onPeers: (list) => list.forEach((p) => peerSet.add(p)),
+      onOrigins: (list) => peerSet.vouch(list),
+      onError: (err) => events.emit('tracker-error', err),
+    },
+    { fetch: components.fetch, log },
+  )
+  if (sched.missing === 0) complete()
+  else {
+    const tick = setInterval(() => webSeed.tick(), 250)
+    tick.unref()
+    timers.add(tick)
+  }
+  announcer.schedule(0, 'started')
+
+  let closing: Promise<void> | undefined
+  const close = (): Promise<void> =>
+    (closing ??= (async () => {
+      await announcer!.stop({ quiet: init.nodeStopping() })
+      closed = true
+      abort.abort()
+      for (const t of timers) clearTimeout(t)
+      timers.clear()
+      peerSet.close()
+      uploader.close()
+      await file.close().catch(() => {})
+      init.onClosed()
+    })())
+
+  return Object.assign(events, {
+    info,
+    file,
+    done,
+    stats: (): SessionStats => ({ pieces: info.pieceCount, piecesDone: info.pieceCount - sched.missing, ...counters, peers: peers.size }),
+    addPeer: (p: PeerAddress & { origin?: boolean }) => peerSet.add(p),
+    attach: (wire: Wire, socket: import('node:net').Socket, remoteId: string, addr: string) => peerSet.attach(wire, socket, remoteId, addr, false),
+    close,
+  }) as TorrentSessionHandle
+}

@@ -1,0 +1,59 @@
+import { PeerProtocolError, type ShoalError } from '../core/index.js'
+import { createPieceCache } from './piece-cache.js'
+import { MAX_REQUEST, type Peer, type SessionContext } from './session-context.js'
+import { pieceSize } from './torrent-info.js'
+
+export interface Uploader {
+  /** Answers one BEP 3 request; a request out of bounds is a protocol violation (the peer is dropped). */
+  serve(peer: Peer, index: number, offset: number, length: number, respond: (err: Error | null, block?: Uint8Array) => void): void
+  /** A piece just stored: keep it at hand, peers ask for it next. */
+  stored(index: number, data: Uint8Array): void
+  close(): void
+}
+
+/**
+ * The serving side of a torrent: only verified, stored pieces are ever sent on, through the
+ * upload limiter, from a cache of recent pieces; and the origin's progress (pieces sent whole at
+ * least once) is counted, since a swarm that has every piece can finish without the origin.
+ */
+export function createUploader(ctx: SessionContext, init: { cacheBytes: number; violation: (peer: Peer, err: ShoalError) => void }): Uploader {
+  const { info } = ctx
+  const cache = createPieceCache({ maxBytes: init.cacheBytes, sizeOf: (i) => pieceSize(info, i), read: (i) => ctx.file.read(i, 0, pieceSize(info, i)) })
+  const delivered = new Set<number>()
+
+  const countDelivery = (peer: Peer, i: number, length: number): void => {
+    if (delivered.has(i)) return
+    const sent = (peer.sent ??= new Map<number, number>())
+    const total = (sent.get(i) ?? 0) + length
+    if (total < pieceSize(info, i)) return void sent.set(i, total)
+    sent.delete(i)
+    delivered.add(i)
+    ctx.counters.piecesDelivered = delivered.size
+  }
+
+  return {
+    serve(peer, i, offset, length, respond) {
+      if (i >= info.pieceCount || length === 0 || length > MAX_REQUEST || offset + length > pieceSize(info, i)) {
+        return init.violation(peer, new PeerProtocolError(`Peer ${peer.addr} asked for ${length} bytes at ${offset} of piece ${i}`))
+      }
+      if (!ctx.stored[i]) return respond(new Error('piece not held'))
+      const send = (): void => {
+        cache.get(i).then(
+          (data) => {
+            if (data.length < offset + length) return respond(new Error('short read'))
+            ctx.counters.uploaded += length
+            ctx.totals.uploaded += length
+            respond(null, data.subarray(offset, offset + length))
+            countDelivery(peer, i, length)
+          },
+          (err: Error) => respond(err),
+        )
+      }
+      const wait = ctx.limits.up?.take(length) ?? 0
+      if (wait > 0) ctx.later(wait, send)
+      else send()
+    },
+    stored: (i, data) => cache.put(i, data),
+    close: () => cache.clear(),
+  }
+}
