@@ -141,7 +141,6 @@ export function createTorrentSession(init: TorrentSessionInit, components: Torre
     events.emit('failed', e)
     void close()
   }
-  let announcer: Announcer | undefined
   const complete = (): void => {
     if (finished) return
     finished = true
@@ -149,13 +148,12 @@ export function createTorrentSession(init: TorrentSessionInit, components: Torre
       () => {
         resolveDone()
         events.emit('done')
-        announcer?.schedule(0, 'completed')
+        announcer.schedule(0, 'completed')
       },
       (err: unknown) => fail(err),
     )
   }
 
-  let peerSet!: PeerSet
   const uploader = createUploader(ctx, { cacheBytes: init.pieceCacheBytes, violation: (p, e) => peerSet.violation(p, e) })
   const downloader = createDownloader(ctx, { pipelineBytes: init.pipelineBytes, violation: (p, e) => peerSet.violation(p, e), complete, fail, stored: (i, d) => uploader.stored(i, d) })
 
@@ -206,7 +204,7 @@ export function createTorrentSession(init: TorrentSessionInit, components: Torre
     // Other peers may hold what this one was sending.
     for (const p of peers.values()) downloader.fill(p)
   }
-  peerSet = createPeerSet(ctx, { myKey: init.myKey, myTag: init.myTag, myPeerId: init.peerId, maxConns: init.maxConns, maxConnsPerIp: init.maxConnsPerIp, requestTimeoutMs: init.requestTimeoutMs, onPeer, onGone }, { log })
+  const peerSet: PeerSet = createPeerSet(ctx, { myKey: init.myKey, myTag: init.myTag, myPeerId: init.peerId, maxConns: init.maxConns, maxConnsPerIp: init.maxConnsPerIp, requestTimeoutMs: init.requestTimeoutMs, onPeer, onGone }, { log })
 
   for (const [i, ok] of file.verified.entries()) {
     if (!ok) continue
@@ -220,7 +218,7 @@ export function createTorrentSession(init: TorrentSessionInit, components: Torre
     { urls: init.webSeeds ?? info.urlList, token: init.webSeedToken, afterMs: init.webSeedAfterMs, lastProgress: () => downloader.lastProgress, store: (i, d) => downloader.store(i, d) },
     { fetch: components.fetch, log, signal: abort.signal },
   )
-  announcer = createAnnouncer(
+  const announcer: Announcer = createAnnouncer(
     {
       urls: init.announceUrls ?? [],
       infoHash: info.infoHash,
@@ -245,7 +243,7 @@ export function createTorrentSession(init: TorrentSessionInit, components: Torre
   let closing: Promise<void> | undefined
   const close = (): Promise<void> =>
     (closing ??= (async () => {
-      await announcer!.stop({ quiet: init.nodeStopping() })
+      await announcer.stop({ quiet: init.nodeStopping() })
       closed = true
       abort.abort()
       for (const t of timers) clearTimeout(t)
