@@ -24,7 +24,7 @@ interface RawEntry {
 async function bundle(entries: ManifestEntry[], raw?: RawEntry[], opts: { end?: boolean; mtime?: number } = {}): Promise<Buffer> {
   const pack = tar.pack()
   const chunks: Buffer[] = []
-  pack.on('data', (c: Buffer) => void chunks.push(c))
+  pack.on('data', (c: unknown) => void chunks.push(c as Buffer))
   const ended = new Promise<void>((r) => pack.on('end', () => r()))
   const base = { uid: 0, gid: 0, uname: '', gname: '', mtime: new Date((opts.mtime ?? 0) * 1000) }
   const m = encodeManifest({ schema: 1, mtime: opts.mtime ?? 0, entries })
@@ -99,7 +99,7 @@ describe('verifyBundle(): hostile headers, each with its code and facts (issue 1
     ['a link target on a file', { type: 'symlink' as const, linkname: 'x' }, /link target is "x", manifest says null/],
   ])('an entry whose %s differs from the manifest is ENTRY_METADATA_MISMATCH naming the problem', async (_n, over, problem) => {
     const b = await bundle([file('f', 'x')], [{ name: 'f', body: 'x', ...over }])
-    const err = await verify(b).catch((e: { code: string; details: { path: string; problems: string[] } }) => e)
+    const err = (await verify(b).catch((e: unknown) => e)) as { code: string; details: { path: string; problems: string[] } }
     expect(err).toMatchObject({ code: 'ENTRY_METADATA_MISMATCH', details: { path: 'f' } })
     expect(err.details.problems.join('; ')).toMatch(problem)
   })
@@ -135,11 +135,11 @@ describe('verifyBundle(): how a bundle ends (issue 17)', () => {
 
   it('a cut inside a file is BUNDLE_TRUNCATED with the tar error as its cause; garbage is BUNDLE_CORRUPT', async () => {
     const b = await bundle([file('f', 'y'.repeat(5000))])
-    const err = await verify(b.subarray(0, 512 * 4)).catch((e: { code: string; cause?: unknown }) => e)
+    const err = (await verify(b.subarray(0, 512 * 4)).catch((e: unknown) => e)) as { code: string; cause?: unknown }
     expect(err).toMatchObject({ code: 'BUNDLE_TRUNCATED' })
     expect(err.cause).toBeInstanceOf(Error)
     const junk = Buffer.alloc(2048, 0x41)
-    const corrupt = await verify(junk).catch((e: { code: string; cause?: unknown }) => e)
+    const corrupt = (await verify(junk).catch((e: unknown) => e)) as { code: string; cause?: unknown }
     expect(corrupt).toMatchObject({ code: 'BUNDLE_CORRUPT' })
     expect(corrupt.cause).toBeInstanceOf(Error)
   })
