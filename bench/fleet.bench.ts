@@ -22,6 +22,7 @@ import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { createInterface } from 'node:readline'
 import { fileURLToPath } from 'node:url'
+import { deriveHostToken } from '../src/core/tokens.js'
 import { benchOption } from './bench-args.js'
 
 const ROOT = fileURLToPath(new URL('..', import.meta.url))
@@ -34,7 +35,9 @@ const ONLY = benchOption('only', 'nginx,aria2c,shoal').split(',')
 const PROFILE = benchOption('profile', '')
 const u = (RATE_MBIT * 1e6) / 8 // bytes per second
 const T_MIN = Math.max(S / u, (N * S) / ((N + 1) * u))
-const TOKENS = { publisher: randomBytes(12).toString('hex'), seeder: randomBytes(12).toString('hex'), host: randomBytes(12).toString('hex') }
+const TOKENS = { publisher: randomBytes(12).toString('hex'), seeder: randomBytes(12).toString('hex'), hostKey: randomBytes(24).toString('hex') }
+/** Host tokens are bound to one host (issue 12): each host gets its own, derived from the host key. */
+const hostToken = (hostId: string): string => deriveHostToken(TOKENS.hostKey, hostId)
 
 const sh = (cmd: string, args: string[]): string => execFileSync(cmd, args, { encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'] })
 const inNs = (ns: string, cmd: string, args: string[]): string => sh('ip', ['netns', 'exec', ns, cmd, ...args])
@@ -189,7 +192,7 @@ async function main(): Promise<void> {
     log(`${N} hosts + origin on 10.${subnet}.0.0/16, ${RATE_MBIT} Mbit/s each way per link; S = ${S / 2 ** 20} MiB; T_min = ${T_MIN.toFixed(2)} s`)
 
     // Control plane in the origin namespace, reached from the root namespace through its link.
-    await writeFile(join(work, 'tokens'), `publisher ${TOKENS.publisher}\nseeder ${TOKENS.seeder}\nhost ${TOKENS.host}\n`)
+    await writeFile(join(work, 'tokens'), `publisher ${TOKENS.publisher}\nseeder ${TOKENS.seeder}\nhost-key ${TOKENS.hostKey}\n`)
     const tracker = spawnIn(origin.ns, process.execPath, [SHOAL, 'tracker', '--data-dir', join(work, 'tracker'), '--tokens', join(work, 'tokens'), '--host', '0.0.0.0', '--port', '7700', '-q'])
     await waitLine(tracker, (l) => l.includes('listening'), 'tracker')
     const trackerUrl = `http://${origin.ip}:7700`
@@ -245,7 +248,7 @@ async function main(): Promise<void> {
           })
         })))
       } else if (scenario === 'aria2c') {
-        const torrent = Buffer.from((await api(trackerUrl, 'GET', `/v1/bundles/${b.digest}/torrent`, TOKENS.host)) as ArrayBuffer)
+        const torrent = Buffer.from((await api(trackerUrl, 'GET', `/v1/bundles/${b.digest}/torrent`, hostToken('aria2c-h0'))) as ArrayBuffer)
         await writeFile(join(work, 'aria.torrent'), torrent)
         const procs: ChildProcess[] = []
         t0 = performance.now()
@@ -253,7 +256,7 @@ async function main(): Promise<void> {
           const hook = join(dirs[k]!, 'done.sh')
           execFileSync('sh', ['-c', `printf '#!/bin/sh\\necho COMPLETE\\n' > ${hook}; chmod +x ${hook}`])
           const c = spawnIn(h.ns, 'aria2c', [
-            '--dir', dirs[k]!, '--bt-tracker', `${trackerUrl}/announce/${TOKENS.host}`, '--enable-dht=false', '--enable-dht6=false', '--bt-enable-lpd=false',
+            '--dir', dirs[k]!, '--bt-tracker', `${trackerUrl}/announce/${hostToken(`aria2c-h${k}`)}`, '--enable-dht=false', '--enable-dht6=false', '--bt-enable-lpd=false',
             '--enable-peer-exchange=false', '--seed-time=600', '--listen-port=6882', '--file-allocation=none', '--summary-interval=0', '--console-log-level=warn',
             '--check-integrity=false', '--bt-hash-check-seed=false', `--on-bt-download-complete=${hook}`, '--bt-max-peers=55', join(work, 'aria.torrent'),
           ], {
@@ -279,7 +282,7 @@ async function main(): Promise<void> {
         await Promise.all(hosts.map(async (h, k) => {
           const c = spawnIn(h.ns, process.execPath, [
             ...(PROFILE ? ['--cpu-prof', `--cpu-prof-dir=${PROFILE}`] : []),
-            SHOAL, 'fetcher', '--data-dir', dirs[k]!, '--tracker', trackerUrl, '--token', TOKENS.host, '--follow', 'app@prod', '--host-id', `${scenario}-h${k}`,
+            SHOAL, 'fetcher', '--data-dir', dirs[k]!, '--tracker', trackerUrl, '--token', hostToken(`${scenario}-h${k}`), '--follow', 'app@prod', '--host-id', `${scenario}-h${k}`,
             '--peer-port', '6882', '--no-launch', '--label', `rack=r${k % 4}`,
           ], {
             lines: (l) => {
@@ -296,7 +299,7 @@ async function main(): Promise<void> {
         // Registered? (the first long-poll has answered once the host is known)
         for (let k = 0; k < N; k++) {
           for (let tries = 0; ; tries++) {
-            const r = await fetch(`${trackerUrl}/v1/hosts/${scenario}-h${k}/targets`, { headers: { authorization: `Bearer ${TOKENS.host}` } })
+            const r = await fetch(`${trackerUrl}/v1/hosts/${scenario}-h${k}/targets`, { headers: { authorization: `Bearer ${hostToken(`${scenario}-h${k}`)}` } })
             if (r.ok) break
             if (tries > 100) throw new Error(`fetcher ${k} never registered`)
             await new Promise((res) => setTimeout(res, 100))
