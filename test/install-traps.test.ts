@@ -39,8 +39,8 @@ describe('install traps', () => {
 
   it('package.json pins webtorrent 3.x exactly, so npm cannot fall back to 2.8 on Node 20', () => {
     const pkg = JSON.parse(readFileSync(new URL('../package.json', import.meta.url), 'utf8'))
-    expect(pkg.dependencies.webtorrent).toMatch(/^3\.\d+\.\d+$/)
+    expect(pkg.devDependencies.webtorrent).toMatch(/^3\.\d+\.\d+$/)
     const lock = JSON.parse(readFileSync(new URL('../package-lock.json', import.meta.url), 'utf8'))
-    expect(lock.packages['node_modules/webtorrent'].version).toBe(pkg.dependencies.webtorrent)
+    expect(lock.packages['node_modules/webtorrent'].version).toBe(pkg.devDependencies.webtorrent)
   })
 })

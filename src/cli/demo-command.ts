@@ -5,14 +5,8 @@ import { join } from 'node:path'
 import { Transform } from 'node:stream'
 import { fileURLToPath } from 'node:url'
 import type { Command } from 'commander'
-import { deriveHostToken, parseTokens, ShoalError } from '../core/index.js'
-import { createFetcher, type Fetcher } from '../fetcher/index.js'
-import { createProcessAgent } from '../launcher/index.js'
-import { createSeeder } from '../seeder/index.js'
-import { buildTracker, createTrackerStore } from '../tracker/index.js'
+import { AbortedError, createApiClient, createSeederApi, createTrackerApi, deriveHostToken, parseTokens, RolloutFailedError, type RolloutStatus } from '../core/index.js'
 import { untilSignal, usage, type CliIo } from './cli-context.js'
-import { createHandOff } from './hand-off.js'
-import { publish } from './publish-command.js'
 
 const HELLO_APP = fileURLToPath(new URL('../../fixtures/hello-app', import.meta.url))
 
@@ -59,24 +53,24 @@ export function registerDemo(program: Command, io: CliIo): void {
         await rm(work, { recursive: true, force: true })
       }
       try {
-        const store = createTrackerStore({ dataDir: join(work, 'tracker') })
-        await store.start()
-        const tracker = await buildTracker({ store, tokens })
-        const trackerUrl = await tracker.listen({ port: 0, host: '127.0.0.1' })
-        stops.push(async () => {
-          await tracker.close()
-          await store.stop()
-        })
+        const [{ createTracker }, { createSeeder, publishBundle }, { createFetcher }, { createHandOff, createProcessAgent }] = await Promise.all([
+          import('../tracker/index.js'),
+          import('../seeder/index.js'),
+          import('../fetcher/index.js'),
+          import('../launcher/index.js'),
+        ])
+        const tracker = createTracker({ dataDir: join(work, 'tracker'), tokens, port: 0 })
+        const { url: trackerUrl } = await tracker.start()
+        stops.push(() => tracker.stop())
         say(`tracker   ${trackerUrl}`)
         const seeder = createSeeder({ dataDir: join(work, 'seeder'), tokens, port: 0, peerPort: 0, tracker: { url: trackerUrl, token: tok.seeder }, sweepIntervalMs: 0 })
         const { url: seederUrl, peerPort } = await seeder.start()
         stops.push(() => seeder.stop())
         say(`seeder    ${seederUrl} (peers on port ${peerPort})`)
-        const fetchers: Fetcher[] = []
         for (let k = 0; k < n; k++) {
           const root = join(work, `host-${k}`, 'launcher')
           const agent = createProcessAgent({ stdout: prefixed(`[host-${k}] `, io.stdout), stderr: prefixed(`[host-${k}] `, io.stderr), env: io.env })
-          const { handOff, stopAll: stopApps } = createHandOff({ root, snapshotter: 'dir', agent })
+          const handOff = createHandOff({ root, snapshotter: 'dir', agent })
           const f = createFetcher({
             dataDir: join(work, `host-${k}`),
             tracker: { url: trackerUrl, token: deriveHostToken(tok.hostKey, `host-${k}`) },
@@ -90,21 +84,25 @@ export function registerDemo(program: Command, io: CliIo): void {
           const { peerPort: p } = await f.start()
           stops.push(async () => {
             await f.stop()
-            await stopApps()
+            await handOff.stopAll()
           })
-          fetchers.push(f)
           say(`host-${k}    following hello@prod (peers on port ${p})`)
         }
 
-        const published = await publish(HELLO_APP, { release: 'hello', version: '1.0.0', channel: 'prod', seeder: seederUrl, tracker: trackerUrl, token: tok.publisher, quiet: true }, io)
+        const api = (token: string, server: 'tracker' | 'seeder', url: string) => createApiClient({ url, token, server })
+        const viewer = createTrackerApi(api(tok.viewer, 'tracker', trackerUrl), tok.viewer)
+        const published = await publishBundle(
+          HELLO_APP,
+          { release: 'hello', version: '1.0.0', channel: 'prod' },
+          { seeder: createSeederApi(api(tok.publisher, 'seeder', seederUrl)), tracker: createTrackerApi(api(tok.publisher, 'tracker', trackerUrl), tok.publisher) },
+        )
         say(`published hello@1.0.0 ${published.digest} (${published.size} bytes) and moved hello@prod to it\n`)
 
         const deadline = performance.now() + Number(opts.timeout) * 1000
         let last = ''
-        let status: { byState: Record<string, number>; percentRunning: number; failures: { code: string; count: number; exampleHosts: string[] }[]; originOffload: number | null } | undefined
+        let status: RolloutStatus | undefined
         for (;;) {
-          const r = await fetch(`${trackerUrl}/v1/rollouts/hello/prod/status`, { headers: { authorization: `Bearer ${tok.viewer}` } })
-          status = (await r.json()) as typeof status
+          status = await viewer.status('hello', 'prod')
           const states = Object.entries(status!.byState)
             .filter(([, c]) => c > 0)
             .map(([s, c]) => `${s} ${c}`)
@@ -114,10 +112,10 @@ export function registerDemo(program: Command, io: CliIo): void {
           last = line
           if (status!.failures.length) {
             const f = status!.failures[0]!
-            throw new ShoalError(f.code, 'io', 500, `Rollout failed on ${f.exampleHosts.join(', ')} with ${f.code}`)
+            throw new RolloutFailedError(`Cannot finish the demo: the rollout failed on ${f.exampleHosts.join(', ')} with ${f.code}`, { details: { code: f.code, hosts: f.exampleHosts } })
           }
           if ((status!.byState.running ?? 0) === n) break
-          if (performance.now() > deadline) throw new ShoalError('ABORTED', 'io', 499, `The rollout did not finish within ${opts.timeout} s (${states})`)
+          if (performance.now() > deadline) throw new AbortedError(`Cannot finish the demo: the rollout did not finish within ${opts.timeout} s (${states})`)
           await new Promise((res) => setTimeout(res, 200))
         }
         const offload = status!.originOffload === null ? '' : `; ${Math.round(status!.originOffload * 100)}% of bytes came from peers`

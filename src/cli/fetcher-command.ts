@@ -2,14 +2,11 @@ import { hostname } from 'node:os'
 import { join, resolve } from 'node:path'
 import type { Command } from 'commander'
 import { checkName, parseRate, parseTrustedKeys, readTlsFiles } from '../core/index.js'
-import { createFetcher } from '../fetcher/index.js'
 import { SNAPSHOTTER_NAMES, type SnapshotterName } from '../launcher/index.js'
 import { readText, untilSignal, usage, type CliIo } from './cli-context.js'
 import { resolveFetch, resolveToken, withClientOptions } from './client-options.js'
 import { reloadTlsOnHangup, tlsFilesOf } from './tls-options.js'
-import { serveFetcherMetrics } from './fetcher-metrics.js'
-import { createHandOff } from './hand-off.js'
-import { pickAgent } from './launch-command.js'
+import { agentFor } from './agent-options.js'
 import { createLogLine } from './log-line.js'
 
 interface FetcherOptions {
@@ -89,9 +86,11 @@ export function registerFetcher(program: Command, io: CliIo): void {
       checkName('host', hostId)
       const dataDir = resolve(opts.dataDir)
       const root = resolve(opts.root ?? join(dataDir, 'launcher'))
-      const agent = opts.agent === 'none' ? undefined : pickAgent(opts, io)
       const log = createLogLine(io, 'fetcher')
-      const { handOff, stopAll } = createHandOff({ root, snapshotter: opts.snapshotter as SnapshotterName, agent, log })
+      // The parts this command needs, loaded only when it runs (shoal launch never loads the swarm).
+      const [{ createFetcher, serveFetcherMetrics }, { createAgent, createHandOff }] = await Promise.all([import('../fetcher/index.js'), import('../launcher/index.js')])
+      const agent = opts.agent === 'none' ? undefined : agentFor(createAgent, opts, io)
+      const handOff = opts.launch ? createHandOff({ root, snapshotter: opts.snapshotter as SnapshotterName, agent }, { log }) : undefined
       const fetcher = createFetcher({
         dataDir,
         tracker: { url: opts.tracker, token },
@@ -105,7 +104,7 @@ export function registerFetcher(program: Command, io: CliIo): void {
         maxConns: Number(opts.maxConns),
         keep: Number(opts.keep),
         trustedKeys: opts.trustedKeys ? parseTrustedKeys(await readText(opts.trustedKeys, 'trusted keys')) : undefined,
-        handOff: opts.launch ? handOff : undefined,
+        handOff,
         fetch: httpFetch,
         log,
       })
@@ -120,6 +119,6 @@ export function registerFetcher(program: Command, io: CliIo): void {
       log('info', 'stopping')
       await fetcher.stop()
       await metrics?.app.close()
-      await stopAll()
+      await handOff?.stopAll()
     })
 }

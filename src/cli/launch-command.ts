@@ -4,6 +4,9 @@ import { resolve } from 'node:path'
 import type { Command } from 'commander'
 import {
   checkName,
+  createApiClient,
+  createSeederApi,
+  createTrustPolicy,
   digestHex,
   fromSystemError,
   IoError,
@@ -11,20 +14,10 @@ import {
   parseSignature,
   parseTrustedKeys,
   SignatureMissingError,
-  verifyReleaseSignature,
+  type Digest,
 } from '../core/index.js'
-import {
-  AGENT_NAMES,
-  createExecAgent,
-  createLauncher,
-  createOciAgent,
-  createProcessAgent,
-  SNAPSHOTTER_NAMES,
-  type Agent,
-  type AgentName,
-  type SnapshotterName,
-} from '../launcher/index.js'
-import { apiCall } from './api-call.js'
+import { AGENT_NAMES, createAgent, createLauncher, SNAPSHOTTER_NAMES, type InstallOptions, type SnapshotterName } from '../launcher/index.js'
+import { agentFor } from './agent-options.js'
 import { readText, usage, writeJson, type CliIo } from './cli-context.js'
 import { resolveFetch, resolveToken, withClientOptions, type ClientOptions } from './client-options.js'
 import { createProgress, progressInterval } from './progress.js'
@@ -42,19 +35,6 @@ interface LaunchOptions {
   installOnly?: boolean
   json?: boolean
   quiet?: boolean
-}
-
-export function pickAgent(opts: Pick<LaunchOptions, 'agent' | 'exec' | 'runtime'>, io: CliIo): Agent {
-  if (!AGENT_NAMES.includes(opts.agent as AgentName)) throw usage(`Cannot launch: --agent must be one of ${AGENT_NAMES.join(', ')} (current value is ${opts.agent})`)
-  switch (opts.agent as AgentName) {
-    case 'process':
-      return createProcessAgent({ stdout: io.stdout, stderr: io.stderr, env: io.env })
-    case 'exec':
-      if (!opts.exec) throw usage('Cannot launch with the exec agent: --exec "COMMAND ARGS" is required')
-      return createExecAgent({ command: ['sh', '-c', opts.exec], env: io.env, stdout: io.stdout, stderr: io.stderr })
-    case 'oci':
-      return createOciAgent({ runtime: opts.runtime, stdout: io.stdout, stderr: io.stderr })
-  }
 }
 
 export function registerLaunch(program: Command, io: CliIo): void {
@@ -79,7 +59,7 @@ export function registerLaunch(program: Command, io: CliIo): void {
       if (!SNAPSHOTTER_NAMES.includes(opts.snapshotter as SnapshotterName)) {
         throw usage(`Cannot launch: --snapshotter must be one of ${SNAPSHOTTER_NAMES.join(', ')} (current value is ${opts.snapshotter})`)
       }
-      const agent = opts.installOnly ? undefined : pickAgent(opts, io)
+      const agent = opts.installOnly ? undefined : agentFor(createAgent, opts, io)
       const path = resolve(bundlePath)
       let total = 0
       try {
@@ -87,17 +67,24 @@ export function registerLaunch(program: Command, io: CliIo): void {
       } catch (err) {
         throw fromSystemError(err, 'open bundle', path)
       }
+      // With trusted keys, the signature is checked before a byte is unpacked: it names the
+      // digest, and the bundle must then hash to it (else BUNDLE_DIGEST_MISMATCH, nothing kept).
+      let trust: InstallOptions['trust']
+      let expectedDigest: Digest | undefined
+      let version = opts.version
+      if (opts.trustedKeys) {
+        if (!opts.signature) throw new SignatureMissingError(`Cannot launch ${opts.release}: trusted keys are configured but no --signature was given`)
+        const doc = parseSignature(await readText(opts.signature, 'signature'))
+        version ??= doc.version
+        expectedDigest = doc.digest as Digest
+        trust = { policy: createTrustPolicy(parseTrustedKeys(await readText(opts.trustedKeys, 'trusted keys'))), release: opts.release, version, signature: doc }
+      }
       const launcher = createLauncher({ root: resolve(opts.root), snapshotter: opts.snapshotter as SnapshotterName, failpoints: parseFailpoints(io.env.SHOAL_FAILPOINTS ?? '') })
       const progress = createProgress({ label: 'launch', stream: io.stderr, enabled: !opts.quiet && !opts.json, lineIntervalMs: progressInterval(io) })
       const meta = await launcher
-        .install(() => createReadStream(path, { highWaterMark: 1 << 20 }), { onProgress: (b) => progress.update(b, total, 'verify+unpack') })
+        .install(() => createReadStream(path, { highWaterMark: 1 << 20 }), { expectedDigest, trust, onProgress: (b) => progress.update(b, total, 'verify+unpack') })
         .finally(() => progress.stop())
-      const version = opts.version ?? digestHex(meta.digest).slice(0, 12)
-      if (opts.trustedKeys) {
-        if (!opts.signature) throw new SignatureMissingError(`Cannot activate ${opts.release}@${version}: trusted keys are configured but no --signature was given`)
-        const trusted = parseTrustedKeys(await readText(opts.trustedKeys, 'trusted keys'))
-        verifyReleaseSignature(parseSignature(await readText(opts.signature, 'signature')), { release: opts.release, version, digest: meta.digest }, trusted)
-      }
+      version ??= digestHex(meta.digest).slice(0, 12)
       const activation = await launcher.activate({ release: opts.release, version, digest: meta.digest })
       if (opts.json) writeJson(io, { ok: true, activation })
       else io.stderr.write(`activated ${activation.release}@${activation.version} ${activation.digest}\n  rootfs ${activation.rootfs}\n`)
@@ -153,8 +140,8 @@ export function registerGc(program: Command, io: CliIo): void {
       let failed: { what: string; code: string; message: string }[] = []
       if (opts.seeder) {
         const token = await resolveToken(opts, io, 'sweep the seeder', 'a publisher')
-        const r = await apiCall(`${opts.seeder.replace(/\/$/, '')}/v1/gc`, { method: 'POST', token, server: 'seeder', fetch: await resolveFetch(opts, io), signal: AbortSignal.timeout(120_000) })
-        removed = ((await r.json()) as { removed: string[] }).removed
+        const seeder = createSeederApi(createApiClient({ url: opts.seeder, token, server: 'seeder', fetch: await resolveFetch(opts, io) }))
+        removed = (await seeder.gc()).removed
       } else if (opts.root) {
         const launcher = createLauncher({ root: resolve(opts.root), snapshotter: opts.snapshotter as SnapshotterName })
         ;({ removed, failed } = await launcher.gc())

@@ -1,6 +1,5 @@
 import type { Command } from 'commander'
-import { ShoalError } from '../core/index.js'
-import { apiCall } from './api-call.js'
+import { checkAnswer, createApiClient, createTrackerApi, ResponseInvalidError, RolloutStatusSchema, ShoalError, type TrackerApi } from '../core/index.js'
 import { untilSignal, usage, writeJson, type CliIo } from './cli-context.js'
 import { resolveFetch, resolveToken, withClientOptions, type ClientOptions } from './client-options.js'
 import { renderRolloutStatus, type RolloutStatusView } from './render-rollout.js'
@@ -9,16 +8,18 @@ interface ApiOptions extends ClientOptions {
   tracker: string
 }
 
-async function get<T>(opts: ApiOptions, io: CliIo, path: string): Promise<T> {
+async function trackerFor(opts: ApiOptions, io: CliIo): Promise<TrackerApi> {
   const token = await resolveToken(opts, io, 'read the tracker', 'a viewer')
-  return (await (await apiCall(`${opts.tracker.replace(/\/$/, '')}${path}`, { token, fetch: await resolveFetch(opts, io), signal: AbortSignal.timeout(15_000) })).json()) as T
+  return createTrackerApi(createApiClient({ url: opts.tracker, token, server: 'tracker', fetch: await resolveFetch(opts, io) }), token)
 }
 
+/** Largest event a stream may send: a status is a few KB (the tracker bounds it). */
+const MAX_EVENT_BYTES = 4 << 20
+
 /** Reads a server-sent event stream of `status` events; resolves true when `onStatus` says stop. */
-async function watchEvents(opts: ApiOptions, io: CliIo, path: string, onStatus: (s: RolloutStatusView) => boolean, signal: AbortSignal): Promise<boolean> {
-  const token = await resolveToken(opts, io, 'read the tracker', 'a viewer')
+async function watchEvents(api: TrackerApi, release: string, channel: string, onStatus: (s: RolloutStatusView) => boolean, signal: AbortSignal): Promise<boolean> {
   const mine = new AbortController()
-  const r = await apiCall(`${opts.tracker.replace(/\/$/, '')}${path}`, { token, fetch: await resolveFetch(opts, io), headers: { accept: 'text/event-stream' }, signal: AbortSignal.any([signal, mine.signal]) })
+  const r = await api.events(release, channel, { signal: AbortSignal.any([signal, mine.signal]) })
   if (!r.body) return false
   const decoder = new TextDecoder()
   let buffer = ''
@@ -27,18 +28,21 @@ async function watchEvents(opts: ApiOptions, io: CliIo, path: string, onStatus: 
     const { value, done } = await reader.read()
     if (done) return false
     buffer += decoder.decode(value, { stream: true })
+    if (buffer.length > MAX_EVENT_BYTES) {
+      mine.abort()
+      throw new ResponseInvalidError(`Cannot read the rollout's event stream: an event is longer than ${MAX_EVENT_BYTES} bytes`)
+    }
     let at: number
     while ((at = buffer.indexOf('\n\n')) >= 0) {
       const event = buffer.slice(0, at)
       buffer = buffer.slice(at + 2)
       const data = event.split('\n').filter((l) => l.startsWith('data: ')).map((l) => l.slice(6)).join('\n')
-      if (data && onStatus(JSON.parse(data) as RolloutStatusView)) {
+      if (data && onStatus(checkAnswer(RolloutStatusSchema, JSON.parse(data), 'a status event') as RolloutStatusView)) {
         mine.abort() // ends the stream and frees the connection
         return true
       }
     }
   }
-  return false
 }
 
 const target = (rc: string): [string, string] => {
@@ -59,7 +63,8 @@ export function registerRollout(program: Command, io: CliIo): void {
     .description('One screen for a rollout: hosts by state, % running, time to running, ETA, stragglers, failures, origin offload')
     .action(async (rc: string, opts: ApiOptions & { json?: boolean; watch?: boolean }) => {
       const [r, c] = target(rc)
-      const read = () => get<RolloutStatusView>(opts, io, `/v1/rollouts/${r}/${c}/status`)
+      const api = await trackerFor(opts, io)
+      const read = () => api.status(r, c)
       const tty = (io.stdout as NodeJS.WriteStream).isTTY === true
       if (!opts.watch) {
         const s = await read()
@@ -79,7 +84,7 @@ export function registerRollout(program: Command, io: CliIo): void {
       }
       // The tracker's event stream pushes every change; if it breaks, reconnect after a second.
       while (!stop.signal.aborted) {
-        const done = await watchEvents(opts, io, `/v1/rollouts/${r}/${c}/events`, show, stop.signal).catch((err: unknown) => {
+        const done = await watchEvents(api, r, c, show, stop.signal).catch((err: unknown) => {
           if (err instanceof ShoalError && err.kind === 'auth') throw err
           return false
         })
@@ -90,8 +95,9 @@ export function registerRollout(program: Command, io: CliIo): void {
   withApi(rollout.command('list'))
     .description('Every channel: its target version and how far its rollout is')
     .action(async (opts: ApiOptions & { json?: boolean }) => {
-      const { channels } = await get<{ channels: { release: string; channel: string; version: string; movedAt: string }[] }>(opts, io, '/v1/channels')
-      const rows = await Promise.all(channels.map(async (ch) => ({ ...ch, status: await get<RolloutStatusView>(opts, io, `/v1/rollouts/${ch.release}/${ch.channel}/status`) })))
+      const api = await trackerFor(opts, io)
+      const channels = await api.channels()
+      const rows = await Promise.all(channels.map(async (ch) => ({ ...ch, status: await api.status(ch.release, ch.channel) })))
       if (opts.json) return writeJson(io, { rollouts: rows.map((x) => x.status) })
       for (const x of rows) io.stdout.write(`${`${x.release}@${x.channel}`.padEnd(30)} ${x.version.padEnd(16)} ${String(x.status.percentRunning).padStart(3)}% running  ${x.status.byState.failed ?? 0} failed  moved ${x.movedAt}\n`)
       if (!rows.length) io.stdout.write('no channels yet\n')
@@ -100,7 +106,7 @@ export function registerRollout(program: Command, io: CliIo): void {
     .description('Every move of a channel: from, to, who, when')
     .action(async (rc: string, opts: ApiOptions & { json?: boolean }) => {
       const [r, c] = target(rc)
-      const h = await get<{ rollouts: { fromVersion: string | null; toVersion: string; by: string; at: string }[] }>(opts, io, `/v1/channels/${r}/${c}/history`)
+      const h = { rollouts: await (await trackerFor(opts, io)).history(r, c) }
       if (opts.json) return writeJson(io, h)
       for (const m of h.rollouts) io.stdout.write(`${m.at}  ${(m.fromVersion ?? '(none)').padEnd(16)} -> ${m.toVersion.padEnd(16)} by ${m.by}\n`)
     })
@@ -113,7 +119,7 @@ export function registerHosts(program: Command, io: CliIo): void {
     .option('--state <state>', 'only hosts with a target in this state')
     .action(async (opts: ApiOptions & { json?: boolean; label?: string; state?: string }) => {
       type Host = { id: string; labels: Record<string, string>; lastSeen: string; targets: { follow: string; version: string | null; state: string | null; errorCode: string | null }[] }
-      let { hosts } = await get<{ hosts: Host[] }>(opts, io, '/v1/hosts')
+      let { hosts } = (await (await trackerFor(opts, io)).hosts()) as { hosts: Host[] }
       if (opts.label) {
         const [k, v] = opts.label.split('=')
         hosts = hosts.filter((h) => h.labels[k!] === v)

@@ -1,7 +1,6 @@
 import { resolve } from 'node:path'
 import type { Command } from 'commander'
 import { parseRate, parseTokens, readTlsFiles } from '../core/index.js'
-import { createSeeder } from '../seeder/index.js'
 import { readText, untilSignal, type CliIo } from './cli-context.js'
 import { readSecretFile, resolveFetch } from './client-options.js'
 import { createLogLine } from './log-line.js'
@@ -57,6 +56,7 @@ export function registerSeeder(program: Command, io: CliIo): void {
     const trackerToken = trackerTokenFile ? await readSecretFile(trackerTokenFile, 'tracker token file') : (opts.trackerToken ?? io.env.SHOAL_TRACKER_TOKEN)
     const tlsFiles = tlsFilesOf(opts)
     const log = createLogLine(io, 'seeder')
+    const { createSeeder } = await import('../seeder/index.js')
     const seeder = createSeeder({
       dataDir: resolve(opts.dataDir),
       tokens: parseTokens(text),

@@ -1,7 +1,6 @@
 import { resolve } from 'node:path'
 import type { Command } from 'commander'
-import { parseFailpoints, readTlsFiles } from '../core/index.js'
-import { buildTracker, createTrackerStore, parseTokens } from '../tracker/index.js'
+import { parseFailpoints, parseTokens, readTlsFiles } from '../core/index.js'
 import { readText, untilSignal, type CliIo } from './cli-context.js'
 import { createLogLine } from './log-line.js'
 import { reloadTlsOnHangup, tlsFilesOf, withTlsOptions } from './tls-options.js'
@@ -42,12 +41,13 @@ export function registerTracker(program: Command, io: CliIo): void {
     const tokensText = await readText(opts.tokens, 'tokens')
     const tokens = parseTokens(tokensText)
     const tlsFiles = tlsFilesOf(opts)
-    // Crash points, for tests only (see core/failpoints).
-    const failpoints = parseFailpoints(io.env.SHOAL_FAILPOINTS ?? '')
-    const store = createTrackerStore({ dataDir: resolve(opts.dataDir), failpoints })
-    await store.start()
-    const app = await buildTracker({
-      store,
+    const { createTracker } = await import('../tracker/index.js')
+    const tracker = createTracker({
+      dataDir: resolve(opts.dataDir),
+      port: Number(opts.port),
+      host: opts.host,
+      // Crash points, for tests only (see core/failpoints).
+      failpoints: parseFailpoints(io.env.SHOAL_FAILPOINTS ?? ''),
       tokens,
       logger: opts.quiet ? false : { level: 'info' },
       udpPort: opts.udpPort === undefined ? undefined : Number(opts.udpPort),
@@ -57,13 +57,12 @@ export function registerTracker(program: Command, io: CliIo): void {
       connections: { maxPerAddress: Number(opts.maxConnsPerIp), maxConnections: Number(opts.maxConnections) },
       tls: tlsFiles ? await readTlsFiles(tlsFiles) : undefined,
     })
-    const address = await app.listen({ port: Number(opts.port), host: opts.host })
-    const stopReload = tlsFiles ? reloadTlsOnHangup(app.server, tlsFiles, createLogLine(io, 'tracker')) : () => {}
+    const { url: address, udpPort } = await tracker.start()
+    const stopReload = tlsFiles ? reloadTlsOnHangup(tracker.app.server, tlsFiles, createLogLine(io, 'tracker')) : () => {}
     // One machine-readable line so that scripts and tests learn the ports.
-    io.stdout.write(`${JSON.stringify({ listening: address, udpPort: app.udpPort?.() ?? null })}\n`)
+    io.stdout.write(`${JSON.stringify({ listening: address, udpPort: udpPort ?? null })}\n`)
     await untilSignal()
     stopReload()
-    await app.close()
-    await store.stop()
+    await tracker.stop()
   })
 }

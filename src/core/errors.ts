@@ -64,6 +64,7 @@ export interface ErrorDefinition {
 }
 
 const registry = new Map<string, ErrorDefinition>()
+const classes = new Map<string, ShoalErrorClass>()
 
 export type ShoalErrorClass = (new (message?: string, options?: ShoalErrorOptions) => ShoalError) & {
   readonly code: string
@@ -86,6 +87,7 @@ function defineError(code: string, kind: ErrorKind, statusCode: number, descript
     }
   }
   Object.defineProperty(cls, 'name', { value: name })
+  classes.set(code, cls)
   return cls
 }
 
@@ -244,6 +246,27 @@ export const DiskFullError = defineError('DISK_FULL', 'io', 507,
   'The disk is full (ENOSPC) or over quota (EDQUOT)')
 export const AbortedError = defineError('ABORTED', 'io', 499,
   'The operation was cancelled')
+export const RolloutFailedError = defineError('ROLLOUT_FAILED', 'io', 500,
+  'A rollout ended with hosts failed (or halted by its failure threshold); the message names the code and hosts')
+export const InternalError = defineError('INTERNAL', 'io', 500,
+  'A bug: something failed that should not (the server or CLI log has the stack)')
+export const RequestFailedError = defineError('REQUEST_FAILED', 'io', 502,
+  'A server answered with an error that carries no Shoal code (a proxy, or another program on the port)')
+export const SeederUnreachableError = defineError('SEEDER_UNREACHABLE', 'io', 503,
+  'The seeder could not be reached or answered with a server error')
+
+/**
+ * The error a Shoal server's answer `{statusCode, code, message, details}` stands for: the
+ * registered class of that code (so a client's error has the server's code, kind and exit code),
+ * or REQUEST_FAILED when the code is not Shoal's.
+ */
+export function errorFromAnswer(status: number, body: { code?: unknown; message?: unknown; details?: unknown }, fallbackMessage: string): ShoalError {
+  const message = typeof body.message === 'string' ? body.message : fallbackMessage
+  const details = body.details && typeof body.details === 'object' ? (body.details as Record<string, unknown>) : {}
+  const cls = typeof body.code === 'string' ? classes.get(body.code) : undefined
+  if (cls) return new cls(message, { details })
+  return new RequestFailedError(message, { details: { ...details, status, code: typeof body.code === 'string' ? body.code : undefined } })
+}
 
 /**
  * Turns a Node.js system error into the matching ShoalError so that callers see one vocabulary.
@@ -282,5 +305,5 @@ export function httpErrorFrom(err: unknown): { error: ShoalError; internal: bool
   if (e?.statusCode && e.statusCode >= 400 && e.statusCode < 500) {
     return { error: new ShoalError('REQUEST_INVALID', 'invalid', e.statusCode, `Cannot accept request: ${e.message}`), internal: false }
   }
-  return { error: new ShoalError('INTERNAL', 'io', 500, 'Cannot complete request: internal error (see the server log)'), internal: true }
+  return { error: new InternalError('Cannot complete request: internal error (see the server log)'), internal: true }
 }

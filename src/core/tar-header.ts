@@ -10,18 +10,7 @@ import type { ManifestEntry } from './manifest.js'
  * (tar-stream picks that), uid/gid 0 with empty user and group names, one fixed mtime.
  */
 export function tarHeaderFor(entry: ManifestEntry, mtimeSeconds: number): Headers {
-  const base = {
-    name: entry.path,
-    mode: entry.mode,
-    uid: 0,
-    gid: 0,
-    uname: '',
-    gname: '',
-    mtime: new Date(mtimeSeconds * 1000),
-    linkname: '',
-    devmajor: 0,
-    devminor: 0,
-  }
+  const base = canonical(entry.path, entry.mode, mtimeSeconds)
   switch (entry.type) {
     case 'file':
       return { ...base, type: 'file', size: entry.size }
@@ -34,18 +23,10 @@ export function tarHeaderFor(entry: ManifestEntry, mtimeSeconds: number): Header
 
 /** The header of the first entry, `.shoal/manifest.json`. */
 export function manifestTarHeader(size: number, mtimeSeconds: number): Headers {
-  return {
-    name: MANIFEST_PATH,
-    type: 'file',
-    mode: 0o644,
-    size,
-    uid: 0,
-    gid: 0,
-    uname: '',
-    gname: '',
-    mtime: new Date(mtimeSeconds * 1000),
-    linkname: '',
-    devmajor: 0,
-    devminor: 0,
-  }
+  return { ...canonical(MANIFEST_PATH, 0o644, mtimeSeconds), type: 'file', size }
+}
+
+/** What every header of a bundle shares: owner 0:0 without names, one mtime, no link or device. */
+function canonical(name: string, mode: number, mtimeSeconds: number): Omit<Headers, 'type' | 'size'> {
+  return { name, mode, uid: 0, gid: 0, uname: '', gname: '', mtime: new Date(mtimeSeconds * 1000), linkname: '', devmajor: 0, devminor: 0 }
 }

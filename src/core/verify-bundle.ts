@@ -319,6 +319,22 @@ export async function verifyBundle(input: Readable, options: VerifyBundleOptions
   }
 
   const endMarked = tail.length === END_OF_ARCHIVE && tail.every((b) => b === 0)
+  checkEnd({ manifest, index, skipped, endMarked, inputBytes })
+  repack.finalize()
+  await repackEnded
+  const digest = formatDigest(inputHash)
+  checkCanonical({ digest, canonical: formatDigest(repackHash), inputBytes, repackBytes, endMarked })
+  if (expectedDigest !== undefined && digest !== expectedDigest) {
+    throw new BundleDigestMismatchError(`Cannot verify bundle: its digest is ${digest}, expected ${expectedDigest}`, {
+      details: { digest, expected: expectedDigest },
+    })
+  }
+  return { digest, size: inputBytes, manifest: manifest! }
+}
+
+/** After the last entry: every manifest entry was there, and the bundle was not cut off. */
+function checkEnd(s: { manifest: Manifest | undefined; index: number; skipped: ManifestEntry | undefined; endMarked: boolean; inputBytes: number }): void {
+  const { manifest, index, skipped, endMarked, inputBytes } = s
   if (manifest === undefined) {
     if (inputBytes === 0 || !endMarked) throw new BundleTruncatedError(`Cannot verify bundle: it ends before the manifest (${inputBytes} bytes read)`)
     throw new ManifestMissingError('Cannot verify bundle: it holds no entries')
@@ -334,32 +350,24 @@ export async function verifyBundle(input: Readable, options: VerifyBundleOptions
       details: { path: expected.path },
     })
   }
-
   if (skipped !== undefined) {
     throw new ManifestEntryMissingError(`Cannot verify bundle: the manifest lists ${describe(skipped)}, which the bundle does not contain`, {
       details: { path: skipped.path },
     })
   }
+}
 
-  repack.finalize()
-  await repackEnded
-  const digest = formatDigest(inputHash)
-  const canonical = formatDigest(repackHash)
-  if (digest !== canonical) {
-    const why = inputBytes === repackBytes ? 'some padding or header bytes differ' : `it is ${inputBytes} bytes where the canonical encoding is ${repackBytes}`
-    if (!endMarked && inputBytes < repackBytes) {
-      throw new BundleTruncatedError(`Cannot verify bundle: it ends after ${inputBytes} bytes, without the end-of-archive marker`)
-    }
-    throw new BundleNotCanonicalError(`Cannot verify bundle: it is not the canonical encoding of its manifest; ${why}`, {
-      details: { digest, canonical, bytes: inputBytes, canonicalBytes: repackBytes },
-    })
+/** The bundle's bytes are exactly the canonical encoding of what it holds: no padding or trailing byte can hide data. */
+function checkCanonical(s: { digest: string; canonical: string; inputBytes: number; repackBytes: number; endMarked: boolean }): void {
+  const { digest, canonical, inputBytes, repackBytes, endMarked } = s
+  if (digest === canonical) return
+  const why = inputBytes === repackBytes ? 'some padding or header bytes differ' : `it is ${inputBytes} bytes where the canonical encoding is ${repackBytes}`
+  if (!endMarked && inputBytes < repackBytes) {
+    throw new BundleTruncatedError(`Cannot verify bundle: it ends after ${inputBytes} bytes, without the end-of-archive marker`)
   }
-  if (expectedDigest !== undefined && digest !== expectedDigest) {
-    throw new BundleDigestMismatchError(`Cannot verify bundle: its digest is ${digest}, expected ${expectedDigest}`, {
-      details: { digest, expected: expectedDigest },
-    })
-  }
-  return { digest, size: inputBytes, manifest }
+  throw new BundleNotCanonicalError(`Cannot verify bundle: it is not the canonical encoding of its manifest; ${why}`, {
+    details: { digest, canonical, bytes: inputBytes, canonicalBytes: repackBytes },
+  })
 }
 
 async function verifyFileEntry(

@@ -1,4 +1,9 @@
-import type { HostReport, TrackerClient } from './tracker-client.js'
+import type { HostReport } from '../core/index.js'
+
+/** Where reports go (the tracker API's report call). */
+export interface ReportSink {
+  report(hostId: string, r: HostReport, o?: { signal?: AbortSignal }): Promise<unknown>
+}
 
 export interface Reporter {
   /** Queues the latest state of a target; sent at most once per interval per target. */
@@ -13,7 +18,7 @@ export interface Reporter {
  * kept, sent at most once per `intervalMs`; a report the tracker did not take is sent again on
  * the next tick, so the last state (running, failed) always arrives once the tracker is back.
  */
-export function createReporter(init: { client: TrackerClient; hostId: string; intervalMs?: number; log?: (level: 'info' | 'warn', msg: string, f?: Record<string, unknown>) => void }): Reporter {
+export function createReporter(init: { client: ReportSink; hostId: string; intervalMs?: number; log?: (level: 'info' | 'warn', msg: string, f?: Record<string, unknown>) => void }): Reporter {
   const { client, hostId, intervalMs = 1000, log = () => {} } = init
   const latest = new Map<string, HostReport>()
   const lastSent = new Map<string, number>()

@@ -1,5 +1,5 @@
 import { randomBytes } from 'node:crypto'
-import { mkdir, readdir, readFile, readlink, rename, rm, symlink } from 'node:fs/promises'
+import { mkdir, readFile, readlink, rename, symlink } from 'node:fs/promises'
 import { join } from 'node:path'
 import type { Readable } from 'node:stream'
 import {
@@ -13,8 +13,10 @@ import {
   type BundleLimits,
   type Digest,
   type Failpoints,
+  type TrustPolicy,
   type LaunchConfig,
 } from '../core/index.js'
+import { collectGarbage } from './collect-garbage.js'
 import { createSnapshotter } from './create-snapshotter.js'
 import { unpackInto } from './extract-bundle.js'
 import type { Snapshotter, SnapshotterName } from './snapshotter.js'
@@ -50,10 +52,22 @@ export interface Activation {
   activatedAt: string
 }
 
+export interface InstallOptions {
+  expectedDigest?: Digest
+  trust?: { policy: TrustPolicy; release: string; version: string; signature: unknown }
+  signal?: AbortSignal
+  onProgress?: (bytes: number) => void
+}
+
 export interface Launcher {
   readonly snapshotter: Snapshotter
   /** Verifies and unpacks a bundle into a committed image (a no-op when already installed). */
-  install(bundle: () => Readable, options?: { expectedDigest?: Digest; signal?: AbortSignal; onProgress?: (bytes: number) => void }): Promise<ImageMeta>
+  /**
+   * Verifies and unpacks a bundle into a committed image (a no-op when already installed;
+   * `verified` says whether this call hashed the bytes). With `trust`, the signature is checked
+   * against the policy before a byte is unpacked (it names the digest; `expectedDigest` must be it).
+   */
+  install(bundle: () => Readable, options?: InstallOptions): Promise<ImageMeta & { verified: boolean }>
   /** Checks out an installed image for `release` and swaps the release's `current` pointer to it. */
   activate(subject: { release: string; version: string; digest: Digest }): Promise<Activation>
   current(release: string): Promise<Activation | undefined>
@@ -119,10 +133,15 @@ export function createLauncher(init: LauncherInit): Launcher {
     snapshotter,
 
     async install(bundle, options = {}) {
+      if (options.trust) {
+        if (!options.expectedDigest) throw new TypeError('install() with a trust policy needs the expected digest (the signature binds it)')
+        const { policy, release, version, signature } = options.trust
+        policy.check({ release, version, digest: options.expectedDigest }, signature)
+      }
       if (options.expectedDigest) {
         const existing = await snapshotter.image(digestHex(options.expectedDigest))
         const meta = await readMeta(options.expectedDigest)
-        if (existing && meta) return meta
+        if (existing && meta) return { ...meta, verified: false }
       }
       const activeKey = `install-${randomBytes(6).toString('hex')}`
       const dir = await snapshotter.prepare(activeKey)
@@ -140,7 +159,7 @@ export function createLauncher(init: LauncherInit): Launcher {
           await snapshotter.commit(digestHex(result.digest), activeKey)
         }
         await fp.hit('launcher.install.committed')
-        return meta
+        return { ...meta, verified: true }
       } catch (err) {
         await snapshotter.remove(activeKey).catch(() => {})
         throw err
@@ -188,56 +207,6 @@ export function createLauncher(init: LauncherInit): Launcher {
       return (await pointer(release, 'current'))!
     },
 
-    async gc(options = {}) {
-      const keepImages = new Set<string>((options.keepDigests ?? []).map((d) => digestHex(d)))
-      const keepCheckouts = new Set<string>()
-      const removed: string[] = []
-      const failed: { what: string; code: string; message: string }[] = []
-      // One entry that cannot go (a path too long, a busy mount) must not stop the rest: it is
-      // reported and the sweep goes on, so gc can never be wedged by one leftover.
-      const attempt = async (what: string, fn: () => Promise<unknown>): Promise<void> => {
-        try {
-          await fn()
-          removed.push(what)
-        } catch (err) {
-          const e = fromSystemError(err, `remove ${what}`)
-          failed.push({ what, code: e.code, message: e.message })
-        }
-      }
-      const releases = await readdir(releasesDir).catch(() => [] as string[])
-      for (const release of releases) {
-        for (const which of ['current', 'previous'] as const) {
-          const a = await pointer(release, which).catch(() => undefined)
-          if (a) {
-            keepImages.add(digestHex(a.digest))
-            keepCheckouts.add(a.checkoutKey)
-          }
-        }
-        // A pointer a crash left under its temporary name (see swap) is never read: remove it.
-        for (const f of await readdir(join(releasesDir, release)).catch(() => [] as string[])) {
-          if (/^\.(current|previous)\.[0-9a-f]+$/.test(f)) await attempt(`pointer left by a crash ${release}/${f}`, () => rm(join(releasesDir, release, f), { force: true }))
-        }
-        // Activation records nothing points at can go too.
-        const dir = join(releasesDir, release, 'activations')
-        for (const f of await readdir(dir).catch(() => [] as string[])) {
-          if (!keepCheckouts.has(f.replace(/\.json$/, ''))) await rm(join(dir, f), { force: true }).catch(() => {})
-        }
-      }
-      const { images, checkouts, active } = await snapshotter.list()
-      // Active snapshots are installs in progress; one left behind was cut off by a crash.
-      for (const key of active) await attempt(`unfinished install ${key}`, () => snapshotter.remove(key))
-      for (const key of checkouts) {
-        if (!keepCheckouts.has(key)) await attempt(`checkout ${key}`, () => snapshotter.remove(key))
-      }
-      for (const name of images) {
-        if (!keepImages.has(name)) {
-          await attempt(`image ${name}`, async () => {
-            await snapshotter.remove(name)
-            await rm(join(metaDir, `${name}.json`), { force: true })
-          })
-        }
-      }
-      return { removed, failed }
-    },
+    gc: (options = {}) => collectGarbage({ snapshotter, releasesDir, metaDir, pointer }, options.keepDigests ?? []),
   }
 }

@@ -1,11 +1,11 @@
 import { stat } from 'node:fs/promises'
 import type { FastifyInstance } from 'fastify'
 import { Counter, Gauge, Registry, collectDefaultMetrics } from 'prom-client'
-import { TrackerRefusedError, type ConnectionLimits, type Digest, type TokenTable } from '../core/index.js'
+import { createApiClient, createTrackerApi, type ConnectionLimits, type Digest, type TokenTable } from '../core/index.js'
 import { createSwarmNode, type SwarmNode } from '../swarm/index.js'
-import { buildSeeder } from './build-seeder.js'
+import { buildSeederApp } from './build-seeder-app.js'
 import { createBundleStore, type BundleStore } from './bundle-store.js'
-import { createOrigin, type Origin, type TrackerLink } from './create-origin.js'
+import { createTorrentOffers, type TorrentOffers } from './create-torrent-offers.js'
 import { planRetention } from './plan-retention.js'
 
 export interface SeederInit {
@@ -15,7 +15,8 @@ export interface SeederInit {
   publicUrl?: string
   /** Name this seeder registers bundles under (default origin). */
   name?: string
-  tracker?: TrackerLink
+  /** The tracker: its URL and a seeder-role token (also the passkey the origin announces with). */
+  tracker?: { url: string; token: string }
   /** HTTP port (default 7701; 0 picks one). */
   port?: number
   /** Listen address for HTTP and peers (default 127.0.0.1). */
@@ -52,18 +53,6 @@ export interface Seeder {
   readonly server: unknown
 }
 
-/** Fetches the tracker's retention set (channel targets + last K versions per release). */
-export async function fetchRetention(tracker: TrackerLink, keep: number, httpFetch: typeof fetch = fetch): Promise<Set<string>> {
-  let r: Response
-  try {
-    r = await httpFetch(`${tracker.url.replace(/\/$/, '')}/v1/retention?keep=${keep}`, { headers: { authorization: `Bearer ${tracker.token}` }, signal: AbortSignal.timeout(30_000) })
-  } catch (err) {
-    throw new TrackerRefusedError(`Cannot read the retention set from the tracker: ${(err as Error).message}`, { cause: err })
-  }
-  if (!r.ok) throw new TrackerRefusedError(`Cannot read the retention set from the tracker: ${r.status} ${await r.text()}`)
-  return new Set(((await r.json()) as { digests: string[] }).digests)
-}
-
 /**
  * The origin daemon: bundle store, peer wire (BEP 16 reveal), HTTP upload + web seed, and the
  * retention sweep, started in that order and stopped in reverse. After a restart it offers
@@ -93,19 +82,20 @@ export function createSeeder(init: SeederInit): Seeder {
   }
   new Gauge({ name: 'shoal_seeder_bundles', help: 'Bundles held', registers: [metrics], async collect() { this.set((await held()).length) } })
   new Gauge({ name: 'shoal_seeder_stored_bytes', help: 'Bytes of bundles held', registers: [metrics], async collect() { this.set((await held()).reduce((a, b) => a + b.size, 0)) } })
-  let origin: Origin | undefined
+  let offers: TorrentOffers | undefined
+  const trackerApi = tracker ? createTrackerApi(createApiClient({ url: tracker.url, token: tracker.token, server: 'tracker', fetch: init.fetch }), tracker.token) : undefined
   let app: FastifyInstance | undefined
   let sweeper: NodeJS.Timeout | undefined
   let sweeping: Promise<{ removed: Digest[] }> | undefined
 
   const sweepOnce = async (): Promise<{ removed: Digest[] }> => {
-    if (!tracker) return { removed: [] }
-    const keepSet = await fetchRetention(tracker, keep, init.fetch)
+    if (!trackerApi) return { removed: [] }
+    const keepSet = new Set<string>((await trackerApi.retention(keep)).digests)
     const stored = await store.list()
     const candidates = await Promise.all(stored.map(async (b) => ({ digest: b.digest, storedAt: (await stat(b.path)).mtimeMs })))
     const removed = planRetention(candidates, keepSet, Date.now(), graceMs)
     for (const d of removed) {
-      await origin?.withdraw(d)
+      await offers?.withdraw(d)
       await store.remove(d)
       log('info', 'removed bundle by retention', { digest: d })
     }
@@ -124,11 +114,12 @@ export function createSeeder(init: SeederInit): Seeder {
       const port = init.port ?? 7701
       // With port 0 the web seed URL needs the port the OS picked: read it once listening.
       let publicUrl = init.publicUrl ?? `${init.tls ? 'https' : 'http'}://${host}:${port}`
-      origin = createOrigin({ store, dataDir, publicUrl: () => publicUrl, name: init.name ?? 'origin', tracker, swarm, fetch: init.fetch, log })
-      app = await buildSeeder({ store, tokens, origin, metrics, logger: init.logger, sweep: () => self.sweep(), tls: init.tls, connections: init.connections })
-      const url = await app.listen({ port, host })
+      offers = createTorrentOffers({ store, dataDir, publicUrl: () => publicUrl, name: init.name ?? 'origin', tracker: trackerApi, swarm, log })
+      const started = await buildSeederApp({ store, tokens, offers, metrics, logger: init.logger, sweep: () => self.sweep(), tls: init.tls, connections: init.connections })
+      app = started
+      const url = await started.listen({ port, host })
       if (!init.publicUrl) publicUrl = url
-      await origin.offerAll()
+      await offers.offerAll()
       if (sweepIntervalMs > 0 && tracker) {
         sweeper = setInterval(() => {
           sweeping ??= sweepOnce()
@@ -145,7 +136,7 @@ export function createSeeder(init: SeederInit): Seeder {
     async stop() {
       clearInterval(sweeper)
       await sweeping
-      origin?.stop()
+      offers?.stop()
       await app?.close()
       await swarm.stop()
     },

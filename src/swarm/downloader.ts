@@ -38,10 +38,7 @@ export function createDownloader(ctx: SessionContext, init: DownloaderInit): Dow
   const { info, sched, near, peers, counters } = ctx
   let lastProgress = performance.now()
 
-  const idle = (): boolean => {
-    for (const p of peers.values()) if (p.downloads.size > 0) return false
-    return true
-  }
+  const idle = (): boolean => isIdle(peers)
 
   const fill = (peer: Peer): void => {
     if (ctx.closed() || sched.missing === 0 || peer.wire.peerChoking || !peer.wire.amInterested || peer.wire.destroyed) return
@@ -120,27 +117,6 @@ export function createDownloader(ctx: SessionContext, init: DownloaderInit): Dow
     fill(peer)
   }
 
-  /**
-   * A peer now holds piece i: a request for it to the origin that has not started to arrive is
-   * cancelled (BEP 3), so the origin's queue carries only pieces nobody else has and the piece
-   * is asked of the peer instead (the origin's request keeps it marked as under way till then).
-   */
-  const withdrawFromOrigin = (i: number): void => {
-    // Runs on every HAVE: most pieces announced are not under way here at all.
-    if (sched.active(i) === 0) return
-    for (const p of peers.values()) {
-      if (!p.origin) continue
-      const d = p.downloads.get(i)
-      if (!d || d.received > 0) continue
-      d.cancelled = true
-      p.downloads.delete(i)
-      sched.finish(i)
-      const block = p.shoal ? SHOAL_BLOCK : BLOCK
-      for (let offset = 0; offset < d.next; offset += block) p.wire.cancel(i, offset, Math.min(block, d.size - offset))
-      fill(p)
-    }
-  }
-
   const store = async (i: number, data: Uint8Array): Promise<void> => {
     if (sched.has(i)) return // another peer's copy won the end game
     sched.markHave(i)
@@ -172,7 +148,7 @@ export function createDownloader(ctx: SessionContext, init: DownloaderInit): Dow
   return {
     fill,
     peerHas(peer, i) {
-      if (!peer.origin) withdrawFromOrigin(i)
+      if (!peer.origin) withdrawFromOrigin(ctx, i, fill)
     },
     store,
     release(peer) {
@@ -185,5 +161,32 @@ export function createDownloader(ctx: SessionContext, init: DownloaderInit): Dow
     get lastProgress() {
       return lastProgress
     },
+  }
+}
+
+/** No download under way from any peer. */
+function isIdle(peers: Map<string, Peer>): boolean {
+  for (const p of peers.values()) if (p.downloads.size > 0) return false
+  return true
+}
+
+/**
+ * A peer now holds piece i: a request for it to the origin that has not started to arrive is
+ * cancelled (BEP 3), so the origin's queue carries only pieces nobody else has and the piece is
+ * asked of the peer instead (the origin's request keeps it marked as under way till then).
+ */
+function withdrawFromOrigin(ctx: SessionContext, i: number, fill: (peer: Peer) => void): void {
+  // Runs on every HAVE: most pieces announced are not under way here at all.
+  if (ctx.sched.active(i) === 0) return
+  for (const p of ctx.peers.values()) {
+    if (!p.origin) continue
+    const d = p.downloads.get(i)
+    if (!d || d.received > 0) continue
+    d.cancelled = true
+    p.downloads.delete(i)
+    ctx.sched.finish(i)
+    const block = p.shoal ? SHOAL_BLOCK : BLOCK
+    for (let offset = 0; offset < d.next; offset += block) p.wire.cancel(i, offset, Math.min(block, d.size - offset))
+    fill(p)
   }
 }

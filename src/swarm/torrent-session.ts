@@ -1,13 +1,14 @@
 import { EventEmitter } from 'node:events'
 import type Wire from 'bittorrent-protocol'
-import { fromSystemError, peerKey, PeerProtocolError, ShoalError, type Log } from '../core/index.js'
+import { fromSystemError, peerKey, ShoalError, type Log } from '../core/index.js'
 import type { PeerAddress } from './announce.js'
 import { createAnnouncer, type Announcer } from './announcer.js'
 import { createDownloader } from './downloader.js'
+import { bindPeer } from './bind-peer.js'
 import { createNearAvailability } from './near-availability.js'
 import type { PieceFile } from './piece-file.js'
 import { createPeerSet, type PeerSet } from './peer-set.js'
-import { createPieceScheduler, encodeBitfield } from './piece-scheduler.js'
+import { createPieceScheduler } from './piece-scheduler.js'
 import type { RateLimiter } from './rate-limiter.js'
 import type { Peer, SessionContext, SessionCounters } from './session-context.js'
 import { createSuperSeed } from './super-seed.js'
@@ -123,7 +124,7 @@ export function createTorrentSession(init: TorrentSessionInit, components: Torre
       timers.add(t)
     },
   }
-  const { sched, near, peers } = ctx
+  const { sched, peers } = ctx
 
   let resolveDone!: () => void
   let rejectDone!: (err: Error) => void
@@ -157,48 +158,7 @@ export function createTorrentSession(init: TorrentSessionInit, components: Torre
   const uploader = createUploader(ctx, { cacheBytes: init.pieceCacheBytes, violation: (p, e) => peerSet.violation(p, e) })
   const downloader = createDownloader(ctx, { pipelineBytes: init.pipelineBytes, violation: (p, e) => peerSet.violation(p, e), complete, fail, stored: (i, d) => uploader.stored(i, d) })
 
-  const reveal = (peer: Peer): void => {
-    if (!ctx.superSeed || peer.wire.destroyed) return
-    for (const i of ctx.superSeed.reveal(peer.key, peer.has, (j) => sched.availability(j))) peer.wire.have(i)
-  }
-  const updateInterest = (peer: Peer): void => {
-    if (sched.missing === 0) return peer.wire.uninterested()
-    for (let i = 0; i < info.pieceCount; i++) {
-      if (!sched.has(i) && peer.has(i)) return peer.wire.interested()
-    }
-    peer.wire.uninterested()
-  }
-
-  const onPeer = (peer: Peer): void => {
-    const { wire } = peer
-    wire.on('bitfield', () => {
-      sched.addPeer(peer.has, 1)
-      if (!peer.origin) near.addPeer(peer.distance, peer.has, 1)
-      updateInterest(peer)
-      reveal(peer)
-      downloader.fill(peer)
-    })
-    wire.on('have', (i: number) => {
-      if (i >= info.pieceCount) return peerSet.violation(peer, new PeerProtocolError(`Peer ${peer.addr} announced piece ${i} of ${info.pieceCount}`))
-      sched.addAvailability(i)
-      // The origin is near to everyone but serves only what no peer holds: its pieces are not
-      // copies the rack can fetch from, so they do not count as near.
-      if (!peer.origin) near.add(peer.distance, i)
-      downloader.peerHas(peer, i)
-      ctx.superSeed?.peerHas(peer.key, i)
-      if (!sched.has(i)) wire.interested()
-      reveal(peer)
-      downloader.fill(peer)
-    })
-    wire.on('unchoke', () => downloader.fill(peer))
-    // Without BEP 6, a choke drops every request in flight; their callbacks requeue them.
-    wire.on('interested', () => wire.unchoke())
-    wire.on('request', (i: number, offset: number, length: number, respond: (err: Error | null, block?: Uint8Array) => void) => uploader.serve(peer, i, offset, length, respond))
-    wire.on('timeout', () => log('warn', 'peer request timed out', { peer: peer.addr }))
-    if (ctx.superSeed) reveal(peer)
-    else if (counters.bytesDone > 0) wire.bitfield(encodeBitfield(ctx.stored))
-    events.emit('peer', { addr: peer.addr, origin: peer.origin })
-  }
+  const onPeer = (peer: Peer): void => bindPeer(ctx, peer, { downloader, uploader, violation: (p, e) => peerSet.violation(p, e) })
   const onGone = (peer: Peer): void => {
     downloader.release(peer)
     // Other peers may hold what this one was sending.

@@ -182,6 +182,135 @@ export interface SwarmStore {
 const bstr = (b: Buffer): Buffer => Buffer.concat([Buffer.from(`${b.length}:`), b])
 const bint = (n: number): string => `i${Math.max(0, Math.trunc(n))}e`
 
+function newSwarm(): Swarm {
+  return { peers: new Map(), list: new Bag(), racks: new Map(), regions: new Map(), untagged: new Bag(), bySource: new Map(), byAddress: new Map(), origins: new Bag(), complete: 0, incomplete: 0, downloaded: 0 }
+}
+
+function bagOf(m: Map<string, Bag<Peer>>, key: string): Bag<Peer> {
+  let b = m.get(key)
+  if (!b) m.set(key, (b = new Bag()))
+  return b
+}
+
+function place(s: Swarm, p: Peer): void {
+  if (!p.rack) return s.untagged.add(p)
+  bagOf(s.racks, p.rack).add(p)
+  bagOf(s.regions, p.region).add(p)
+}
+
+function unplace(s: Swarm, p: Peer): void {
+  if (!p.rack) return s.untagged.delete(p)
+  for (const [m, key] of [[s.racks, p.rack], [s.regions, p.region]] as const) {
+    const b = m.get(key)
+    b?.delete(p)
+    if (b?.items.length === 0) m.delete(key)
+  }
+}
+
+function removePeer(s: Swarm, p: Peer): void {
+  s.peers.delete(p.peerId)
+  s.list.delete(p)
+  if (p.complete) s.complete--
+  else s.incomplete--
+  unplace(s, p)
+  const mine = s.bySource.get(p.source)
+  if (mine) {
+    const at = mine.indexOf(p)
+    if (at !== -1) mine.splice(at, 1)
+    if (mine.length === 0) s.bySource.delete(p.source)
+  }
+  const addr = p.compact.toString('latin1')
+  if (s.byAddress.get(addr) === p) s.byAddress.delete(addr)
+  if (p.origin) s.origins.delete(p)
+}
+
+/** Adds a peer the swarm has not seen, within its source's share and the swarm's bound; undefined when refused. */
+function admitPeer(s: Swarm, params: AnnounceParams, compact: Buffer, source: string, src: AnnounceSource | undefined, limits: { perSource: number; perSwarm: number }): Peer | undefined {
+  const addr = compact.toString('latin1')
+  const complete = params.left === 0
+  // One peer per address: a client that restarted with a new id replaces its old entry.
+  const previous = s.byAddress.get(addr)
+  if (previous && previous.source === source) removePeer(s, previous)
+  const mine = s.bySource.get(source) ?? []
+  while (mine.length >= limits.perSource) removePeer(s, mine[0]!)
+  if (s.list.items.length >= limits.perSwarm || s.byAddress.has(addr)) return undefined
+  const rack = tagOfPeerId(params.peerId)
+  const peer: Peer = { peerId: params.peerId, source, origin: src?.origin === true, compact, v6: compact.length === 18, complete, expires: 0, rack, region: rack.slice(0, 6) }
+  s.peers.set(peer.peerId, peer)
+  s.list.add(peer)
+  place(s, peer)
+  mine.push(peer)
+  s.bySource.set(source, mine)
+  s.byAddress.set(addr, peer)
+  if (peer.origin) s.origins.add(peer)
+  if (complete) s.complete++
+  else s.incomplete++
+  return peer
+}
+
+/** A known peer announced again: it may have moved (if the new address is free) or completed. */
+function refreshPeer(s: Swarm, peer: Peer, compact: Buffer, complete: boolean): void {
+  const addr = compact.toString('latin1')
+  const old = peer.compact.toString('latin1')
+  if (old !== addr && !s.byAddress.has(addr)) {
+    if (s.byAddress.get(old) === peer) s.byAddress.delete(old)
+    s.byAddress.set(addr, peer)
+    peer.compact = compact
+    peer.v6 = compact.length === 18
+  }
+  if (complete && !peer.complete) {
+    s.complete++
+    s.incomplete--
+  }
+  peer.complete = peer.complete || complete
+}
+
+function samplePeers(s: Swarm, numwant: number, self: string, random: () => number): { v4: Buffer[]; v6: Buffer[] } {
+  const v4: Buffer[] = []
+  const v6: Buffer[] = []
+  const n = s.list.items.length
+  const push = (p: Peer): void => {
+    if (p.peerId !== self) (p.v6 ? v6 : v4).push(p.compact)
+  }
+  const me = s.peers.get(self)
+  if (me?.rack && n > numwant + 1) {
+    // A host that says where it is gets mostly its rack, then its region (see topology.ts).
+    // Untagged peers (the origin among them) count as near, as distanceBetween says.
+    const none: Peer[] = []
+    const rack = s.racks.get(me.rack)?.items ?? none
+    const tiers = { rack: s.untagged.items.length > 0 ? rack.concat(s.untagged.items) : rack, region: s.regions.get(me.region)?.items ?? none, all: s.list.items }
+    for (const p of selectPeers(numwant, tiers, (p) => p.peerId === self, random, { inRack: (p) => p.rack === me.rack, inRegion: (p) => p.region === me.region })) push(p)
+  } else if (n <= numwant + 1) {
+    for (const p of s.list.items) push(p)
+  } else {
+    // numwant distinct random picks: rejection sampling is cheap while numwant << n.
+    const seen = new Set<number>()
+    while (v4.length + v6.length < numwant && seen.size < n) {
+      const i = Math.floor(random() * n)
+      if (seen.has(i)) continue
+      seen.add(i)
+      push(s.list.items[i]!)
+    }
+  }
+  return { v4, v6 }
+}
+
+/** An announce answer bencoded for HTTP (BEP 3/23/7), with the `origins`/`origins6` keys. */
+function encodeAnnounce(r: AnnounceResult, intervalSeconds: number): Buffer {
+  // Keys in bencode's sorted order.
+  const parts: Buffer[] = [
+    Buffer.from(`d8:complete${bint(r.complete)}10:incomplete${bint(r.incomplete)}8:interval${bint(intervalSeconds)}12:min interval${bint(Math.floor(intervalSeconds / 2))}`),
+  ]
+  const o4 = r.origins.filter((c) => c.length === 6)
+  const o6 = r.origins.filter((c) => c.length === 18)
+  if (o4.length > 0) parts.push(Buffer.from('7:origins'), bstr(Buffer.concat(o4)))
+  if (o6.length > 0) parts.push(Buffer.from('8:origins6'), bstr(Buffer.concat(o6)))
+  parts.push(Buffer.from('5:peers'), bstr(Buffer.concat(r.v4)))
+  if (r.v6.length > 0) parts.push(Buffer.from('6:peers6'), bstr(Buffer.concat(r.v6)))
+  parts.push(Buffer.from('e'))
+  return Buffer.concat(parts)
+}
+
 export function createSwarmStore(init: SwarmStoreInit = {}): SwarmStore {
   const ttl = init.peerTtlMs ?? 30 * 60 * 1000
   const maxPerSource = init.maxPeersPerSource ?? 4
@@ -191,130 +320,28 @@ export function createSwarmStore(init: SwarmStoreInit = {}): SwarmStore {
   const random = init.random ?? Math.random
   const swarms = new Map<string, Swarm>()
 
-  const remove = (s: Swarm, p: Peer): void => {
-    s.peers.delete(p.peerId)
-    s.list.delete(p)
-    if (p.complete) s.complete--
-    else s.incomplete--
-    unplace(s, p)
-    const mine = s.bySource.get(p.source)
-    if (mine) {
-      const at = mine.indexOf(p)
-      if (at !== -1) mine.splice(at, 1)
-      if (mine.length === 0) s.bySource.delete(p.source)
-    }
-    const addr = p.compact.toString('latin1')
-    if (s.byAddress.get(addr) === p) s.byAddress.delete(addr)
-    if (p.origin) s.origins.delete(p)
-  }
-
-  const bagOf = (m: Map<string, Bag<Peer>>, key: string): Bag<Peer> => {
-    let b = m.get(key)
-    if (!b) m.set(key, (b = new Bag()))
-    return b
-  }
-  const place = (s: Swarm, p: Peer): void => {
-    if (!p.rack) return s.untagged.add(p)
-    bagOf(s.racks, p.rack).add(p)
-    bagOf(s.regions, p.region).add(p)
-  }
-  const unplace = (s: Swarm, p: Peer): void => {
-    if (!p.rack) return s.untagged.delete(p)
-    for (const [m, key] of [[s.racks, p.rack], [s.regions, p.region]] as const) {
-      const b = m.get(key)
-      b?.delete(p)
-      if (b?.items.length === 0) m.delete(key)
-    }
-  }
-
-  const sample = (s: Swarm, numwant: number, self: string): { v4: Buffer[]; v6: Buffer[] } => {
-    const v4: Buffer[] = []
-    const v6: Buffer[] = []
-    const n = s.list.items.length
-    const push = (p: Peer): void => {
-      if (p.peerId !== self) (p.v6 ? v6 : v4).push(p.compact)
-    }
-    const me = s.peers.get(self)
-    if (me?.rack && n > numwant + 1) {
-      // A host that says where it is gets mostly its rack, then its region (see topology.ts).
-      // Untagged peers (the origin among them) count as near, as distanceBetween says.
-      const none: Peer[] = []
-      const rack = s.racks.get(me.rack)?.items ?? none
-      const tiers = { rack: s.untagged.items.length > 0 ? rack.concat(s.untagged.items) : rack, region: s.regions.get(me.region)?.items ?? none, all: s.list.items }
-      for (const p of selectPeers(numwant, tiers, (p) => p.peerId === self, random, { inRack: (p) => p.rack === me.rack, inRegion: (p) => p.region === me.region })) push(p)
-    } else if (n <= numwant + 1) {
-      for (const p of s.list.items) push(p)
-    } else {
-      // numwant distinct random picks: rejection sampling is cheap while numwant << n.
-      const seen = new Set<number>()
-      while (v4.length + v6.length < numwant && seen.size < n) {
-        const i = Math.floor(random() * n)
-        if (seen.has(i)) continue
-        seen.add(i)
-        push(s.list.items[i]!)
-      }
-    }
-    return { v4, v6 }
-  }
-
   const record = (params: AnnounceParams, ip: string, src?: AnnounceSource): AnnounceResult => {
     const source = src?.key ?? `addr:${ip}`
     let s = swarms.get(params.infoHash)
-    if (!s) {
-      s = { peers: new Map(), list: new Bag(), racks: new Map(), regions: new Map(), untagged: new Bag(), bySource: new Map(), byAddress: new Map(), origins: new Bag(), complete: 0, incomplete: 0, downloaded: 0 }
-      swarms.set(params.infoHash, s)
-    }
+    if (!s) swarms.set(params.infoHash, (s = newSwarm()))
     let peer = s.peers.get(params.peerId)
     // A peer id belongs to the source that announced it first: another source cannot move or
     // stop it (peer ids are not secret: every peer sees them in handshakes).
     if (peer && peer.source !== source) peer = undefined
     if (params.event === 'stopped') {
-      if (peer) remove(s, peer)
+      if (peer) removePeer(s, peer)
     } else {
       const compact = compactAddress(ip, params.port)
       if (compact && !(s.peers.has(params.peerId) && !peer)) {
-        const addr = compact.toString('latin1')
-        const complete = params.left === 0
-        if (!peer) {
-          // One peer per address: a client that restarted with a new id replaces its old entry.
-          const previous = s.byAddress.get(addr)
-          if (previous && previous.source === source) remove(s, previous)
-          const mine = s.bySource.get(source) ?? []
-          while (mine.length >= (src ? maxPerSource : maxPerAddress)) remove(s, mine[0]!)
-          if (s.list.items.length < maxPerSwarm && !s.byAddress.has(addr)) {
-            const rack = tagOfPeerId(params.peerId)
-            peer = { peerId: params.peerId, source, origin: src?.origin === true, compact, v6: compact.length === 18, complete, expires: 0, rack, region: rack.slice(0, 6) }
-            s.peers.set(peer.peerId, peer)
-            s.list.add(peer)
-            place(s, peer)
-            mine.push(peer)
-            s.bySource.set(source, mine)
-            s.byAddress.set(addr, peer)
-            if (peer.origin) s.origins.add(peer)
-            if (complete) s.complete++
-            else s.incomplete++
-          }
-        } else {
-          const old = peer.compact.toString('latin1')
-          if (old !== addr && !s.byAddress.has(addr)) {
-            if (s.byAddress.get(old) === peer) s.byAddress.delete(old)
-            s.byAddress.set(addr, peer)
-            peer.compact = compact
-            peer.v6 = compact.length === 18
-          }
-          if (complete && !peer.complete) {
-            s.complete++
-            s.incomplete--
-          }
-          peer.complete = peer.complete || complete
-        }
+        if (!peer) peer = admitPeer(s, params, compact, source, src, { perSource: src ? maxPerSource : maxPerAddress, perSwarm: maxPerSwarm })
+        else refreshPeer(s, peer, compact, params.left === 0)
         if (peer) {
           if (params.event === 'completed') s.downloaded++
           peer.expires = now() + ttl
         }
       }
     }
-    const { v4, v6 } = params.event === 'stopped' ? { v4: [], v6: [] } : sample(s, params.numwant, params.peerId)
+    const { v4, v6 } = params.event === 'stopped' ? { v4: [], v6: [] } : samplePeers(s, params.numwant, params.peerId, random)
     const origins = s.origins.items.slice(0, 8).map((p) => p.compact)
     if (s.list.items.length === 0) swarms.delete(params.infoHash)
     return { complete: s.complete, incomplete: s.incomplete, v4, v6, origins }
@@ -322,21 +349,7 @@ export function createSwarmStore(init: SwarmStoreInit = {}): SwarmStore {
 
   return {
     record,
-    announce(params, ip, intervalSeconds, source) {
-      const { complete, incomplete, v4, v6, origins } = record(params, ip, source)
-      // Keys in bencode's sorted order.
-      const parts: Buffer[] = [
-        Buffer.from(`d8:complete${bint(complete)}10:incomplete${bint(incomplete)}8:interval${bint(intervalSeconds)}12:min interval${bint(Math.floor(intervalSeconds / 2))}`),
-      ]
-      const o4 = origins.filter((c) => c.length === 6)
-      const o6 = origins.filter((c) => c.length === 18)
-      if (o4.length > 0) parts.push(Buffer.from('7:origins'), bstr(Buffer.concat(o4)))
-      if (o6.length > 0) parts.push(Buffer.from('8:origins6'), bstr(Buffer.concat(o6)))
-      parts.push(Buffer.from('5:peers'), bstr(Buffer.concat(v4)))
-      if (v6.length > 0) parts.push(Buffer.from('6:peers6'), bstr(Buffer.concat(v6)))
-      parts.push(Buffer.from('e'))
-      return Buffer.concat(parts)
-    },
+    announce: (params, ip, intervalSeconds, source) => encodeAnnounce(record(params, ip, source), intervalSeconds),
     stats(infoHash) {
       const s = swarms.get(infoHash)
       return { complete: s?.complete ?? 0, incomplete: s?.incomplete ?? 0, downloaded: s?.downloaded ?? 0 }
@@ -344,7 +357,7 @@ export function createSwarmStore(init: SwarmStoreInit = {}): SwarmStore {
     sweep() {
       const t = now()
       for (const [ih, s] of swarms) {
-        for (const p of [...s.list.items]) if (p.expires <= t) remove(s, p)
+        for (const p of [...s.list.items]) if (p.expires <= t) removePeer(s, p)
         if (s.list.items.length === 0) swarms.delete(ih)
       }
     },

@@ -6,13 +6,13 @@ import {
   MAX_FOLLOWS,
   NO_FAILPOINTS,
   type Failpoints,
-  BundleConflictError,
   digestHex,
   fromSystemError,
   NotFoundError,
   VersionConflictError,
   type Digest,
 } from '../core/index.js'
+import { channelMove, mergeBundle, reportRecord } from './store-records.js'
 
 /** Version of every stored record's shape; bump with a migration. */
 export const RECORD_SCHEMA = 1
@@ -214,26 +214,7 @@ export function createTrackerStore(init: TrackerStoreInit): TrackerStore {
 
     putBundle: (b) =>
       exclusive(async () => {
-        const existing = await get<BundleRecord>(K.bundle(b.digest))
-        if (existing && (existing.infoHash !== b.infoHash || existing.size !== b.size)) {
-          throw new BundleConflictError(`Cannot register bundle ${b.digest}: it is registered with infohash ${existing.infoHash} and size ${existing.size}`, {
-            details: { digest: b.digest },
-          })
-        }
-        const seeders = new Set(existing?.seeders ?? [])
-        if (b.seeder) seeders.add(b.seeder)
-        const record: BundleRecord = {
-          schema: RECORD_SCHEMA,
-          digest: b.digest,
-          size: b.size,
-          infoHash: b.infoHash,
-          pieceLength: b.pieceLength,
-          webSeeds: [...new Set([...(existing?.webSeeds ?? []), ...b.webSeeds])],
-          seeders: [...seeders].sort(),
-          registeredAt: existing?.registeredAt ?? now().toISOString(),
-        }
-        const torrent = b.torrent ?? existing?.torrent
-        if (torrent) record.torrent = torrent
+        const record = mergeBundle(await get<BundleRecord>(K.bundle(b.digest)), b, now().toISOString())
         await putAll([
           { key: K.bundle(b.digest), value: record },
           { key: K.infoHash(b.infoHash), value: b.digest },
@@ -269,24 +250,11 @@ export function createTrackerStore(init: TrackerStoreInit): TrackerStore {
         if (!target) throw new NotFoundError(`Cannot move ${release}@${channel}: version ${version} is not published`, { details: { release, version } })
         const current = await get<ChannelRecord>(K.channel(release, channel))
         const history = await range<RolloutRecord>(`rollout!${release}!${channel}!`)
-        const seq = history.length + 1
-        const at = now().toISOString()
-        const rollout: RolloutRecord = {
-          schema: RECORD_SCHEMA,
-          id: `${release}@${channel}#${seq}`,
-          release,
-          channel,
-          fromVersion: current?.version ?? null,
-          toVersion: version,
-          digest: target.digest,
-          by,
-          at,
-        }
-        const record: ChannelRecord = { schema: RECORD_SCHEMA, release, channel, version, digest: target.digest, rolloutId: rollout.id, movedBy: by, movedAt: at }
+        const { channel: record, rollout } = channelMove({ release, channel, version, by, seq: history.length + 1, at: now().toISOString() }, target, current)
         // One atomic batch: the move and its rollout record exist together or not at all.
         await fp.hit('tracker.move.before-write')
         await putAll([
-          { key: K.rollout(release, channel, seq), value: rollout },
+          { key: K.rollout(release, channel, history.length + 1), value: rollout },
           { key: K.channel(release, channel), value: record },
         ])
         await fp.hit('tracker.move.after-write')
@@ -311,9 +279,7 @@ export function createTrackerStore(init: TrackerStoreInit): TrackerStore {
       const hex = digestHex(r.digest)
       const previous = reports.get(hex)?.get(r.hostId)
       const at = now().toISOString()
-      const record: ReportRecord = { schema: RECORD_SCHEMA, ...r, firstReportAt: previous?.firstReportAt ?? at, at }
-      const runningAt = previous?.runningAt ?? (r.state === 'running' ? at : undefined)
-      if (runningAt) record.runningAt = runningAt
+      const record = reportRecord(r, previous, at)
       // The host's lastSeen is kept in memory only: a report is one synchronous write, not two.
       await fp.hit('tracker.report.before-write')
       await db!.put(key, record, sync)

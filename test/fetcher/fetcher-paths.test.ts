@@ -48,7 +48,7 @@ describe('createFetcher(): paths the swarm tests did not cover (issue 17)', () =
     await writeFile(join(dir, 'trusted.key'), trusted.privateKeyPem)
     await writeFile(join(dir, 'other.key'), other.privateKeyPem)
     const handed: string[] = []
-    await fetcher(s, 'h1', { trustedKeys: parseTrustedKeys(`${trusted.publicKey.line}\n`), handOff: async (b) => void handed.push(b.version) })
+    await fetcher(s, 'h1', { trustedKeys: parseTrustedKeys(`${trusted.publicKey.line}\n`), handOff: { stage: async () => ({ verified: false }), activate: async (b) => void handed.push(b.version), stopAll: async () => {} } })
     const v1 = await s.publish('1', 64 << 10)
     await waitFor('SIGNATURE_MISSING', async () => (await report(s, 'h1', v1.digest)).errorCode === 'SIGNATURE_MISSING', 30_000)
     const v2 = await s.publish('2', 64 << 10, { sign: join(dir, 'other.key') })

@@ -2,9 +2,8 @@ import { randomBytes } from 'node:crypto'
 import { mkdir, writeFile } from 'node:fs/promises'
 import { join } from 'node:path'
 import type { FastifyInstance } from 'fastify'
-import { publish } from '../../src/cli/publish-command.js'
-import { parseTokens } from '../../src/core/index.js'
-import { createSeeder, type Seeder } from '../../src/seeder/index.js'
+import { createApiClient, createSeederApi, createTrackerApi, parsePrivateKey, parseTokens } from '../../src/core/index.js'
+import { createSeeder, publishBundle, type Seeder } from '../../src/seeder/index.js'
 import { buildTracker, createTrackerStore, type TrackerStore } from '../../src/tracker/index.js'
 import { TOKENS, TOKENS_FILE } from './fleet.js'
 
@@ -22,8 +21,6 @@ export interface Stack {
   restartTracker(opts?: { wipe?: boolean }): Promise<void>
   stop(): Promise<void>
 }
-
-const io = { stdout: process.stdout, stderr: process.stderr, env: {} } as never
 
 export async function startStack(dir: string): Promise<Stack> {
   const tokens = parseTokens(TOKENS_FILE)
@@ -53,7 +50,10 @@ export async function startStack(dir: string): Promise<Stack> {
         await writeFile(join(tree, 'payload.bin'), randomBytes(size))
       }
       const channel = opts.channel === null ? undefined : (opts.channel ?? 'prod')
-      const r = await publish(tree, { release: 'app', version, channel, seeder: seederUrl, tracker: trackerUrl, token: TOKENS.publisher, sign: opts.sign, quiet: true, json: true }, io)
+      const client = (url: string, server: 'tracker' | 'seeder') => createApiClient({ url, token: TOKENS.publisher, server })
+      const { readFile } = await import('node:fs/promises')
+      const signingKey = opts.sign ? parsePrivateKey(await readFile(opts.sign, 'utf8')) : undefined
+      const r = await publishBundle(tree, { release: 'app', version, channel, signingKey }, { seeder: createSeederApi(client(seederUrl, 'seeder')), tracker: createTrackerApi(client(trackerUrl, 'tracker'), TOKENS.publisher) })
       return { digest: r.digest, size: r.size }
     },
     async get(path) {

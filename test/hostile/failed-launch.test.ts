@@ -4,9 +4,8 @@ import { mkdir, readdir, writeFile } from 'node:fs/promises'
 import { join } from 'node:path'
 import { Readable } from 'node:stream'
 import { describe, expect, it } from 'vitest'
-import { createHandOff } from '../../src/cli/hand-off.js'
 import { encodeManifest, LaunchFailedError, packBundleToFile, verifyBundle, type Digest } from '../../src/core/index.js'
-import { createLauncher, type Agent } from '../../src/launcher/index.js'
+import { createHandOff, createLauncher, type Agent } from '../../src/launcher/index.js'
 import { craftTar } from '../../scripts/make-hostile-corpus.js'
 import { useTempDirs } from '../helpers/temp-dir.js'
 import { writeTree } from '../helpers/tree.js'
@@ -37,10 +36,13 @@ describe('failed launches leave nothing behind (issue 12, medium 4)', () => {
   it('ten failed hand-offs of one bundle keep one image and one checkout, and the previous release stays collectable', async () => {
     const root = await tempDir()
     const agent = failingAgent()
-    const { handOff, launcher } = createHandOff({ root, snapshotter: 'dir', agent })
+    const handOff = createHandOff({ root, snapshotter: 'dir', agent })
+    const { launcher } = handOff
     const b = await bundle({ 'data.bin': 'x'.repeat(100_000) })
     for (let i = 0; i < 10; i++) {
-      await expect(handOff({ path: b.path, digest: b.digest, release: 'web', version: '2' }, () => {})).rejects.toMatchObject({ code: 'LAUNCH_FAILED' })
+      const bundle = { path: b.path, digest: b.digest, release: 'web', version: '2' }
+      await handOff.stage(bundle, () => {})
+      await expect(handOff.activate(bundle, () => {})).rejects.toMatchObject({ code: 'LAUNCH_FAILED' })
     }
     expect(agent.starts).toBe(10)
     const { images, checkouts, active } = await launcher.snapshotter.list()

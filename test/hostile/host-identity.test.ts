@@ -113,7 +113,7 @@ describe('the fetcher trusts nothing in a targets answer (issue 12, high 1 and m
   it('a target digest that is a path (sha256:../../../../x) or not hex is refused as RESPONSE_INVALID before any file or request is made', async () => {
     const dir = await tempDir()
     for (const digest of ['sha256:../../../../../../tmp/shoal-escape', 'sha256:ZZZ', `sha256:${'a'.repeat(64)}/../../x`]) {
-      const { url, asked } = await lyingTracker([{ follow: 'web@prod', version: '1', digest, rolloutId: 'r1' }])
+      const { url, asked } = await lyingTracker([{ follow: 'web@prod', release: 'web', version: '1', digest, rolloutId: 'r1' }])
       const logs: string[] = []
       const f = await fetcherFor(url, dir, logs)
       await waitFor('the answer to be refused', async () => logs.some((l) => l.includes('RESPONSE_INVALID') || l.includes('Cannot use the targets answer')), 10_000)
@@ -129,7 +129,7 @@ describe('the fetcher trusts nothing in a targets answer (issue 12, high 1 and m
 
   it('a well-formed target for a channel the host does not follow is ignored: no torrent is asked for, nothing is run', async () => {
     const dir = await tempDir()
-    const { url, asked } = await lyingTracker([{ follow: 'evil@prod', version: '6.6.6', digest: `sha256:${'e'.repeat(64)}`, rolloutId: 'r1' }])
+    const { url, asked } = await lyingTracker([{ follow: 'evil@prod', release: 'evil', version: '6.6.6', digest: `sha256:${'e'.repeat(64)}`, rolloutId: 'r1' }])
     const logs: string[] = []
     const f = await fetcherFor(url, dir, logs)
     await waitFor('the target to be ignored', async () => logs.some((l) => l.includes('ignoring targets this host does not follow')), 10_000)

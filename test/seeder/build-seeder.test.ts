@@ -4,8 +4,8 @@ import { join } from 'node:path'
 import type { FastifyInstance } from 'fastify'
 import parseTorrent from 'parse-torrent'
 import { afterEach, describe, expect, it } from 'vitest'
-import { parseTokens, type Digest } from '../../src/core/index.js'
-import { buildSeeder, createBundleStore, createOrigin, parseRange } from '../../src/seeder/index.js'
+import { createApiClient, createTrackerApi, parseTokens, type Digest } from '../../src/core/index.js'
+import { buildSeederApp, createBundleStore, createTorrentOffers, parseRange } from '../../src/seeder/index.js'
 import { buildTracker, createTrackerStore } from '../../src/tracker/index.js'
 import { useTempDirs } from '../helpers/temp-dir.js'
 
@@ -33,8 +33,9 @@ async function stack(): Promise<{ seeder: FastifyInstance; seederUrl: string; tr
   const store = createBundleStore({ dataDir })
   await store.start()
   // Web seed URLs are only recorded here, not fetched, so the public URL's port does not matter.
-  const origin = createOrigin({ store, dataDir, publicUrl: 'http://127.0.0.1:0', name: 'origin-1', tracker: { url: trackerUrl, token: SEED } })
-  const seeder = await buildSeeder({ store, tokens, origin })
+  const trackerApi = createTrackerApi(createApiClient({ url: trackerUrl, token: SEED, server: 'tracker' }), SEED)
+  const offers = createTorrentOffers({ store, dataDir, publicUrl: 'http://127.0.0.1:0', name: 'origin-1', tracker: trackerApi })
+  const seeder = await buildSeederApp({ store, tokens, offers })
   const seederUrl = await seeder.listen({ port: 0, host: '127.0.0.1' })
   closers.push(() => seeder.close())
   return { seeder, seederUrl, tracker, dataDir }
@@ -43,7 +44,7 @@ async function stack(): Promise<{ seeder: FastifyInstance; seederUrl: string; tr
 const upload = (url: string, digest: string, body: Buffer, token = PUB) =>
   fetch(`${url}/v1/bundles/${digest}`, { method: 'PUT', headers: { authorization: `Bearer ${token}`, 'content-type': 'application/octet-stream' }, body })
 
-describe('buildSeeder()', () => {
+describe('buildSeederApp()', () => {
   it('an upload is stored, its private torrent registered with the tracker, and served as a web seed with Range', async () => {
     const { seederUrl, tracker } = await stack()
     const data = randomBytes(700_000)

@@ -2,9 +2,8 @@ import { randomBytes } from 'node:crypto'
 import { mkdir, writeFile } from 'node:fs/promises'
 import { join } from 'node:path'
 import { afterEach, describe, expect, it } from 'vitest'
-import { publish } from '../../src/cli/publish-command.js'
-import { parseTokens } from '../../src/core/index.js'
-import { createSeeder } from '../../src/seeder/index.js'
+import { createApiClient, createSeederApi, createTrackerApi, parseTokens } from '../../src/core/index.js'
+import { createSeeder, publishBundle } from '../../src/seeder/index.js'
 import { buildTracker, createTrackerStore } from '../../src/tracker/index.js'
 import { TOKENS, TOKENS_FILE, waitFor } from '../helpers/fleet.js'
 import { useTempDirs } from '../helpers/temp-dir.js'
@@ -39,8 +38,8 @@ describe('the seeder registers what it holds once the tracker is back (issue 17)
     const tree = join(dir, 'tree')
     await mkdir(tree)
     await writeFile(join(tree, 'f.bin'), randomBytes(100_000))
-    const io = { stdout: process.stdout, stderr: process.stderr, env: {} } as never
-    const b = await publish(tree, { release: 'app', version: '1', seeder: seederUrl, tracker: first.url, token: TOKENS.publisher, quiet: true, json: true }, io)
+    const client = (url: string, server: 'tracker' | 'seeder') => createApiClient({ url, token: TOKENS.publisher, server })
+    const b = await publishBundle(tree, { release: 'app', version: '1' }, { seeder: createSeederApi(client(seederUrl, 'seeder')), tracker: createTrackerApi(client(first.url, 'tracker'), TOKENS.publisher) })
     await s1.stop()
     const port = Number(new URL(first.url).port)
     await first.close() // the tracker is gone (and will come back without this bundle)

@@ -36,6 +36,22 @@ async function tracker(logLines?: string[]): Promise<FastifyInstance> {
   return app
 }
 
+/** Every METHOD /path fastify routes (HEAD aside), read from its printed route tree, in OpenAPI's {param} spelling. */
+function routesOf(app: FastifyInstance): string[] {
+  const out: string[] = []
+  const stack: string[] = []
+  for (const line of app.printRoutes({ commonPrefix: false }).split('\n')) {
+    const m = /^([│ ]*)[└├]── (\S+)(?: \(([A-Z, ]+)\))?$/.exec(line)
+    if (!m) continue
+    const depth = m[1]!.length / 4
+    stack.length = depth
+    const path = (stack[depth - 1] ?? '').replace(/\/$/, '') + (depth === 0 || m[2]!.startsWith('/') ? '' : '/') + m[2]!
+    stack[depth] = path
+    for (const method of (m[3] ?? '').split(', ')) if (method && method !== 'HEAD') out.push(`${method} ${path.replace(/:(\w+)/g, '{$1}')}`)
+  }
+  return out
+}
+
 const auth = (role: keyof typeof TOKENS) => ({ authorization: `Bearer ${TOKENS[role]}` })
 
 async function publish(app: FastifyInstance, version: string, digest: string): Promise<void> {
@@ -123,7 +139,7 @@ describe('tracker API', () => {
     await app.inject({ method: 'PUT', url: '/v1/channels/web/prod', headers: auth('publisher'), payload: { version: '1' } })
     await app.inject({ method: 'PUT', url: '/v1/hosts/h1', headers: auth('host'), payload: { follows: ['web@prod'] } })
     const first = (await app.inject({ url: '/v1/hosts/h1/targets', headers: auth('host') })).json()
-    expect(first.targets).toEqual([{ follow: 'web@prod', version: '1', digest: D1, rolloutId: 'web@prod#1' }])
+    expect(first.targets).toEqual([{ follow: 'web@prod', release: 'web', version: '1', digest: D1, rolloutId: 'web@prod#1' }])
     // Held: the response cannot arrive before the move, because the etag is unchanged until then.
     let answered = false
     const held = app.inject({ url: `/v1/hosts/h1/targets?since=${encodeURIComponent(first.etag)}&wait=10`, headers: auth('host') }).then((r) => {
@@ -165,6 +181,32 @@ describe('tracker API', () => {
     const big = await app.inject({ method: 'PUT', url: '/v1/releases/web/versions/2', headers: { ...auth('publisher'), 'content-type': 'application/json' }, payload: JSON.stringify({ digest: D1, signature: 'x'.repeat(2 << 20) }) })
     expect(big.statusCode).toBe(413)
     expect(big.json()).toMatchObject({ code: 'REQUEST_INVALID' })
+  })
+
+  it('/openapi.json gives every route an answer schema, and every route the server has is in it (or a known wire route)', async () => {
+    const app = await tracker()
+    const doc = (await app.inject({ url: '/openapi.json' })).json() as { paths: Record<string, Record<string, { responses?: Record<string, { content?: Record<string, { schema?: unknown }>; description?: string }> }>> }
+    const documented = new Set<string>()
+    for (const [path, methods] of Object.entries(doc.paths)) {
+      for (const [method, op] of Object.entries(methods)) {
+        documented.add(`${method.toUpperCase()} ${path}`)
+        const ok = Object.entries(op.responses ?? {}).filter(([status]) => /^2/.test(status))
+        expect(ok.length, `${method} ${path} declares no 2xx answer`).toBeGreaterThan(0)
+        for (const [status, r] of ok) {
+          // 204 has no body; every other answer says what its body is.
+          if (status !== '204') expect(Object.values(r.content ?? {}).some((c) => c.schema !== undefined), `${method} ${path} ${status} has no schema`).toBe(true)
+        }
+      }
+    }
+    // Routes the server really has, from fastify's own table: each is documented, or is one
+    // of the BitTorrent/Prometheus/page routes whose wire format is not JSON.
+    const wire = new Set(['GET /announce/{passkey}', 'GET /scrape/{passkey}', 'GET /metrics', 'GET /openapi.json', 'GET /'])
+    const missing: string[] = []
+    for (const route of routesOf(app)) if (!documented.has(route) && !wire.has(route)) missing.push(route)
+    expect(routesOf(app)).toContain('PUT /v1/hosts/{host}')
+    expect(routesOf(app)).toContain('GET /v1/bundles/{digest}/torrent')
+    expect(missing).toEqual([])
+    expect(documented.size).toBeGreaterThan(15)
   })
 
   it('/openapi.json documents every /v1 route and /metrics exposes request counters', async () => {

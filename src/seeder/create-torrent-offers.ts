@@ -1,28 +1,12 @@
 import { mkdir, readFile, rm } from 'node:fs/promises'
 import { join } from 'node:path'
 import createTorrent from 'create-torrent'
-import { digestHex, TrackerRefusedError, writeFileAtomically, type Digest } from '../core/index.js'
+import { digestHex, writeFileAtomically, type BundleFacts, type Digest, type Log, type TrackerApi } from '../core/index.js'
 import { openPieceFile, parseTorrentInfo, type SwarmNode } from '../swarm/index.js'
 import type { BundleStore } from './bundle-store.js'
 import { pieceLengthFor } from './bundle-store.js'
 
-export interface TrackerLink {
-  /** Base URL of the tracker (http://host:port). */
-  url: string
-  /** A seeder-role token for the tracker; also the passkey the origin announces with. */
-  token: string
-}
-
-export interface BundleFacts {
-  digest: Digest
-  size: number
-  infoHash: string
-  pieceLength: number
-  webSeed: string
-  created: boolean
-}
-
-export interface OriginInit {
+export interface TorrentOffersInit {
   store: BundleStore
   /** Holds torrents/<hex>.torrent, so a restart does not rehash every bundle. */
   dataDir: string
@@ -30,15 +14,14 @@ export interface OriginInit {
   publicUrl: string | (() => string)
   /** Name this seeder registers bundles under. */
   name: string
-  tracker?: TrackerLink
+  /** The tracker to register bundles with (its announce URL carries the seeder's passkey). */
+  tracker?: TrackerApi
   /** Seeds over the peer wire when given. */
   swarm?: SwarmNode
-  /** HTTP client for the tracker (one that trusts a private CA); default the global fetch. */
-  fetch?: typeof fetch
-  log?: (level: 'info' | 'warn', message: string, fields?: Record<string, unknown>) => void
+  log?: Log
 }
 
-export interface Origin {
+export interface TorrentOffers {
   /** Makes (or loads) the torrent, registers it with the tracker and starts seeding it. */
   offer(digest: Digest, created: boolean): Promise<BundleFacts>
   /** Offers every stored bundle (at start); registrations that fail are retried in the background. */
@@ -58,10 +41,11 @@ function makeTorrent(path: string, name: string, pieceLength: number, webSeed: s
 }
 
 /**
- * The origin's side of every bundle it holds: one torrent each (private, no announce URL, the
- * web seed in url-list), registered with the tracker and seeded in BEP 16 reveal mode.
+ * What the seeder offers for every bundle it holds: one torrent each (private, no announce URL,
+ * the web seed in url-list), registered with the tracker (retried in the background while the
+ * tracker is away) and seeded in BEP 16 reveal mode.
  */
-export function createOrigin(init: OriginInit): Origin {
+export function createTorrentOffers(init: TorrentOffersInit): TorrentOffers {
   const { store, publicUrl, name, tracker, swarm, log = () => {} } = init
   const torrentDir = join(init.dataDir, 'torrents')
   const facts = new Map<string, BundleFacts>()
@@ -71,19 +55,7 @@ export function createOrigin(init: OriginInit): Origin {
   const webSeedOf = (d: Digest): string => `${(typeof publicUrl === 'string' ? publicUrl : publicUrl()).replace(/\/$/, '')}/bundles/${digestHex(d)}.tar`
 
   const register = async (f: BundleFacts, torrent: Buffer): Promise<void> => {
-    if (!tracker) return
-    let r: Response
-    try {
-      r = await (init.fetch ?? fetch)(`${tracker.url.replace(/\/$/, '')}/v1/bundles/${f.digest}`, {
-        method: 'PUT',
-        headers: { authorization: `Bearer ${tracker.token}`, 'content-type': 'application/json' },
-        body: JSON.stringify({ size: f.size, infoHash: f.infoHash, pieceLength: f.pieceLength, webSeeds: [f.webSeed], seeder: name, torrent: torrent.toString('base64') }),
-        signal: AbortSignal.timeout(30_000),
-      })
-    } catch (err) {
-      throw new TrackerRefusedError(`Cannot register bundle ${f.digest} with the tracker: ${(err as Error).message}`, { cause: err, details: { reachable: false } })
-    }
-    if (!r.ok) throw new TrackerRefusedError(`Cannot register bundle ${f.digest} with the tracker: ${r.status} ${await r.text()}`, { details: { status: r.status } })
+    await tracker?.registerBundle(f.digest, { size: f.size, infoHash: f.infoHash, pieceLength: f.pieceLength, webSeeds: [f.webSeed], seeder: name, torrent: torrent.toString('base64') })
   }
 
   const retryLater = (): void => {
@@ -140,7 +112,7 @@ export function createOrigin(init: OriginInit): Origin {
     }
     if (swarm && !swarm.get(info.infoHash)) {
       const file = await openPieceFile(stored.path, info, { complete: true })
-      swarm.add(info, file, { superSeed: true, webSeeds: [], announceUrls: tracker ? [`${tracker.url.replace(/\/$/, '')}/announce/${tracker.token}`] : [] })
+      swarm.add(info, file, { superSeed: true, webSeeds: [], announceUrls: tracker ? [tracker.announceUrl] : [] })
     }
     facts.set(digest, f)
     return f

@@ -48,8 +48,12 @@ describe('createFetcher()', () => {
       follows: ['app@prod'],
       peerPort: 0,
       listenHost: '127.0.0.1',
-      handOff: async () => {
-        handedOn++
+      // A hand-off that stages without hashing (as when the image is installed already): the
+      // fetcher checks the digest itself, and must never activate bytes that fail it.
+      handOff: {
+        stage: async () => ({ verified: false }),
+        activate: async () => void handedOn++,
+        stopAll: async () => {},
       },
       retryMs: { min: 60_000, max: 60_000 },
     })

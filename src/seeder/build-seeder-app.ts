@@ -4,7 +4,11 @@ import Fastify, { type FastifyInstance, type FastifyReply, type FastifyRequest }
 import type { Registry } from 'prom-client'
 import {
   authorize,
+  BundleFactsSchema,
   CONNECTIONS_CHECK_MS,
+  DigestSchema,
+  ERROR_RESPONSES,
+  GcAnswerSchema,
   guardConnections,
   HEADERS_TIMEOUT_MS,
   httpErrorFrom,
@@ -16,14 +20,14 @@ import {
   type TokenTable,
 } from '../core/index.js'
 import type { BundleStore } from './bundle-store.js'
-import type { Origin } from './create-origin.js'
+import type { TorrentOffers } from './create-torrent-offers.js'
 import { parseRange } from './parse-range.js'
 
-export interface BuildSeederOptions {
+export interface BuildSeederAppOptions {
   store: BundleStore
   tokens: TokenTable
   /** Makes torrents, registers and seeds what is uploaded. */
-  origin: Origin
+  offers: TorrentOffers
   /** Runs one retention sweep (POST /v1/gc, admin or publisher token). */
   sweep?: () => Promise<{ removed: string[] }>
   /** Prometheus registry served at /metrics. */
@@ -41,8 +45,8 @@ export interface BuildSeederOptions {
  * 19 web seed (GET /bundles/<hex>.tar with Range); each new bundle goes to the origin, which
  * registers its torrent and seeds it.
  */
-export async function buildSeeder(options: BuildSeederOptions): Promise<FastifyInstance> {
-  const { store, tokens, origin, metrics } = options
+export async function buildSeederApp(options: BuildSeederAppOptions): Promise<FastifyInstance> {
+  const { store, tokens, offers, metrics } = options
   // Headers within HEADERS_TIMEOUT_MS; no bound on the whole request: an upload of a large
   // bundle takes as long as it takes (its bytes keep arriving, or the socket goes idle and closes).
   const serverOptions = { headersTimeout: HEADERS_TIMEOUT_MS, requestTimeout: 0, connectionsCheckingInterval: CONNECTIONS_CHECK_MS, keepAliveTimeout: 65_000 }
@@ -71,7 +75,7 @@ export async function buildSeeder(options: BuildSeederOptions): Promise<FastifyI
 
   if (options.sweep) {
     const sweep = options.sweep
-    app.post('/v1/gc', async (req) => {
+    app.post('/v1/gc', { schema: { response: { 200: GcAnswerSchema, ...ERROR_RESPONSES } } }, async (req) => {
       authorize(tokens, req.headers.authorization, ['publisher'], 'run a retention sweep')
       return sweep()
     })
@@ -83,7 +87,7 @@ export async function buildSeeder(options: BuildSeederOptions): Promise<FastifyI
 
   app.put<{ Params: { digest: Digest } }>(
     '/v1/bundles/:digest',
-    { schema: { params: Type.Object({ digest: Type.String({ pattern: '^sha256:[0-9a-f]{64}$' }) }) } },
+    { schema: { params: Type.Object({ digest: DigestSchema }), response: { 200: BundleFactsSchema, 201: BundleFactsSchema, ...ERROR_RESPONSES } } },
     async (req, reply) => {
       authorize(tokens, req.headers.authorization, ['publisher'], 'accept upload')
       if (!req.headers['content-type']?.startsWith('application/octet-stream')) {
@@ -91,7 +95,7 @@ export async function buildSeeder(options: BuildSeederOptions): Promise<FastifyI
       }
       const declared = req.headers['content-length'] === undefined ? undefined : Number(req.headers['content-length'])
       const result = await store.put(req.body as Readable, req.params.digest, { maxBytes: declared })
-      const f = await origin.offer(req.params.digest, result.created)
+      const f = await offers.offer(req.params.digest, result.created)
       void reply.status(result.created ? 201 : 200)
       return f
     },

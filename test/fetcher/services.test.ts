@@ -1,7 +1,8 @@
 import { join } from 'node:path'
 import { describe, expect, it, vi } from 'vitest'
 import { parseTokens } from '../../src/core/index.js'
-import { createFetcher, createReporter, type HostReport, type TrackerClient } from '../../src/fetcher/index.js'
+import type { HostReport } from '../../src/core/index.js'
+import { createFetcher, createReporter, type ReportSink } from '../../src/fetcher/index.js'
 import { createSeeder } from '../../src/seeder/index.js'
 import { TOKENS, waitFor } from '../helpers/fleet.js'
 import { useTempDirs } from '../helpers/temp-dir.js'
@@ -43,7 +44,7 @@ describe('createReporter()', () => {
           }
           sent.push(r)
         },
-      } as unknown as TrackerClient
+      } as ReportSink
       const reporter = createReporter({ client, hostId: 'h1', intervalMs: 1000 })
       const d = 'sha256:' + 'a'.repeat(64)
       const e = 'sha256:' + 'b'.repeat(64)

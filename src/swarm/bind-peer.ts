@@ -1,0 +1,55 @@
+import { PeerProtocolError, type ShoalError } from '../core/index.js'
+import type { Downloader } from './downloader.js'
+import { encodeBitfield } from './piece-scheduler.js'
+import type { Peer, SessionContext } from './session-context.js'
+import type { Uploader } from './uploader.js'
+
+/**
+ * A new peer's wire events, bound to the torrent: what it holds (bitfield, HAVE) feeds the
+ * scheduler, the rack counts and the origin's reveal, and keeps requests flowing; its requests go
+ * to the uploader. Then it is told what this side holds: the origin reveals a few pieces (BEP 16),
+ * a host sends its bitfield.
+ */
+export function bindPeer(ctx: SessionContext, peer: Peer, parts: { downloader: Downloader; uploader: Uploader; violation: (peer: Peer, err: ShoalError) => void }): void {
+  const { wire } = peer
+  const { sched, near, info, superSeed } = ctx
+  const { downloader, uploader } = parts
+  const reveal = (): void => {
+    if (!superSeed || wire.destroyed) return
+    for (const i of superSeed.reveal(peer.key, peer.has, (j) => sched.availability(j))) wire.have(i)
+  }
+  const updateInterest = (): void => {
+    if (sched.missing === 0) return wire.uninterested()
+    for (let i = 0; i < info.pieceCount; i++) {
+      if (!sched.has(i) && peer.has(i)) return wire.interested()
+    }
+    wire.uninterested()
+  }
+  wire.on('bitfield', () => {
+    sched.addPeer(peer.has, 1)
+    if (!peer.origin) near.addPeer(peer.distance, peer.has, 1)
+    updateInterest()
+    reveal()
+    downloader.fill(peer)
+  })
+  wire.on('have', (i: number) => {
+    if (i >= info.pieceCount) return parts.violation(peer, new PeerProtocolError(`Peer ${peer.addr} announced piece ${i} of ${info.pieceCount}`))
+    sched.addAvailability(i)
+    // The origin is near to everyone but serves only what no peer holds: its pieces are not
+    // copies the rack can fetch from, so they do not count as near.
+    if (!peer.origin) near.add(peer.distance, i)
+    downloader.peerHas(peer, i)
+    superSeed?.peerHas(peer.key, i)
+    if (!sched.has(i)) wire.interested()
+    reveal()
+    downloader.fill(peer)
+  })
+  wire.on('unchoke', () => downloader.fill(peer))
+  // Without BEP 6, a choke drops every request in flight; their callbacks requeue them.
+  wire.on('interested', () => wire.unchoke())
+  wire.on('request', (i: number, offset: number, length: number, respond: (err: Error | null, block?: Uint8Array) => void) => uploader.serve(peer, i, offset, length, respond))
+  wire.on('timeout', () => ctx.log('warn', 'peer request timed out', { peer: peer.addr }))
+  if (superSeed) reveal()
+  else if (ctx.counters.bytesDone > 0) wire.bitfield(encodeBitfield(ctx.stored))
+  ctx.events.emit('peer', { addr: peer.addr, origin: peer.origin })
+}

@@ -1,0 +1,52 @@
+import type { FastifyInstance } from 'fastify'
+import type { Failpoints } from '../core/index.js'
+import { buildTracker, type BuildTrackerOptions } from './build-tracker.js'
+import { createTrackerStore, type TrackerStore } from './tracker-store.js'
+
+export interface TrackerInit extends Omit<BuildTrackerOptions, 'store'> {
+  /** Where the registry (level) lives. */
+  dataDir: string
+  /** TCP port (default 7700; 0 picks one). */
+  port?: number
+  /** Address to listen on (default 127.0.0.1). */
+  host?: string
+  /** Crash points for tests (see core/failpoints). */
+  failpoints?: Failpoints
+}
+
+export interface Tracker {
+  /** Opens the store and listens; resolves with the URL (and the UDP port when served). */
+  start(): Promise<{ url: string; udpPort: number | undefined }>
+  /** Ends held long-polls and streams, closes the server, then the store (idempotent). */
+  stop(): Promise<void>
+  /** The fastify app, once started (tests may inject() into it). */
+  readonly app: FastifyInstance
+  readonly store: TrackerStore
+}
+
+/** The tracker daemon as a service: store and app, started in that order and stopped in reverse. What the CLI, the demo and tests run. */
+export function createTracker(init: TrackerInit): Tracker {
+  const { dataDir, port = 7700, host = '127.0.0.1', failpoints, ...options } = init
+  const store = createTrackerStore({ dataDir, failpoints })
+  let app: FastifyInstance | undefined
+  let stopping: Promise<void> | undefined
+  return {
+    store,
+    get app() {
+      if (!app) throw new RangeError('the tracker is not started')
+      return app
+    },
+    async start() {
+      await store.start()
+      app = await buildTracker({ ...options, store })
+      const url = await app.listen({ port, host })
+      return { url, udpPort: app.udpPort?.() }
+    },
+    stop() {
+      return (stopping ??= (async () => {
+        await app?.close()
+        await store.stop()
+      })())
+    },
+  }
+}

@@ -1,0 +1,157 @@
+import { once } from 'node:events'
+import { Type } from '@sinclair/typebox'
+import type { FastifyInstance } from 'fastify'
+import { Counter } from 'prom-client'
+import {
+  checkActsForHost,
+  DigestSchema,
+  ERROR_RESPONSES,
+  HostListSchema,
+  HostRecordSchema,
+  HostRegistrationSchema,
+  HostReportSchema,
+  LimitReachedError,
+  NameSchema,
+  ReportRecordSchema,
+  TargetsAnswerSchema,
+  type Digest,
+  type HostRegistration,
+  type Target,
+} from '../../core/index.js'
+import { notFound, type TrackerContext } from '../tracker-context.js'
+import type { HostRecord } from '../tracker-store.js'
+
+const H = Type.Object({ host: NameSchema('host') })
+type ReportBody = typeof HostReportSchema.static
+
+/**
+ * Hosts: registration (labels, follows), reports, and the targets long-poll. A host token acts
+ * only for the host it names: every route here under /v1/hosts/:host checks it.
+ */
+export function hostRoutes(app: FastifyInstance, ctx: TrackerContext): void {
+  const { store, limits } = ctx
+  const reportsCounter = new Counter({ name: 'shoal_tracker_reports_total', help: 'Host reports accepted, by state', labelNames: ['state'], registers: [ctx.metrics] })
+  app.addHook('preHandler', async (req) => {
+    const host = (req.params as { host?: string } | undefined)?.host
+    if (req.principal && host !== undefined) checkActsForHost(req.principal, host)
+  })
+
+  app.put<{ Params: { host: string }; Body: HostRegistration }>(
+    '/v1/hosts/:host',
+    { config: { roles: ['host'] }, schema: { params: H, body: HostRegistrationSchema, response: { 200: HostRecordSchema, ...ERROR_RESPONSES } } },
+    async (req) => {
+      if (!(await store.getHost(req.params.host)) && (await store.hostCount()) >= limits.maxHosts) {
+        throw new LimitReachedError(`Cannot register host ${req.params.host}: the registry holds ${limits.maxHosts} hosts (the tracker's --max-hosts)`, { details: { maxHosts: limits.maxHosts } })
+      }
+      return store.putHost({ id: req.params.host, labels: req.body.labels, follows: req.body.follows })
+    },
+  )
+
+  /**
+   * Every host with, per channel it follows, the state it reported for that channel's current
+   * target (pending when it has not reported one), so `shoal hosts --state failed` is one call.
+   */
+  app.get('/v1/hosts', { config: { roles: ['viewer'] }, schema: { response: { 200: HostListSchema, ...ERROR_RESPONSES } } }, async () => {
+    const channels = new Map((await store.listChannels()).map((c) => [`${c.release}@${c.channel}`, c]))
+    const hosts = await Promise.all(
+      (await store.listHosts()).map(async (h) => ({
+        ...h,
+        targets: await Promise.all(
+          h.follows.map(async (f) => {
+            const ch = channels.get(f)
+            const r = ch ? await store.getReport(h.id, ch.digest) : undefined
+            return { follow: f, version: ch?.version ?? null, digest: ch?.digest ?? null, state: ch ? (r?.state ?? 'pending') : null, errorCode: r?.errorCode ?? null, bytesDone: r?.bytesDone ?? 0, at: r?.at ?? null }
+          }),
+        ),
+      })),
+    )
+    return { hosts }
+  })
+
+  app.post<{ Params: { host: string }; Body: ReportBody }>(
+    '/v1/hosts/:host/reports',
+    { config: { roles: ['host'] }, schema: { params: H, body: HostReportSchema, response: { 200: ReportRecordSchema, ...ERROR_RESPONSES } } },
+    async (req) => {
+      const host = (await store.getHost(req.params.host)) ?? notFound(`host ${req.params.host} (register it with PUT /v1/hosts/${req.params.host} first)`)
+      const b = req.body
+      const report = await store.putReport({
+        hostId: host.id,
+        digest: b.digest as Digest,
+        state: b.state,
+        bytesDone: b.bytesDone,
+        bytesFromPeers: b.bytesFromPeers,
+        bytesFromOrigin: b.bytesFromOrigin,
+        peers: b.peers,
+        rate: b.rate,
+        ...(b.errorCode ? { errorCode: b.errorCode } : {}),
+        ...(b.message ? { message: b.message } : {}),
+      })
+      reportsCounter.inc({ state: b.state })
+      ctx.changes.emit('report', b.digest)
+      return report
+    },
+  )
+  app.get<{ Params: { host: string; digest: Digest } }>(
+    '/v1/hosts/:host/reports/:digest',
+    { config: { roles: ['viewer', 'host'] }, schema: { params: Type.Object({ host: NameSchema('host'), digest: DigestSchema }), response: { 200: ReportRecordSchema, ...ERROR_RESPONSES } } },
+    async (req) => (await store.getReport(req.params.host, req.params.digest)) ?? notFound(`report of ${req.params.host} for ${req.params.digest}`),
+  )
+
+  /**
+   * A host's targets: what it follows, each with the release, version, digest and signature it
+   * needs. With `since` (the etag of the targets it has), the request is held until they change
+   * or `wait` seconds pass (long-poll), so hosts learn of a move at once without polling fast.
+   */
+  app.get<{ Params: { host: string }; Querystring: { since?: string; wait?: number } }>(
+    '/v1/hosts/:host/targets',
+    {
+      config: { roles: ['host'] },
+      schema: {
+        params: H,
+        querystring: Type.Object({ since: Type.Optional(Type.String({ maxLength: 20_000 })), wait: Type.Optional(Type.Integer({ minimum: 0, maximum: 300 })) }, { additionalProperties: false }),
+        response: { 200: TargetsAnswerSchema, ...ERROR_RESPONSES },
+      },
+    },
+    async (req, reply) => {
+      const host = (await store.getHost(req.params.host)) ?? notFound(`host ${req.params.host}`)
+      let current = await targetsOf(ctx, host)
+      const wait = Math.min(req.query.wait ?? 0, limits.maxWatchSeconds)
+      if (req.query.since !== undefined && req.query.since === current.etag && wait > 0) {
+        const ac = new AbortController()
+        const timer = setTimeout(() => ac.abort(), wait * 1000)
+        // The response's 'close' fires when the client goes away (the request's fires as soon
+        // as its body is read); a closing server ends every held request at once.
+        reply.raw.once('close', () => ac.abort())
+        const onShutdown = (): void => ac.abort()
+        ctx.shuttingDown.addEventListener('abort', onShutdown, { once: true })
+        ac.signal.addEventListener('abort', () => ctx.shuttingDown.removeEventListener('abort', onShutdown), { once: true })
+        try {
+          while (current.etag === req.query.since && !ac.signal.aborted) {
+            await once(ctx.changes, 'change', { signal: ac.signal }).catch(() => {})
+            current = await targetsOf(ctx, host)
+          }
+        } finally {
+          clearTimeout(timer)
+        }
+      }
+      void reply.header('etag', current.etag)
+      return current
+    },
+  )
+}
+
+/** A host's current targets and their etag. */
+async function targetsOf(ctx: TrackerContext, host: HostRecord): Promise<{ targets: Target[]; etag: string }> {
+  const targets: Target[] = []
+  for (const f of host.follows) {
+    const [release, channel] = f.split('@') as [string, string]
+    const ch = await ctx.store.getChannel(release, channel)
+    if (!ch) continue
+    const v = await ctx.store.getVersion(release, ch.version)
+    targets.push({ follow: f, release, version: ch.version, digest: ch.digest, rolloutId: ch.rolloutId, ...(v?.signature !== undefined ? { signature: v.signature } : {}) })
+  }
+  // The digest is part of it: rollout ids start again at #1 on a tracker that lost its state,
+  // and a host holding the old etag would then never see the new target.
+  const etag = targets.map((t) => `${t.follow}=${t.rolloutId}:${t.digest.slice(7, 23)}`).join(',')
+  return { targets, etag }
+}

@@ -1,0 +1,76 @@
+import { Type } from '@sinclair/typebox'
+import type { FastifyInstance } from 'fastify'
+import { Gauge } from 'prom-client'
+import { ERROR_RESPONSES, LimitReachedError, NameSchema, RolloutStatusSchema } from '../../core/index.js'
+import { openEventStream } from '../event-stream.js'
+import { createStatusFeed, type StatusFeed } from '../status-feed.js'
+import type { TrackerContext } from '../tracker-context.js'
+
+const RC = Type.Object({ release: NameSchema('release'), channel: NameSchema('channel') })
+
+/**
+ * Where rollouts stand: the status (shared computation, see createStatusCache), the same as
+ * server-sent events (one feed per watched channel, shared by its streams; backpressure per
+ * stream, see openEventStream), and the rollout gauge for /metrics.
+ */
+export function rolloutRoutes(app: FastifyInstance, ctx: TrackerContext): void {
+  const { store, limits } = ctx
+  let openStreams = 0
+  const feeds = new Map<string, StatusFeed>()
+  ctx.changes.on('change', () => {
+    for (const f of feeds.values()) f.changed()
+  })
+  ctx.changes.on('report', (digest: string) => {
+    for (const f of feeds.values()) f.changed(digest)
+  })
+  ctx.shuttingDown.addEventListener('abort', () => {
+    for (const f of [...feeds.values()]) f.close()
+    feeds.clear()
+  })
+
+  new Gauge({
+    name: 'shoal_tracker_rollout_hosts',
+    help: 'Hosts following each channel, by the state of their report for its current target',
+    labelNames: ['release', 'channel', 'state'],
+    registers: [ctx.metrics],
+    async collect() {
+      this.reset()
+      for (const ch of await store.listChannels()) {
+        const st = await ctx.statusOf(ch.release, ch.channel)
+        for (const [state, n] of Object.entries(st.byState)) this.set({ release: ch.release, channel: ch.channel, state }, n)
+      }
+    },
+  })
+
+  app.get<{ Params: { release: string; channel: string } }>(
+    '/v1/rollouts/:release/:channel/status',
+    { config: { roles: ['viewer', 'publisher'] }, schema: { params: RC, response: { 200: RolloutStatusSchema, ...ERROR_RESPONSES } } },
+    async (req) => ctx.statusOf(req.params.release, req.params.channel),
+  )
+
+  /**
+   * The same status as server-sent events: one `status` event at once, then one whenever a
+   * report or a channel move changes it, at most every statusCacheMs, and a comment line every
+   * 15 s so proxies keep the stream open. Dashboards and `rollout status --watch` use it.
+   */
+  app.get<{ Params: { release: string; channel: string } }>(
+    '/v1/rollouts/:release/:channel/events',
+    { config: { roles: ['viewer', 'publisher'] }, schema: { params: RC, response: { 200: { description: 'text/event-stream of `status` events (RolloutStatus)', type: 'string' }, ...ERROR_RESPONSES } } },
+    async (req, reply) => {
+      const { release, channel } = req.params
+      if (openStreams >= limits.maxStreams) throw new LimitReachedError(`Cannot open an event stream: ${limits.maxStreams} are open (the tracker's --max-streams)`, { details: { maxStreams: limits.maxStreams } })
+      const first = await ctx.statusOf(release, channel) // a 404 before the stream starts
+      reply.hijack()
+      openStreams++
+      const stream = openEventStream(reply.raw, { stallMs: limits.streamStallMs })
+      stream.onEnd(() => openStreams--)
+      const key = `${release}@${channel}`
+      let feed = feeds.get(key)
+      if (!feed) {
+        feed = createStatusFeed({ read: (notBefore) => ctx.statusOf(release, channel, notBefore), intervalMs: Math.max(limits.statusCacheMs, 50), onIdle: () => feeds.delete(key) })
+        feeds.set(key, feed)
+      }
+      feed.add(stream, JSON.stringify(first))
+    },
+  )
+}
