@@ -9,10 +9,10 @@ import { fileURLToPath } from 'node:url'
 
 export const MODULES: Array<{ name: string; mutate: string[]; tests: string[] }> = [
   { name: 'bundle verification', mutate: ['src/core/verify-bundle.ts'], tests: ['test/core/verify-bundle.test.ts', 'test/core/verify-bundle-edges.test.ts', 'test/core/hostile-corpus.test.ts', 'test/hostile/host-inputs.test.ts'] },
-  { name: 'manifest rules', mutate: ['src/core/manifest.ts', 'src/core/bundle-path.ts'], tests: ['test/core/manifest.test.ts', 'test/core/verify-bundle.test.ts', 'test/core/hostile-corpus.test.ts'] },
-  { name: 'extraction', mutate: ['src/launcher/extract-bundle.ts', 'src/launcher/entry-writer.ts'], tests: ['test/launcher/extract-bundle.test.ts', 'test/launcher/entry-writer.test.ts'] },
-  { name: 'activation', mutate: ['src/launcher/create-launcher.ts'], tests: ['test/launcher/launcher.test.ts', 'test/launcher/activation.test.ts', 'test/hostile/failed-launch.test.ts'] },
-  { name: 'tracker store', mutate: ['src/tracker/tracker-store.ts'], tests: ['test/tracker/tracker-store.test.ts', 'test/tracker/tracker-api.test.ts'] },
+  { name: 'manifest rules', mutate: ['src/core/manifest.ts', 'src/core/bundle-path.ts'], tests: ['test/core/manifest.test.ts', 'test/core/manifest-edges.test.ts', 'test/core/verify-bundle.test.ts', 'test/core/hostile-corpus.test.ts'] },
+  { name: 'extraction', mutate: ['src/launcher/extract-bundle.ts', 'src/launcher/entry-writer.ts'], tests: ['test/launcher/extract-bundle.test.ts', 'test/launcher/entry-writer.test.ts', 'test/launcher/extract-edges.test.ts'] },
+  { name: 'activation', mutate: ['src/launcher/create-launcher.ts', 'src/launcher/collect-garbage.ts'], tests: ['test/launcher/launcher.test.ts', 'test/launcher/activation.test.ts', 'test/hostile/failed-launch.test.ts'] },
+  { name: 'tracker store', mutate: ['src/tracker/tracker-store.ts', 'src/tracker/store-records.ts'], tests: ['test/tracker/tracker-store.test.ts', 'test/tracker/tracker-api.test.ts'] },
   { name: 'auth', mutate: ['src/core/tokens.ts'], tests: ['test/core/tokens.test.ts', 'test/hostile/host-identity.test.ts'] },
   { name: 'piece verification', mutate: ['src/swarm/torrent-info.ts', 'src/swarm/piece-file.ts'], tests: ['test/swarm/torrent-info.test.ts', 'test/swarm/piece-file.test.ts'] },
   { name: 'piece scheduler', mutate: ['src/swarm/piece-scheduler.ts'], tests: ['test/swarm/piece-scheduler.test.ts', 'test/swarm/topology.test.ts'] },
