@@ -16,6 +16,7 @@ export const FAILPOINT_NAMES = {
   'launcher.activate.previous-moved': '`previous` points at the old activation, before `current` moves',
   'launcher.swap.linked': 'the new pointer exists under a temporary name, before the rename that swaps it in',
   'launcher.activate.current-moved': '`current` points at the new activation',
+  'tracker.store.disk': 'a registry write is on its way to the disk (a stall here is a slow disk)',
   'tracker.report.before-write': 'a host report is accepted, before it is written',
   'tracker.report.after-write': 'a host report is durable, before the reply',
   'tracker.move.before-write': 'a channel move is checked, before it is written',

@@ -168,11 +168,19 @@ export function createTrackerStore(init: TrackerStoreInit): TrackerStore {
     for await (const v of db!.values({ gt: prefix, lt: `${prefix}\xff` })) out.push(v as T)
     return out
   }
-  const putAll = (ops: Array<{ key: string; value: unknown }>): Promise<void> =>
-    db!.batch(
+  // Every write goes through these two, past the 'tracker.store.disk' point: stalled, it is a
+  // slow disk, and nothing may be acknowledged until the write has landed.
+  const put = async (key: string, value: unknown): Promise<void> => {
+    await fp.hit('tracker.store.disk')
+    await db!.put(key, value, sync)
+  }
+  const putAll = async (ops: Array<{ key: string; value: unknown }>): Promise<void> => {
+    await fp.hit('tracker.store.disk')
+    await db!.batch(
       ops.map((o) => ({ type: 'put' as const, key: o.key, value: o.value })),
       sync,
     )
+  }
   // Serialises read-modify-write sequences (version immutability, channel moves).
   let queue: Promise<unknown> = Promise.resolve()
   const exclusive = <T>(fn: () => Promise<T>): Promise<T> => {
@@ -237,7 +245,7 @@ export function createTrackerStore(init: TrackerStoreInit): TrackerStore {
           return { record: existing, created: false }
         }
         const record: VersionRecord = { schema: RECORD_SCHEMA, ...v, publishedAt: now().toISOString() }
-        await db!.put(K.version(v.release, v.version), record, sync)
+        await put(K.version(v.release, v.version), record)
         return { record, created: true }
       }),
     getVersion: (r, v) => get<VersionRecord>(K.version(r, v)),
@@ -266,7 +274,7 @@ export function createTrackerStore(init: TrackerStoreInit): TrackerStore {
 
     async putHost(h) {
       const record: HostRecord = { schema: RECORD_SCHEMA, ...h, lastSeen: now().toISOString() }
-      await db!.put(K.host(h.id), record, sync)
+      await put(K.host(h.id), record)
       hosts.set(h.id, record)
       return record
     },
@@ -282,7 +290,7 @@ export function createTrackerStore(init: TrackerStoreInit): TrackerStore {
       const record = reportRecord(r, previous, at)
       // The host's lastSeen is kept in memory only: a report is one synchronous write, not two.
       await fp.hit('tracker.report.before-write')
-      await db!.put(key, record, sync)
+      await put(key, record)
       await fp.hit('tracker.report.after-write')
       if (!reports.has(hex)) reports.set(hex, new Map())
       reports.get(hex)!.set(r.hostId, record)
