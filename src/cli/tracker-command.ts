@@ -1,12 +1,13 @@
 import { resolve } from 'node:path'
 import type { Command } from 'commander'
-import { parseFailpoints, parseTokens, readTlsFiles } from '../core/index.js'
+import { parseFailpoints, parseTokens, readTlsFiles, UsageError } from '../core/index.js'
 import { readText, untilSignal, type CliIo } from './cli-context.js'
 import { createLogLine } from './log-line.js'
 import { reloadTlsOnHangup, tlsFilesOf, withTlsOptions } from './tls-options.js'
 
 interface TrackerOptions {
-  dataDir: string
+  dataDir?: string
+  store?: string
   port: string
   host: string
   tokens: string
@@ -25,7 +26,8 @@ export function registerTracker(program: Command, io: CliIo): void {
   const cmd = program
     .command('tracker')
     .description('Run the tracker: release registry, channels, rollouts and host reports (HTTP API under /v1)')
-    .requiredOption('--data-dir <dir>', 'where the registry (level) lives')
+    .option('--data-dir <dir>', 'where the registry lives on this box (shorthand for --store level:DIR)')
+    .option('--store <spec>', 'level:DIR, or postgres://user@host:port/db for several replicas over one PostgreSQL (also $SHOAL_STORE, which keeps a password out of ps)')
     .requiredOption('--tokens <file>', 'bearer tokens, one "role token [name]" per line (host tokens name their host; "host-key KEY" accepts derived host tokens)')
     .option('--port <port>', 'TCP port (0 picks one)', '7700')
     .option('--host <addr>', 'address to listen on', '127.0.0.1')
@@ -42,8 +44,10 @@ export function registerTracker(program: Command, io: CliIo): void {
     const tokens = parseTokens(tokensText)
     const tlsFiles = tlsFilesOf(opts)
     const { createTracker } = await import('../tracker/index.js')
+    const store = opts.store ?? io.env.SHOAL_STORE ?? (opts.dataDir === undefined ? undefined : `level:${resolve(opts.dataDir)}`)
+    if (store === undefined) throw new UsageError('Cannot start the tracker: give --data-dir DIR (one box) or --store postgres://... (a fleet)')
     const tracker = createTracker({
-      dataDir: resolve(opts.dataDir),
+      store: store.startsWith('level:') ? `level:${resolve(store.slice(6))}` : store,
       port: Number(opts.port),
       host: opts.host,
       // Crash points, for tests only (see core/failpoints).

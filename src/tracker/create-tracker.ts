@@ -1,11 +1,16 @@
 import type { FastifyInstance } from 'fastify'
 import type { Failpoints } from '../core/index.js'
 import { buildTracker, type BuildTrackerOptions } from './build-tracker.js'
+import { createPostgresStore } from './postgres-store.js'
 import { createTrackerStore, type TrackerStore } from './tracker-store.js'
 
 export interface TrackerInit extends Omit<BuildTrackerOptions, 'store'> {
-  /** Where the registry (level) lives. */
-  dataDir: string
+  /**
+   * Where the registry lives: `level:DIR` (one box, the default) or `postgres://...` (a fleet:
+   * several replicas over one database). `dataDir` is shorthand for `level:DIR`.
+   */
+  store?: string
+  dataDir?: string
   /** TCP port (default 7700; 0 picks one). */
   port?: number
   /** Address to listen on (default 127.0.0.1). */
@@ -26,8 +31,8 @@ export interface Tracker {
 
 /** The tracker daemon as a service: store and app, started in that order and stopped in reverse. What the CLI, the demo and tests run. */
 export function createTracker(init: TrackerInit): Tracker {
-  const { dataDir, port = 7700, host = '127.0.0.1', failpoints, ...options } = init
-  const store = createTrackerStore({ dataDir, failpoints })
+  const { dataDir, store: spec, port = 7700, host = '127.0.0.1', failpoints, ...options } = init
+  const store = openStore(spec ?? (dataDir === undefined ? undefined : `level:${dataDir}`), failpoints)
   let app: FastifyInstance | undefined
   let stopping: Promise<void> | undefined
   return {
@@ -49,4 +54,12 @@ export function createTracker(init: TrackerInit): Tracker {
       })())
     },
   }
+}
+
+/** The store a spec names: `level:DIR` or `postgres://...` / `postgresql://...`. */
+export function openStore(spec: string | undefined, failpoints?: Failpoints): TrackerStore {
+  if (spec === undefined) throw new TypeError('createTracker() needs a store (level:DIR or postgres://...) or a dataDir')
+  if (spec.startsWith('level:')) return createTrackerStore({ dataDir: spec.slice('level:'.length), failpoints })
+  if (/^postgres(ql)?:\/\//.test(spec)) return createPostgresStore({ url: spec, failpoints })
+  throw new TypeError(`Cannot use store ${JSON.stringify(spec.replace(/\/\/[^@/]*@/, '//***@'))}: write level:DIR or postgres://user@host/db`)
 }

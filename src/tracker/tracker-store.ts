@@ -118,7 +118,7 @@ export interface TrackerStore {
 const checkRegistration = TypeCompiler.Compile(HostRegistrationSchema)
 
 /** A stored host as the current schema allows it: labels or follows that fail it are dropped. */
-function saneHost(h: HostRecord): HostRecord {
+export function saneHost(h: HostRecord): HostRecord {
   const labels = checkRegistration.Check({ labels: h.labels, follows: [] }) ? h.labels : {}
   const follows = Array.isArray(h.follows) ? h.follows.filter((f) => checkRegistration.Check({ labels: {}, follows: [f] })).slice(0, MAX_FOLLOWS) : []
   return { ...h, labels, follows }
@@ -151,7 +151,6 @@ export function createTrackerStore(init: TrackerStoreInit): TrackerStore {
   const now = init.now ?? (() => new Date())
   const fp = init.failpoints ?? NO_FAILPOINTS
   let db: Level<string, unknown> | undefined
-  const sync = { sync: true }
   // Hosts and reports are read on every status request and written on every report; they are
   // mirrored in memory (loaded at start, written through), so reads never touch the disk.
   const hosts = new Map<string, HostRecord>()
@@ -168,19 +167,12 @@ export function createTrackerStore(init: TrackerStoreInit): TrackerStore {
     for await (const v of db!.values({ gt: prefix, lt: `${prefix}\xff` })) out.push(v as T)
     return out
   }
-  // Every write goes through these two, past the 'tracker.store.disk' point: stalled, it is a
-  // slow disk, and nothing may be acknowledged until the write has landed.
-  const put = async (key: string, value: unknown): Promise<void> => {
-    await fp.hit('tracker.store.disk')
-    await db!.put(key, value, sync)
-  }
+  // Every write passes 'tracker.store.disk' (stalled, a slow disk: nothing is acknowledged before it lands).
   const putAll = async (ops: Array<{ key: string; value: unknown }>): Promise<void> => {
     await fp.hit('tracker.store.disk')
-    await db!.batch(
-      ops.map((o) => ({ type: 'put' as const, key: o.key, value: o.value })),
-      sync,
-    )
+    await db!.batch(ops.map((o) => ({ type: 'put' as const, ...o })), { sync: true })
   }
+  const put = (key: string, value: unknown): Promise<void> => putAll([{ key, value }])
   // Serialises read-modify-write sequences (version immutability, channel moves).
   let queue: Promise<unknown> = Promise.resolve()
   const exclusive = <T>(fn: () => Promise<T>): Promise<T> => {

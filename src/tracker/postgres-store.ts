@@ -1,0 +1,222 @@
+import pg from 'pg'
+import { NO_FAILPOINTS, NotFoundError, ShoalError, StoreUnavailableError, VersionConflictError, redactUrl, type Digest, type Failpoints } from '../core/index.js'
+import { MIGRATIONS, MIGRATION_LOCK } from './postgres-migrations.js'
+import { channelMove, mergeBundle, reportRecord } from './store-records.js'
+import { RECORD_SCHEMA, saneHost, type BundleRecord, type ChannelRecord, type HostRecord, type ReportRecord, type RolloutRecord, type TrackerStore, type VersionRecord } from './tracker-store.js'
+
+export interface PostgresStoreInit {
+  /** postgres://user:password@host:port/db (libpq's PG* environment variables fill what it leaves out). */
+  url: string
+  /** Connections this replica keeps at most (default 10). */
+  maxConnections?: number
+  failpoints?: Failpoints
+  now?: () => Date
+}
+
+/** Codes under which PostgreSQL (or the socket to it) is away rather than the request wrong. */
+function unavailable(err: unknown): boolean {
+  const code = (err as { code?: string }).code ?? ''
+  if (['ECONNREFUSED', 'ECONNRESET', 'ENOTFOUND', 'ETIMEDOUT', 'EPIPE', 'ENOENT'].includes(code)) return true
+  // 08: connection exception; 57P0x: admin shutdown, crash shutdown, cannot connect now; 53300: too many connections.
+  if (code.startsWith('08') || /^57P0[1-3]$/.test(code) || code === '53300') return true
+  return /Connection terminated|connection timeout|Client has encountered a connection error/i.test((err as Error).message ?? '')
+}
+
+/**
+ * The tracker store on PostgreSQL, for a fleet: several stateless tracker replicas share one
+ * database. Same contract as the level store (test/tracker/store-contract.ts runs on both) and
+ * the same records (store-records.ts). Nothing is cached in the replica, so what one replica
+ * wrote another reads at once. A write is acknowledged after COMMIT, which with PostgreSQL's
+ * default synchronous_commit means the WAL is on disk. While PostgreSQL is away every call is
+ * STORE_UNAVAILABLE (503) and the pool reconnects on its own.
+ */
+export function createPostgresStore(init: PostgresStoreInit): TrackerStore {
+  const now = init.now ?? (() => new Date())
+  const fp = init.failpoints ?? NO_FAILPOINTS
+  let pool: pg.Pool | undefined
+
+  const fail = (err: unknown, action: string): never => {
+    if (err instanceof ShoalError) throw err
+    if (unavailable(err)) {
+      throw new StoreUnavailableError(`Cannot ${action}: PostgreSQL at ${redactUrl(init.url)} is not reachable (${(err as Error).message})`, { cause: err })
+    }
+    throw err
+  }
+  const db = (): pg.Pool => {
+    if (!pool) throw new StoreUnavailableError('Cannot use the store: it is not started')
+    return pool
+  }
+  const query = async <R extends pg.QueryResultRow>(action: string, sql: string, params: unknown[] = []): Promise<R[]> => {
+    try {
+      return (await db().query<R>(sql, params)).rows
+    } catch (err) {
+      return fail(err, action)
+    }
+  }
+  /** One transaction; `lock` names an advisory lock held until it ends (serialises one key across replicas). */
+  const transaction = async <T>(action: string, lock: string, fn: (c: pg.PoolClient) => Promise<T>): Promise<T> => {
+    let client: pg.PoolClient | undefined
+    try {
+      client = await db().connect()
+      await client.query('BEGIN')
+      await client.query('SELECT pg_advisory_xact_lock(hashtextextended($1, 0))', [lock])
+      const out = await fn(client)
+      await fp.hit('tracker.store.disk')
+      await client.query('COMMIT')
+      return out
+    } catch (err) {
+      await client?.query('ROLLBACK').catch(() => {})
+      return fail(err, action)
+    } finally {
+      client?.release()
+    }
+  }
+  const ctx: PgContext = { query, transaction, now, fp }
+
+  return {
+    async start() {
+      if (pool) return
+      const p = new pg.Pool({ connectionString: init.url, max: init.maxConnections ?? 10, connectionTimeoutMillis: 5000 })
+      // An idle client losing its connection (PostgreSQL restarting) must not crash the tracker.
+      p.on('error', () => {})
+      try {
+        const c = await p.connect()
+        try {
+          await c.query('SELECT pg_advisory_lock($1)', [MIGRATION_LOCK])
+          await c.query('CREATE TABLE IF NOT EXISTS shoal_migrations (version integer PRIMARY KEY, name text NOT NULL, applied_at timestamptz NOT NULL DEFAULT now())')
+          const done = new Set((await c.query<{ version: number }>('SELECT version FROM shoal_migrations')).rows.map((r) => r.version))
+          for (const m of MIGRATIONS) {
+            if (done.has(m.version)) continue
+            await c.query('BEGIN')
+            await c.query(m.sql)
+            await c.query('INSERT INTO shoal_migrations (version, name) VALUES ($1, $2)', [m.version, m.name])
+            await c.query('COMMIT')
+          }
+        } finally {
+          await c.query('SELECT pg_advisory_unlock($1)', [MIGRATION_LOCK]).catch(() => {})
+          c.release()
+        }
+      } catch (err) {
+        await p.end().catch(() => {})
+        fail(err, 'open the tracker store')
+      }
+      pool = p
+    },
+    async stop() {
+      const p = pool
+      pool = undefined
+      await p?.end()
+    },
+
+    ...registryOn(ctx),
+    ...hostsOn(ctx),
+  }
+}
+
+interface PgContext {
+  query<R extends pg.QueryResultRow>(action: string, sql: string, params?: unknown[]): Promise<R[]>
+  transaction<T>(action: string, lock: string, fn: (c: pg.PoolClient) => Promise<T>): Promise<T>
+  now: () => Date
+  fp: Failpoints
+}
+
+const records = <T>(rows: Array<{ record: unknown }>): T[] => rows.map((r) => r.record as T)
+
+/** Bundles, versions, channels and their rollouts. */
+function registryOn({ query, transaction, now, fp }: PgContext): Omit<TrackerStore, 'start' | 'stop' | 'putHost' | 'getHost' | 'hostCount' | 'listHosts' | 'putReport' | 'reportsFor' | 'getReport'> {
+  return {
+    putBundle: (b) =>
+      transaction(`register bundle ${b.digest}`, `bundle:${b.digest}`, async (c) => {
+        const existing = (await c.query<{ record: BundleRecord }>('SELECT record FROM bundles WHERE digest = $1', [b.digest])).rows[0]?.record
+        const record = mergeBundle(existing, b, now().toISOString())
+        await c.query(
+          'INSERT INTO bundles (digest, info_hash, record) VALUES ($1, $2, $3) ON CONFLICT (digest) DO UPDATE SET record = EXCLUDED.record',
+          [b.digest, b.infoHash.toLowerCase(), record],
+        )
+        return record
+      }),
+    getBundle: async (d) => records<BundleRecord>(await query('read a bundle', 'SELECT record FROM bundles WHERE digest = $1', [d]))[0],
+    digestForInfoHash: async (h) => (await query<{ digest: Digest }>('look up an infohash', 'SELECT digest FROM bundles WHERE info_hash = $1', [h.toLowerCase()]))[0]?.digest,
+
+    putVersion: (v) =>
+      transaction(`publish ${v.release}@${v.version}`, `version:${v.release}@${v.version}`, async (c) => {
+        const existing = (await c.query<{ record: VersionRecord }>('SELECT record FROM versions WHERE release = $1 AND version = $2', [v.release, v.version])).rows[0]?.record
+        if (existing) {
+          if (existing.digest !== v.digest) {
+            throw new VersionConflictError(`Cannot publish ${v.release}@${v.version}: it exists with digest ${existing.digest}, not ${v.digest}`, {
+              details: { release: v.release, version: v.version, digest: existing.digest },
+            })
+          }
+          return { record: existing, created: false }
+        }
+        const record: VersionRecord = { schema: RECORD_SCHEMA, ...v, publishedAt: now().toISOString() }
+        await c.query('INSERT INTO versions (release, version, record) VALUES ($1, $2, $3)', [v.release, v.version, record])
+        return { record, created: true }
+      }),
+    getVersion: async (r, v) => records<VersionRecord>(await query('read a version', 'SELECT record FROM versions WHERE release = $1 AND version = $2', [r, v]))[0],
+    listVersions: async (r) => records<VersionRecord>(await query('list versions', 'SELECT record FROM versions WHERE release = $1 ORDER BY version', [r])),
+    listAllVersions: async () => records<VersionRecord>(await query('list versions', 'SELECT record FROM versions ORDER BY release, version')),
+
+    moveChannel: (release, channel, version, by) =>
+      transaction(`move ${release}@${channel}`, `channel:${release}@${channel}`, async (c) => {
+        const target = (await c.query<{ record: VersionRecord }>('SELECT record FROM versions WHERE release = $1 AND version = $2', [release, version])).rows[0]?.record
+        if (!target) throw new NotFoundError(`Cannot move ${release}@${channel}: version ${version} is not published`, { details: { release, version } })
+        const current = (await c.query<{ record: ChannelRecord }>('SELECT record FROM channels WHERE release = $1 AND channel = $2', [release, channel])).rows[0]?.record
+        const seq = Number((await c.query<{ n: string }>('SELECT count(*) AS n FROM rollouts WHERE release = $1 AND channel = $2', [release, channel])).rows[0]!.n) + 1
+        const moved = channelMove({ release, channel, version, by, seq, at: now().toISOString() }, target, current)
+        await fp.hit('tracker.move.before-write')
+        await c.query('INSERT INTO rollouts (release, channel, seq, record) VALUES ($1, $2, $3, $4)', [release, channel, seq, moved.rollout])
+        await c.query('INSERT INTO channels (release, channel, record) VALUES ($1, $2, $3) ON CONFLICT (release, channel) DO UPDATE SET record = EXCLUDED.record', [release, channel, moved.channel])
+        return moved
+      }).then(async (moved) => {
+        await fp.hit('tracker.move.after-write')
+        return moved
+      }),
+    getChannel: async (r, c) => records<ChannelRecord>(await query('read a channel', 'SELECT record FROM channels WHERE release = $1 AND channel = $2', [r, c]))[0],
+    listChannels: async () => records<ChannelRecord>(await query('list channels', 'SELECT record FROM channels ORDER BY release, channel')),
+    rolloutHistory: async (r, c) => records<RolloutRecord>(await query('read rollout history', 'SELECT record FROM rollouts WHERE release = $1 AND channel = $2 ORDER BY seq', [r, c])),
+
+  }
+}
+
+/** Hosts and their reports. */
+function hostsOn({ query, now, fp }: PgContext): Pick<TrackerStore, 'putHost' | 'getHost' | 'hostCount' | 'listHosts' | 'putReport' | 'reportsFor' | 'getReport'> {
+  return {
+    async putHost(h) {
+      const record: HostRecord = { schema: RECORD_SCHEMA, ...h, lastSeen: now().toISOString() }
+      await fp.hit('tracker.store.disk')
+      await query(`register host ${h.id}`, 'INSERT INTO hosts (id, record) VALUES ($1, $2) ON CONFLICT (id) DO UPDATE SET record = EXCLUDED.record', [h.id, record])
+      return record
+    },
+    getHost: async (id) => records<HostRecord>(await query('read a host', 'SELECT record FROM hosts WHERE id = $1', [id])).map(saneHost)[0],
+    hostCount: async () => Number((await query<{ n: string }>('count hosts', 'SELECT count(*) AS n FROM hosts'))[0]!.n),
+    listHosts: async () => records<HostRecord>(await query('list hosts', 'SELECT record FROM hosts ORDER BY id')).map(saneHost),
+
+    async putReport(r) {
+      const at = now().toISOString()
+      // One statement: the report (keeping the first report and first running times of the one it
+      // replaces, as reportRecord does) and the host's lastSeen, atomically.
+      const fresh = reportRecord(r, undefined, at)
+      await fp.hit('tracker.report.before-write')
+      await fp.hit('tracker.store.disk')
+      const rows = await query<{ record: ReportRecord }>(
+        `report of ${r.hostId}`,
+        `WITH saved AS (
+           INSERT INTO reports (digest, host_id, record) VALUES ($1, $2, $3)
+           ON CONFLICT (digest, host_id) DO UPDATE SET record = EXCLUDED.record
+             || jsonb_build_object('firstReportAt', reports.record -> 'firstReportAt')
+             || CASE WHEN reports.record ? 'runningAt' THEN jsonb_build_object('runningAt', reports.record -> 'runningAt') ELSE '{}'::jsonb END
+           RETURNING record
+         ), seen AS (
+           UPDATE hosts SET record = jsonb_set(record, '{lastSeen}', to_jsonb($4::text)) WHERE id = $2
+         )
+         SELECT record FROM saved`,
+        [r.digest, r.hostId, fresh, at],
+      )
+      await fp.hit('tracker.report.after-write')
+      return rows[0]!.record
+    },
+    reportsFor: async (d) => records<ReportRecord>(await query('read reports', 'SELECT record FROM reports WHERE digest = $1', [d])),
+    getReport: async (h, d) => records<ReportRecord>(await query('read a report', 'SELECT record FROM reports WHERE digest = $1 AND host_id = $2', [d, h]))[0],
+  }
+}

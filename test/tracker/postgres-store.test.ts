@@ -1,0 +1,35 @@
+import { afterAll, describe, expect, it } from 'vitest'
+import { createPostgresStore } from '../../src/tracker/index.js'
+import { startPostgres, whyNoPostgres, type PrivatePostgres } from '../helpers/postgres.js'
+import { storeContract } from './store-contract.js'
+
+const why = whyNoPostgres()
+const pgi: PrivatePostgres | undefined = why ? undefined : await startPostgres()
+afterAll(() => pgi?.stop())
+
+if (pgi) {
+  storeContract('postgres', async () => {
+    const url = await pgi.createDatabase()
+    const clock = { now: new Date('2026-11-29T12:00:00.000Z') }
+    return { clock, open: () => createPostgresStore({ url, now: () => clock.now }) }
+  })
+}
+
+describe('postgres tracker store', () => {
+  it.skipIf(!pgi)(`applies its migrations once when replicas start together, and says STORE_UNAVAILABLE (not a crash) while PostgreSQL is away${why ? ` (skipped: ${why})` : ''}`, async () => {
+    const url = await pgi!.createDatabase()
+    const replicas = [0, 1, 2].map(() => createPostgresStore({ url }))
+    await Promise.all(replicas.map((r) => r.start()))
+    await replicas[0]!.putVersion({ release: 'web', version: '1', digest: `sha256:${'1'.repeat(64)}`, publishedBy: 'ci' })
+    // What one replica wrote, another reads at once: nothing is cached in a replica.
+    expect(await replicas[2]!.getVersion('web', '1')).toMatchObject({ publishedBy: 'ci' })
+    pgi!.restart()
+    // The pool's old connections died with the server; a call may fail once, typed, then recover.
+    const first = await replicas[1]!.getVersion('web', '1').catch((e: unknown) => e)
+    if (first instanceof Error) expect(first).toMatchObject({ code: 'STORE_UNAVAILABLE' })
+    expect(await replicas[1]!.getVersion('web', '1')).toMatchObject({ publishedBy: 'ci' })
+    await Promise.all(replicas.map((r) => r.stop()))
+    const down = createPostgresStore({ url: 'postgres://shoal@127.0.0.1:1/none' })
+    await expect(down.start()).rejects.toMatchObject({ code: 'STORE_UNAVAILABLE' })
+  })
+})

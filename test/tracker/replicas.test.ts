@@ -1,0 +1,82 @@
+import type { ChildProcess } from 'node:child_process'
+import { writeFile } from 'node:fs/promises'
+import { join } from 'node:path'
+import { afterAll, afterEach, describe, expect, it } from 'vitest'
+import { hostToken, TOKENS, TOKENS_FILE } from '../helpers/fleet.js'
+import { startPostgres, whyNoPostgres, type PrivatePostgres } from '../helpers/postgres.js'
+import { startDaemon } from '../helpers/start-tracker.js'
+import { useTempDirs } from '../helpers/temp-dir.js'
+
+const why = whyNoPostgres()
+const pgi: PrivatePostgres | undefined = why ? undefined : await startPostgres()
+afterAll(() => pgi?.stop())
+const tempDir = useTempDirs()
+const children: ChildProcess[] = []
+afterEach(() => {
+  for (const c of children.splice(0)) c.kill('SIGKILL')
+})
+const digest = (i: number) => `sha256:${i.toString(16).padStart(64, '0')}`
+const call = (base: string, method: string, path: string, token: string, body?: unknown) =>
+  fetch(`${base}${path}`, { method, headers: { authorization: `Bearer ${token}`, ...(body ? { 'content-type': 'application/json' } : {}) }, body: body ? JSON.stringify(body) : undefined })
+
+async function replica(store: string, tokens: string): Promise<{ url: string; child: ChildProcess }> {
+  const prev = process.env.SHOAL_STORE
+  process.env.SHOAL_STORE = store // the way an operator keeps the password out of ps
+  try {
+    const r = await startDaemon('tracker', ['--tokens', tokens])
+    children.push(r.child)
+    return r
+  } finally {
+    if (prev === undefined) delete process.env.SHOAL_STORE
+    else process.env.SHOAL_STORE = prev
+  }
+}
+
+describe('tracker replicas over one PostgreSQL (issue 19, first step)', () => {
+  it.skipIf(!pgi)(`three replicas: a move on one is read on the others; kill -9 one mid-reports: every acknowledged report is on the survivors${why ? ` (skipped: ${why})` : ''}`, async () => {
+    const url = await pgi!.createDatabase()
+    const tokens = join(await tempDir(), 'tokens')
+    await writeFile(tokens, TOKENS_FILE)
+    const [a, b, c] = await Promise.all([replica(url, tokens), replica(url, tokens), replica(url, tokens)])
+    expect((await call(a.url, 'PUT', '/v1/releases/web/versions/1', TOKENS.publisher, { digest: digest(1) })).status).toBe(201)
+    expect((await call(b.url, 'PUT', '/v1/releases/web/versions/1', TOKENS.publisher, { digest: digest(2) })).status).toBe(409) // immutable across replicas
+    expect((await call(b.url, 'PUT', '/v1/channels/web/prod', TOKENS.publisher, { version: '1' })).status).toBe(200)
+    const channel = (await (await call(c.url, 'GET', '/v1/channels/web/prod', TOKENS.viewer)).json()) as { version: string }
+    expect(channel.version).toBe('1')
+    for (let h = 0; h < 8; h++) expect((await call([a, b, c][h % 3]!.url, 'PUT', `/v1/hosts/h${h}`, hostToken(`h${h}`), { follows: ['web@prod'] })).status).toBe(200)
+
+    // Hosts report to replica a until it is killed; then the survivors must hold all it acknowledged.
+    const acked = new Map<string, number>()
+    let n = 0
+    await Promise.all(
+      Array.from({ length: 8 }, async (_, h) => {
+        for (let step = 1; step <= 100; step++) {
+          try {
+            const r = await call(a.url, 'POST', `/v1/hosts/h${h}/reports`, hostToken(`h${h}`), { digest: digest(1), state: 'downloading', bytesDone: step })
+            if (r.status !== 200) return
+            acked.set(`h${h}`, step)
+            if (++n === 120) a.child.kill('SIGKILL')
+          } catch {
+            return
+          }
+        }
+      }),
+    )
+    expect(n).toBeGreaterThanOrEqual(120)
+    for (const survivor of [b, c]) {
+      for (const [host, step] of acked) {
+        const r = await call(survivor.url, 'GET', `/v1/hosts/${host}/reports/${digest(1)}`, TOKENS.viewer)
+        expect(r.status, host).toBe(200)
+        expect(((await r.json()) as { bytesDone: number }).bytesDone, host).toBeGreaterThanOrEqual(step)
+      }
+    }
+    // The two survivors answer the same status.
+    const status = async (base: string) => {
+      const s = (await (await call(base, 'GET', '/v1/rollouts/web/prod/status', TOKENS.viewer)).json()) as { hosts: number; byState: unknown; bytesFromOrigin: number }
+      return JSON.stringify([s.hosts, s.byState, s.bytesFromOrigin])
+    }
+    const seen = await status(b.url)
+    expect(JSON.parse(seen)[0]).toBe(8)
+    expect(await status(c.url)).toBe(seen)
+  }, 120_000)
+})
