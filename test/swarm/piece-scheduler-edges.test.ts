@@ -1,0 +1,113 @@
+/**
+ * The piece scheduler's bookkeeping and tie rules, one at a time: written from the mutants that
+ * survived `npm run test:mutation -- --only scheduler` (the behavioural tests next door reach
+ * them only through whole downloads).
+ */
+import { describe, expect, it } from 'vitest'
+import { createPieceScheduler, encodeBitfield } from '../../src/swarm/index.js'
+
+const all = () => true
+
+describe('createPieceScheduler() bookkeeping', () => {
+  it('refuses a piece count that is not a positive integer; one piece is fine', () => {
+    for (const n of [0, -1, 1.5, Number.NaN]) expect(() => createPieceScheduler({ pieceCount: n }), String(n)).toThrow(RangeError)
+    expect(createPieceScheduler({ pieceCount: 1 }).missing).toBe(1)
+  })
+
+  it('has(), markHave() (once per piece), missing and the bitfield agree', () => {
+    const s = createPieceScheduler({ pieceCount: 10 })
+    expect(s.has(3)).toBe(false)
+    s.markHave(3)
+    s.markHave(3)
+    s.markHave(9)
+    expect([s.has(3), s.has(9), s.has(4)]).toEqual([true, true, false])
+    expect(s.missing).toBe(8)
+    expect([...s.bitfield()]).toEqual([0b0001_0000, 0b0100_0000])
+    expect([...encodeBitfield([1, 0, 0, 0, 0, 0, 0, 1, 1])]).toEqual([0b1000_0001, 0b1000_0000])
+  })
+
+  it('addAvailability() counts HAVEs for pieces in range only; addPeer() adds and removes a bitfield, never below zero', () => {
+    const s = createPieceScheduler({ pieceCount: 4 })
+    s.addAvailability(0)
+    s.addAvailability(0)
+    s.addAvailability(3)
+    s.addAvailability(-1)
+    s.addAvailability(4)
+    expect([0, 1, 2, 3].map((i) => s.availability(i))).toEqual([2, 0, 0, 1])
+    s.addPeer((i) => i === 1 || i === 3)
+    s.addPeer((i) => i < 2, -1)
+    expect([0, 1, 2, 3].map((i) => s.availability(i))).toEqual([1, 0, 0, 2])
+  })
+
+  it('start() and finish() count downloads under way; finish() never goes below zero', () => {
+    const s = createPieceScheduler({ pieceCount: 2 })
+    s.start(1)
+    s.start(1)
+    expect(s.active(1)).toBe(2)
+    s.finish(1)
+    expect(s.active(1)).toBe(1)
+    s.finish(0)
+    expect(s.active(0)).toBe(0)
+    s.finish(1)
+    s.finish(1)
+    expect(s.active(1)).toBe(0)
+  })
+})
+
+describe('createPieceScheduler().pick()', () => {
+  it('takes the rarest piece the peer has; among equals, the first from the random offset', () => {
+    const rare = createPieceScheduler({ pieceCount: 3, random: () => 0 })
+    for (const [i, n] of [[0, 3], [1, 2], [2, 4]] as const) for (let k = 0; k < n; k++) rare.addAvailability(i)
+    expect(rare.pick(all)).toBe(1)
+    expect(rare.pick((i) => i !== 1)).toBe(0)
+    const ties = (r: number) => {
+      const s = createPieceScheduler({ pieceCount: 4, random: () => r })
+      s.addPeer(all)
+      return s.pick(all)
+    }
+    expect([ties(0), ties(0.5), ties(0.99)]).toEqual([0, 2, 3])
+  })
+
+  it('stops at a piece one peer holds: nothing is rarer', () => {
+    const s = createPieceScheduler({ pieceCount: 3, random: () => 0 })
+    s.addAvailability(0)
+    s.addAvailability(2)
+    s.addAvailability(2)
+    expect(s.pick(all)).toBe(0) // piece 1 counts no holder (a stale count) and is not preferred over a sure one
+  })
+
+  it('skips what the host has, what this peer is busy with and what it does not hold', () => {
+    const s = createPieceScheduler({ pieceCount: 4, random: () => 0 })
+    s.addPeer(all)
+    s.markHave(0)
+    expect(s.pick(all, new Set([1]))).toBe(2)
+    expect(s.pick((i) => i === 3)).toBe(3)
+    expect(s.pick((i) => i === 0)).toBeUndefined()
+  })
+
+  it('end game: only when nothing is idle, the piece with the fewest downloads, then the rarest, at most maxPerPiece each', () => {
+    const s = createPieceScheduler({ pieceCount: 3, random: () => 0, maxPerPiece: 2 })
+    s.addPeer(all)
+    s.addAvailability(2) // piece 2 is more common
+    s.start(0)
+    expect(s.pick(all)).toBe(1) // an idle piece first
+    s.start(1)
+    s.start(2)
+    s.start(0) // 0 now has two under way: full
+    expect(s.pick(all)).toBe(1) // 1 and 2 have one each; 1 is rarer
+    expect(s.pick(all, new Set([1]))).toBe(2)
+    expect(s.pick(all, undefined, { endGame: (i) => i !== 1 })).toBe(2)
+    s.start(1)
+    s.start(2)
+    expect(s.pick(all)).toBeUndefined() // every piece at maxPerPiece
+  })
+
+  it('has nothing to pick once every piece is held', () => {
+    const s = createPieceScheduler({ pieceCount: 2 })
+    s.addPeer(all)
+    s.markHave(0)
+    s.markHave(1)
+    expect(s.missing).toBe(0)
+    expect(s.pick(all)).toBeUndefined()
+  })
+})
