@@ -14,7 +14,7 @@ export const MODULES: Array<{ name: string; mutate: string[]; tests: string[] }>
   { name: 'activation', mutate: ['src/launcher/create-launcher.ts', 'src/launcher/collect-garbage.ts'], tests: ['test/launcher/launcher.test.ts', 'test/launcher/activation.test.ts', 'test/hostile/failed-launch.test.ts'] },
   { name: 'tracker store', mutate: ['src/tracker/tracker-store.ts', 'src/tracker/store-records.ts'], tests: ['test/tracker/tracker-store.test.ts', 'test/tracker/tracker-api.test.ts'] },
   { name: 'auth', mutate: ['src/core/tokens.ts'], tests: ['test/core/tokens.test.ts', 'test/hostile/host-identity.test.ts'] },
-  { name: 'piece verification', mutate: ['src/swarm/torrent-info.ts', 'src/swarm/piece-file.ts'], tests: ['test/swarm/torrent-info.test.ts', 'test/swarm/piece-file.test.ts'] },
+  { name: 'piece verification', mutate: ['src/swarm/torrent-info.ts', 'src/swarm/piece-file.ts'], tests: ['test/swarm/torrent-info.test.ts', 'test/swarm/piece-file.test.ts', 'test/swarm/piece-edges.test.ts'] },
   { name: 'piece scheduler', mutate: ['src/swarm/piece-scheduler.ts'], tests: ['test/swarm/piece-scheduler.test.ts', 'test/swarm/piece-scheduler-edges.test.ts', 'test/swarm/topology.test.ts'] },
 ]
 
