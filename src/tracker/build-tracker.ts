@@ -97,6 +97,15 @@ export async function buildTracker(options: BuildTrackerOptions): Promise<Fastif
     publicUrl: options.publicUrl,
   }
 
+  // Replicas sharing a store: what another one wrote wakes this one's long-polls and streams.
+  const unwatch = store.watch?.((c) => {
+    if (c.kind === 'move') {
+      cache.invalidate(c.release, c.channel)
+      changes.emit('change')
+    } else changes.emit('report', c.digest)
+  })
+  app.addHook('onClose', async () => unwatch?.())
+
   await app.register(swagger, { openapi: { info: { title: 'Shoal tracker', version: '1' }, components: { securitySchemes: { bearer: { type: 'http', scheme: 'bearer' } } } } })
   instrument(app, metrics)
   app.addHook('onRequest', async (req) => {

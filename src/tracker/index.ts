@@ -7,7 +7,7 @@ export { createTracker, type Tracker, type TrackerInit } from './create-tracker.
 export { buildTracker, type BuildTrackerOptions } from './build-tracker.js'
 export { createTrackerStore, HOST_STATES, RECORD_SCHEMA, type TrackerStore, type TrackerStoreInit } from './tracker-store.js'
 export { createPostgresStore, type PostgresStoreInit } from './postgres-store.js'
-export type { BundleRecord, VersionRecord, ChannelRecord, RolloutRecord, HostRecord, ReportRecord, HostState } from './tracker-store.js'
+export type { BundleRecord, VersionRecord, ChannelRecord, RolloutRecord, HostRecord, ReportRecord, HostState, StoreChange } from './tracker-store.js'
 export { computeRolloutStatus, type RolloutStatus } from './rollout-status.js'
 export { retentionSet } from './retention-set.js'
 export { parseTokens, roleAllows, ROLES, type Role, type Principal, type TokenTable } from '../core/index.js'

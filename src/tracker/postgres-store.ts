@@ -1,8 +1,9 @@
+import { randomBytes } from 'node:crypto'
 import pg from 'pg'
 import { NO_FAILPOINTS, NotFoundError, ShoalError, StoreUnavailableError, VersionConflictError, redactUrl, type Digest, type Failpoints } from '../core/index.js'
 import { MIGRATIONS, MIGRATION_LOCK } from './postgres-migrations.js'
 import { channelMove, mergeBundle, reportRecord } from './store-records.js'
-import { RECORD_SCHEMA, saneHost, type BundleRecord, type ChannelRecord, type HostRecord, type ReportRecord, type RolloutRecord, type TrackerStore, type VersionRecord } from './tracker-store.js'
+import { RECORD_SCHEMA, saneHost, type BundleRecord, type ChannelRecord, type HostRecord, type ReportRecord, type RolloutRecord, type StoreChange, type TrackerStore, type VersionRecord } from './tracker-store.js'
 
 export interface PostgresStoreInit {
   /** postgres://user:password@host:port/db (libpq's PG* environment variables fill what it leaves out). */
@@ -71,7 +72,11 @@ export function createPostgresStore(init: PostgresStoreInit): TrackerStore {
       client?.release()
     }
   }
-  const ctx: PgContext = { query, transaction, now, fp }
+  // Changes are announced on one NOTIFY channel, tagged with this store's id so it skips its own.
+  const origin = randomBytes(6).toString('hex')
+  const note = (change: StoreChange): string => JSON.stringify({ o: origin, ...change })
+  const ctx: PgContext = { query, transaction, now, fp, note }
+  const listener = createListener(init.url, origin)
 
   return {
     async start() {
@@ -105,8 +110,10 @@ export function createPostgresStore(init: PostgresStoreInit): TrackerStore {
     async stop() {
       const p = pool
       pool = undefined
+      await listener.close()
       await p?.end()
     },
+    watch: (onChange) => listener.add(onChange),
 
     ...registryOn(ctx),
     ...hostsOn(ctx),
@@ -118,12 +125,73 @@ interface PgContext {
   transaction<T>(action: string, lock: string, fn: (c: pg.PoolClient) => Promise<T>): Promise<T>
   now: () => Date
   fp: Failpoints
+  /** The NOTIFY payload for a change this replica writes. */
+  note(change: StoreChange): string
+}
+
+const CHANNEL = 'shoal_changes'
+
+/**
+ * One dedicated connection that LISTENs for other replicas' changes, opened with the first
+ * watcher and reopened (1-10 s backoff) whenever PostgreSQL drops it. Payloads are checked: a
+ * NOTIFY is plain text anyone with access to the database can send.
+ */
+function createListener(url: string, origin: string): { add(fn: (c: StoreChange) => void): () => void; close(): Promise<void> } {
+  const watchers = new Set<(c: StoreChange) => void>()
+  let client: pg.Client | undefined
+  let closed = false
+  let retry: NodeJS.Timeout | undefined
+  let delay = 1000
+  const deliver = (payload: string | undefined): void => {
+    let c: { o?: unknown; kind?: unknown; release?: unknown; channel?: unknown; digest?: unknown }
+    try {
+      c = JSON.parse(payload ?? '') as typeof c
+    } catch {
+      return
+    }
+    if (c.o === origin) return
+    let change: StoreChange | undefined
+    if (c.kind === 'move' && typeof c.release === 'string' && typeof c.channel === 'string') change = { kind: 'move', release: c.release, channel: c.channel }
+    if (c.kind === 'report' && typeof c.digest === 'string') change = { kind: 'report', digest: c.digest }
+    if (change) for (const w of watchers) w(change)
+  }
+  const open = (): void => {
+    if (closed || client) return
+    const c = new pg.Client({ connectionString: url, connectionTimeoutMillis: 5000 })
+    client = c
+    const lost = (): void => {
+      if (client !== c) return
+      client = undefined
+      c.end().catch(() => {})
+      if (!closed) retry = setTimeout(open, (delay = Math.min(delay * 2, 10_000)))
+    }
+    c.on('error', lost)
+    c.on('end', lost)
+    c.on('notification', (n) => deliver(n.payload))
+    c.connect()
+      .then(() => c.query(`LISTEN ${CHANNEL}`))
+      .then(() => void (delay = 1000), lost)
+  }
+  return {
+    add(fn) {
+      watchers.add(fn)
+      open()
+      return () => void watchers.delete(fn)
+    },
+    async close() {
+      closed = true
+      clearTimeout(retry)
+      const c = client
+      client = undefined
+      await c?.end().catch(() => {})
+    },
+  }
 }
 
 const records = <T>(rows: Array<{ record: unknown }>): T[] => rows.map((r) => r.record as T)
 
 /** Bundles, versions, channels and their rollouts. */
-function registryOn({ query, transaction, now, fp }: PgContext): Omit<TrackerStore, 'start' | 'stop' | 'putHost' | 'getHost' | 'hostCount' | 'listHosts' | 'putReport' | 'reportsFor' | 'getReport'> {
+function registryOn({ query, transaction, now, fp, note }: PgContext): Omit<TrackerStore, 'start' | 'stop' | 'putHost' | 'getHost' | 'hostCount' | 'listHosts' | 'putReport' | 'reportsFor' | 'getReport'> {
   return {
     putBundle: (b) =>
       transaction(`register bundle ${b.digest}`, `bundle:${b.digest}`, async (c) => {
@@ -167,6 +235,7 @@ function registryOn({ query, transaction, now, fp }: PgContext): Omit<TrackerSto
         await fp.hit('tracker.move.before-write')
         await c.query('INSERT INTO rollouts (release, channel, seq, record) VALUES ($1, $2, $3, $4)', [release, channel, seq, moved.rollout])
         await c.query('INSERT INTO channels (release, channel, record) VALUES ($1, $2, $3) ON CONFLICT (release, channel) DO UPDATE SET record = EXCLUDED.record', [release, channel, moved.channel])
+        await c.query(`SELECT pg_notify('${CHANNEL}', $1)`, [note({ kind: 'move', release, channel })]) // delivered at COMMIT
         return moved
       }).then(async (moved) => {
         await fp.hit('tracker.move.after-write')
@@ -180,7 +249,7 @@ function registryOn({ query, transaction, now, fp }: PgContext): Omit<TrackerSto
 }
 
 /** Hosts and their reports. */
-function hostsOn({ query, now, fp }: PgContext): Pick<TrackerStore, 'putHost' | 'getHost' | 'hostCount' | 'listHosts' | 'putReport' | 'reportsFor' | 'getReport'> {
+function hostsOn({ query, now, fp, note }: PgContext): Pick<TrackerStore, 'putHost' | 'getHost' | 'hostCount' | 'listHosts' | 'putReport' | 'reportsFor' | 'getReport'> {
   return {
     async putHost(h) {
       const record: HostRecord = { schema: RECORD_SCHEMA, ...h, lastSeen: now().toISOString() }
@@ -209,9 +278,11 @@ function hostsOn({ query, now, fp }: PgContext): Pick<TrackerStore, 'putHost' | 
            RETURNING record
          ), seen AS (
            UPDATE hosts SET record = jsonb_set(record, '{lastSeen}', to_jsonb($4::text)) WHERE id = $2
+         ), told AS (
+           SELECT pg_notify('${CHANNEL}', $5)
          )
-         SELECT record FROM saved`,
-        [r.digest, r.hostId, fresh, at],
+         SELECT record FROM saved CROSS JOIN told`,
+        [r.digest, r.hostId, fresh, at, note({ kind: 'report', digest: r.digest })],
       )
       await fp.hit('tracker.report.after-write')
       return rows[0]!.record

@@ -113,7 +113,15 @@ export interface TrackerStore {
   putReport(r: Omit<ReportRecord, 'schema' | 'firstReportAt' | 'runningAt' | 'at'>): Promise<ReportRecord>
   reportsFor(digest: Digest): Promise<ReportRecord[]>
   getReport(hostId: string, digest: Digest): Promise<ReportRecord | undefined>
+  /**
+   * Changes written through *other* processes sharing this store (a store that only one process
+   * opens has none and leaves this out): what wakes long-polls and event streams on every replica.
+   */
+  watch?(onChange: (change: StoreChange) => void): () => void
 }
+
+/** A change another replica wrote: a channel moved, or a host reported on a digest. */
+export type StoreChange = { kind: 'move'; release: string; channel: string } | { kind: 'report'; digest: string }
 
 const checkRegistration = TypeCompiler.Compile(HostRegistrationSchema)
 

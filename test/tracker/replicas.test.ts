@@ -33,7 +33,7 @@ async function replica(store: string, tokens: string): Promise<{ url: string; ch
 }
 
 describe('tracker replicas over one PostgreSQL (issue 19, first step)', () => {
-  it.skipIf(!pgi)(`three replicas: a move on one is read on the others; kill -9 one mid-reports: every acknowledged report is on the survivors${why ? ` (skipped: ${why})` : ''}`, async () => {
+  it.skipIf(!pgi)(`three replicas: a move on one is read on the others; kill -9 one mid-reports: every acknowledged report is on the survivors; a long-poll on one wakes for a move made through another${why ? ` (skipped: ${why})` : ''}`, async () => {
     const url = await pgi!.createDatabase()
     const tokens = join(await tempDir(), 'tokens')
     await writeFile(tokens, TOKENS_FILE)
@@ -78,5 +78,16 @@ describe('tracker replicas over one PostgreSQL (issue 19, first step)', () => {
     const seen = await status(b.url)
     expect(JSON.parse(seen)[0]).toBe(8)
     expect(await status(c.url)).toBe(seen)
+
+    // A host long-polling replica c learns of a move made through replica b at once (NOTIFY),
+    // not when its 25-second poll runs out.
+    const first = (await (await call(c.url, 'GET', '/v1/hosts/h0/targets', hostToken('h0'))).json()) as { etag: string }
+    const started = performance.now()
+    const polled = call(c.url, 'GET', `/v1/hosts/h0/targets?since=${encodeURIComponent(first.etag)}&wait=25`, hostToken('h0'))
+    expect((await call(b.url, 'PUT', '/v1/releases/web/versions/2', TOKENS.publisher, { digest: digest(2) })).status).toBe(201)
+    expect((await call(b.url, 'PUT', '/v1/channels/web/prod', TOKENS.publisher, { version: '2' })).status).toBe(200)
+    const next = (await (await polled).json()) as { targets: { version: string }[] }
+    expect(next.targets.map((t) => t.version)).toEqual(['2'])
+    expect(performance.now() - started).toBeLessThan(10_000)
   }, 120_000)
 })
