@@ -43,7 +43,7 @@ export function registerFetcher(program: Command, io: CliIo): void {
     .command('fetcher')
     .description('Run the host daemon: follow release@channel targets, fetch them from the swarm, verify, launch, keep seeding, report')
     .requiredOption('--data-dir <dir>', 'cache of bundles and downloads under way')
-    .requiredOption('--tracker <url>', 'tracker base URL')
+    .requiredOption('--tracker <urls>', 'tracker base URL, or several replicas\' separated by commas (failover)')
     .option('--follow <release@channel>', 'a target to follow (repeat for more)', collect, [])
     .option('--host-id <id>', 'this host\'s name at the tracker (default the hostname)')
     .option('--label <k=v>', 'a label such as region=eu or rack=r12 (repeat for more)', collect, [])

@@ -24,7 +24,7 @@ export function registerPublish(program: Command, io: CliIo): void {
     .requiredOption('--version <version>', 'release version (immutable once published)')
     .option('-c, --channel <name>', 'move release@channel to this version')
     .requiredOption('--seeder <url>', 'seeder base URL')
-    .requiredOption('--tracker <url>', 'tracker base URL')
+    .requiredOption('--tracker <urls>', 'tracker base URL, or several replicas\' separated by commas (failover)')
     .option('--sign <keyfile>', 'sign (release, version, digest) with this ed25519 key')
     .option('--json', 'print the result as JSON')
     .option('-q, --quiet', 'no progress output')

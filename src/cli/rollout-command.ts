@@ -51,7 +51,7 @@ const target = (rc: string): [string, string] => {
   return [r, c]
 }
 
-const withApi = (c: Command): Command => withClientOptions(c.requiredOption('--tracker <url>', 'tracker base URL'), 'viewer').option('--json', 'print JSON')
+const withApi = (c: Command): Command => withClientOptions(c.requiredOption('--tracker <urls>', 'tracker base URL, or several replicas\' separated by commas (failover)'), 'viewer').option('--json', 'print JSON')
 
 /** Text from the network for a terminal: control characters (escape sequences) shown as '?'. */
 // eslint-disable-next-line no-control-regex -- matching control characters is the point

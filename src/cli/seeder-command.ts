@@ -39,7 +39,7 @@ export function registerSeeder(program: Command, io: CliIo): void {
     .option('--peer-port <port>', 'peer wire port (0 picks one)', '6881')
     .option('--public-url <url>', 'URL hosts reach this seeder at (default http(s)://HOST:PORT)')
     .option('--name <name>', 'name this seeder registers under', 'origin')
-    .option('--tracker <url>', 'tracker to register bundles with and announce to')
+    .option('--tracker <urls>', 'tracker to register bundles with and announce to (several replicas separated by commas: failover)')
     .option('--tracker-token-file <file>', 'file holding the seeder-role token for the tracker (or $SHOAL_TRACKER_TOKEN_FILE)')
     .option('--tracker-token <token>', 'seeder-role token for the tracker (or $SHOAL_TRACKER_TOKEN); visible in ps, prefer the file')
     .option('--ca <file>', 'PEM CA certificate(s) to trust for the tracker\'s HTTPS (or $SHOAL_CA)')

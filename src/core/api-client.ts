@@ -4,7 +4,11 @@ import { readBodyLimited } from './read-body-limited.js'
 import { checkAnswer } from './wire/index.js'
 
 export interface ApiClientInit {
-  /** The server's base URL (`http://tracker:7700`); a trailing slash is fine. */
+  /**
+   * The server's base URL (`http://tracker:7700`; a trailing slash is fine), or several replicas'
+   * separated by commas (`http://t1:7700,http://t2:7700`): the client starts at a random one (so
+   * a fleet spreads its load) and moves on to the next when one cannot be reached.
+   */
   url: string
   /** Bearer token sent with every request. */
   token: string
@@ -35,7 +39,10 @@ export interface CallOptions {
 }
 
 export interface ApiClient {
+  /** The replica requests go to now (the first one that answered last). */
   readonly url: string
+  /** Every replica, in the order given. */
+  readonly urls: readonly string[]
   /** The answer of a request that succeeded (2xx); anything else is the ShoalError it stands for. */
   call(method: string, path: string, options?: CallOptions): Promise<Response>
   /** call(), with the JSON answer read within the byte bound and checked against `schema`. */
@@ -50,13 +57,15 @@ export interface ApiClient {
  * TRACKER_UNREACHABLE or SEEDER_UNREACHABLE; retriable requests are retried with jittered backoff.
  */
 export function createApiClient(init: ApiClientInit): ApiClient {
-  const base = init.url.replace(/\/+$/, '')
+  const bases = init.url.split(',').map((u) => u.trim().replace(/\/+$/, '')).filter(Boolean)
+  if (bases.length === 0) throw new TypeError('createApiClient() needs a URL')
   const httpFetch = init.fetch ?? fetch
   const { timeoutMs = 15_000, maxAnswerBytes = 1 << 20, random = Math.random } = init
+  let current = bases.length > 1 ? Math.floor(random() * bases.length) : 0
   const retry = init.retry ?? { attempts: 0, minMs: 0, maxMs: 0 }
   const Unreachable = init.server === 'tracker' ? TrackerUnreachableError : SeederUnreachableError
 
-  const once = async (method: string, path: string, o: CallOptions): Promise<Response> => {
+  const once = async (base: string, method: string, path: string, o: CallOptions): Promise<Response> => {
     const limit = o.timeoutMs === null ? undefined : AbortSignal.timeout(o.timeoutMs ?? timeoutMs)
     const signal = o.signal && limit ? AbortSignal.any([o.signal, limit]) : (o.signal ?? limit)
     const headers: Record<string, string> = { ...o.headers, authorization: `Bearer ${init.token}` }
@@ -88,11 +97,29 @@ export function createApiClient(init: ApiClientInit): ApiClient {
     throw errorFromAnswer(res.status, answer, `${method} ${path}: HTTP ${res.status} ${text.slice(0, 200)}`.trim())
   }
 
+  /**
+   * One pass over the replicas, from the current one: a replica that cannot be reached is left
+   * for the next. A request that may have changed something (not retriable) moves on only when
+   * it never reached the replica (connection refused), never after it may have been acted on.
+   */
+  const anyReplica = async (method: string, path: string, o: CallOptions, retriable: boolean): Promise<Response> => {
+    for (let tried = 1; ; tried++) {
+      const base = bases[current]!
+      try {
+        return await once(base, method, path, o)
+      } catch (err) {
+        const away = err instanceof ShoalError && (err.code === 'TRACKER_UNREACHABLE' || err.code === 'SEEDER_UNREACHABLE' || err.code === 'STORE_UNAVAILABLE')
+        if (tried >= bases.length || !away || !(retriable || neverConnected(err))) throw err
+        current = (current + 1) % bases.length
+      }
+    }
+  }
+
   const call = async (method: string, path: string, o: CallOptions = {}): Promise<Response> => {
     const retriable = o.retriable ?? (method === 'GET' || method === 'HEAD')
     for (let attempt = 0; ; attempt++) {
       try {
-        return await once(method, path, o)
+        return await anyReplica(method, path, o, retriable)
       } catch (err) {
         const again = retriable && attempt < retry.attempts && err instanceof ShoalError && (err.code === 'TRACKER_UNREACHABLE' || err.code === 'SEEDER_UNREACHABLE')
         if (!again) throw err
@@ -106,7 +133,10 @@ export function createApiClient(init: ApiClientInit): ApiClient {
   }
 
   return {
-    url: base,
+    get url() {
+      return bases[current]!
+    },
+    urls: bases,
     call,
     async json(method, path, schema, o = {}) {
       const res = await call(method, path, o)
@@ -120,4 +150,13 @@ export function createApiClient(init: ApiClientInit): ApiClient {
       return checkAnswer(schema, value, `the answer to ${method} ${path}`)
     },
   }
+}
+
+/** A request that failed before any connection was made, so no server can have acted on it. */
+function neverConnected(err: ShoalError): boolean {
+  let c: unknown = err.cause
+  for (let depth = 0; c && depth < 4; depth++, c = (c as { cause?: unknown }).cause) {
+    if (['ECONNREFUSED', 'EHOSTUNREACH', 'ENETUNREACH', 'ENOTFOUND', 'EAI_AGAIN'].includes((c as { code?: string }).code ?? '')) return true
+  }
+  return false
 }

@@ -34,8 +34,8 @@ type O = Pick<CallOptions, 'signal' | 'timeoutMs'>
 /** The tracker's API, typed: every answer checked against its wire contract. */
 export interface TrackerApi {
   readonly url: string
-  /** The BitTorrent announce URL with this client's passkey. */
-  readonly announceUrl: string
+  /** The BitTorrent announce URLs with this client's passkey, one per replica (tried in order). */
+  readonly announceUrls: readonly string[]
   registerHost(hostId: string, registration: { labels: Record<string, string>; follows: string[] }, o?: O): Promise<void>
   /** A host's targets; with `since` (an etag), held until they differ or `waitSeconds` pass. */
   targets(hostId: string, since: string | undefined, waitSeconds: number, o?: O): Promise<TargetsAnswer>
@@ -59,8 +59,12 @@ export interface TrackerApi {
 
 export function createTrackerApi(client: ApiClient, token: string): TrackerApi {
   return {
-    url: client.url,
-    announceUrl: `${client.url}/announce/${token}`,
+    get url() {
+      return client.url
+    },
+    // Every replica in the order given, the same for every host: while peer lists are kept per
+    // replica, a fleet announcing to the first reachable one forms one swarm, not one per replica.
+    announceUrls: client.urls.map((u) => `${u}/announce/${token}`),
     async registerHost(hostId, registration, o) {
       await client.call('PUT', `/v1/hosts/${e(hostId)}`, { ...o, body: registration, retriable: true })
     },

@@ -17,7 +17,7 @@ export async function fetchBundle(
   const info = await parseTorrentInfo(torrent)
   await cache.writeTorrent(t.digest, torrent)
   const file = await openPieceFile(cache.path(t.digest, 'tar', 'partial'), info)
-  const session = swarm.add(info, file, { announceUrls: [api.announceUrl], webSeedToken: components.webSeedToken })
+  const session = swarm.add(info, file, { announceUrls: [...api.announceUrls], webSeedToken: components.webSeedToken })
   let last = session.stats()
   let lastAt = performance.now()
   progress(session, 0)

@@ -48,7 +48,7 @@ export function createTargetRunner(init: TargetRunnerInit, c: TargetRunnerCompon
     if (seeding.has(d)) return
       const info = await parseTorrentInfo(await readFile(cache.path(d, 'torrent')))
     const file = await openPieceFile(cache.path(d, 'tar'), info, { complete: true })
-    seeding.set(d, swarm.add(info, file, { announceUrls: [api.announceUrl], webSeeds: [], webSeedToken: init.webSeedToken }))
+    seeding.set(d, swarm.add(info, file, { announceUrls: [...api.announceUrls], webSeeds: [], webSeedToken: init.webSeedToken }))
   }
 
   /** Sends a target's state with the figures of its swarm session (the one seeding it by default). */

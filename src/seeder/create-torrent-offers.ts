@@ -112,7 +112,7 @@ export function createTorrentOffers(init: TorrentOffersInit): TorrentOffers {
     }
     if (swarm && !swarm.get(info.infoHash)) {
       const file = await openPieceFile(stored.path, info, { complete: true })
-      swarm.add(info, file, { superSeed: true, webSeeds: [], announceUrls: tracker ? [tracker.announceUrl] : [] })
+      swarm.add(info, file, { superSeed: true, webSeeds: [], announceUrls: tracker ? [...tracker.announceUrls] : [] })
     }
     facts.set(digest, f)
     return f

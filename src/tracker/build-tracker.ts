@@ -5,6 +5,7 @@ import Fastify, { type FastifyInstance } from 'fastify'
 import { Counter, Histogram, Registry, collectDefaultMetrics } from 'prom-client'
 import {
   authorize,
+  ERROR_RESPONSES,
   CONNECTIONS_CHECK_MS,
   guardConnections,
   HEADERS_TIMEOUT_MS,
@@ -124,6 +125,12 @@ export async function buildTracker(options: BuildTrackerOptions): Promise<Fastif
   // The dashboard page carries no data; everything it shows comes through the authenticated API.
   app.get('/', { schema: { hide: true } }, async (_req, reply) => reply.header('content-type', 'text/html; charset=utf-8').header('cache-control', 'no-cache').send(DASHBOARD_HTML))
   app.get('/v1/health', { schema: { response: { 200: Type.Object({ ok: Type.Boolean() }) } } }, async () => ({ ok: true }))
+  // For load balancers and orchestrators: alive (the process answers), ready (its store answers too).
+  app.get('/healthz', { schema: { response: { 200: Type.Object({ ok: Type.Boolean() }) } } }, async () => ({ ok: true }))
+  app.get('/readyz', { schema: { response: { 200: Type.Object({ ready: Type.Boolean() }), ...ERROR_RESPONSES } } }, async () => {
+    await store.ping?.()
+    return { ready: true }
+  })
   app.get('/openapi.json', { schema: { hide: true } }, async () => app.swagger())
   app.get('/metrics', { schema: { hide: true } }, async (_req, reply) => reply.header('content-type', metrics.contentType).send(await metrics.metrics()))
   await app.register(async (scope) => registryRoutes(scope, ctx))

@@ -114,6 +114,7 @@ export function createPostgresStore(init: PostgresStoreInit): TrackerStore {
       await p?.end()
     },
     watch: (onChange) => listener.add(onChange),
+    ping: async () => void (await query('answer a readiness check', 'SELECT 1')),
 
     ...registryOn(ctx),
     ...hostsOn(ctx),

@@ -118,6 +118,8 @@ export interface TrackerStore {
    * opens has none and leaves this out): what wakes long-polls and event streams on every replica.
    */
   watch?(onChange: (change: StoreChange) => void): () => void
+  /** Resolves when the store answers (a round trip to a shared database); STORE_UNAVAILABLE otherwise. */
+  ping?(): Promise<void>
 }
 
 /** A change another replica wrote: a channel moved, or a host reported on a digest. */

@@ -144,3 +144,47 @@ describe('createApiClient()', () => {
     expect(t.seen).toHaveLength(1)
   })
 })
+
+describe('createApiClient() over several replicas (issue 19)', () => {
+  // A port nothing listens on: connection refused, so no replica can have acted on the request.
+  async function deadUrl(): Promise<string> {
+    const s = await serve(json(200, {}))
+    const url = s.url
+    const server = servers.pop()!
+    await new Promise((r) => server.close(r))
+    return url
+  }
+  const Ok = Type.Object({ ok: Type.Boolean() })
+
+  it('starts at a random replica, moves past one that is down for any request, and stays on the one that answered', async () => {
+    const dead = await deadUrl()
+    const live = await serve(json(200, { ok: true }))
+    const client = createApiClient({ url: `${dead},${live.url}`, token: 't', server: 'tracker', random: () => 0 })
+    expect(client.urls).toEqual([dead.replace(/\/$/, ''), live.url.replace(/\/$/, '')])
+    expect(await client.json('GET', '/a', Ok)).toEqual({ ok: true })
+    expect(client.url).toBe(live.url.replace(/\/$/, ''))
+    // A write that never reached the dead replica may go to the next one.
+    expect((await client.call('POST', '/b', { body: { x: 1 } })).status).toBe(200)
+    expect(live.seen.map((r) => `${r.method} ${r.url}`)).toEqual(['GET /a', 'POST /b'])
+    const other = createApiClient({ url: `${dead},${live.url}`, token: 't', server: 'tracker', random: () => 0.99 })
+    expect(other.url).toBe(live.url.replace(/\/$/, ''))
+  })
+
+  it('a write answered with a 5xx is not sent again to another replica (it may have been acted on); a read is', async () => {
+    const failing = await serve(text(502, 'bad gateway'))
+    const live = await serve(json(200, { ok: true }))
+    const client = createApiClient({ url: `${failing.url},${live.url}`, token: 't', server: 'tracker', random: () => 0 })
+    await expect(client.call('POST', '/move', { body: {} })).rejects.toMatchObject({ code: 'TRACKER_UNREACHABLE' })
+    expect(live.seen).toEqual([])
+    expect(await client.json('GET', '/status', Ok)).toEqual({ ok: true })
+    expect(live.seen).toHaveLength(1)
+  })
+
+  it('a replica whose store is away (503 STORE_UNAVAILABLE) is passed over for reads; all down is the last error', async () => {
+    const noStore = await serve(json(503, { statusCode: 503, code: 'STORE_UNAVAILABLE', message: 'PostgreSQL is away' }))
+    const live = await serve(json(200, { ok: true }))
+    expect(await createApiClient({ url: `${noStore.url},${live.url}`, token: 't', server: 'tracker', random: () => 0 }).json('GET', '/s', Ok)).toEqual({ ok: true })
+    const [d1, d2] = [await deadUrl(), await deadUrl()]
+    await expect(createApiClient({ url: `${d1},${d2}`, token: 't', server: 'tracker' }).call('GET', '/s')).rejects.toMatchObject({ code: 'TRACKER_UNREACHABLE' })
+  })
+})

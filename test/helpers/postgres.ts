@@ -11,6 +11,9 @@ export interface PrivatePostgres {
   createDatabase(): Promise<string>
   /** The instance's server process stops (immediate shutdown, like a crash) and starts again. */
   restart(): void
+  /** Stops the server (immediate shutdown) until start(). */
+  halt(): void
+  start(): void
   stop(): void
 }
 
@@ -81,6 +84,10 @@ export async function startPostgres(): Promise<PrivatePostgres> {
       as('pg_ctl', ['-D', data, '-m', 'immediate', 'stop'])
       start()
     },
+    halt() {
+      as('pg_ctl', ['-D', data, '-m', 'immediate', 'stop'])
+    },
+    start,
     stop() {
       try {
         as('pg_ctl', ['-D', data, '-m', 'immediate', 'stop'])

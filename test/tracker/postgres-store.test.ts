@@ -33,3 +33,36 @@ describe('postgres tracker store', () => {
     await expect(down.start()).rejects.toMatchObject({ code: 'STORE_UNAVAILABLE' })
   })
 })
+
+describe('a tracker over postgres while PostgreSQL is away', () => {
+  it.skipIf(!pgi)(`answers 503 STORE_UNAVAILABLE (readyz and writes) while it is down, then recovers on its own without losing what it acknowledged${why ? ` (skipped: ${why})` : ''}`, async () => {
+    const { buildTracker } = await import('../../src/tracker/index.js')
+    const { parseTokens } = await import('../../src/core/index.js')
+    const { TOKENS, TOKENS_FILE, hostToken, waitFor } = await import('../helpers/fleet.js')
+    const store = createPostgresStore({ url: await pgi!.createDatabase() })
+    await store.start()
+    const app = await buildTracker({ store, tokens: parseTokens(TOKENS_FILE), statusCacheMs: 0 })
+    try {
+      const as = (t: string) => ({ authorization: `Bearer ${t}` })
+      const D = `sha256:${'a'.repeat(64)}`
+      expect((await app.inject({ method: 'PUT', url: '/v1/releases/web/versions/1', headers: as(TOKENS.publisher), payload: { digest: D } })).statusCode).toBe(201)
+      expect((await app.inject({ url: '/readyz' })).json()).toEqual({ ready: true })
+      pgi!.halt()
+      try {
+        const ready = await app.inject({ url: '/readyz' })
+        expect(ready.statusCode).toBe(503)
+        expect(ready.json()).toMatchObject({ code: 'STORE_UNAVAILABLE' })
+        const write = await app.inject({ method: 'PUT', url: '/v1/hosts/h1', headers: as(hostToken('h1')), payload: { follows: ['web@prod'] } })
+        expect([write.statusCode, write.json().code]).toEqual([503, 'STORE_UNAVAILABLE'])
+        expect((await app.inject({ url: '/healthz' })).statusCode).toBe(200) // alive, just not ready
+      } finally {
+        pgi!.start()
+      }
+      await waitFor('the tracker to be ready again', async () => (await app.inject({ url: '/readyz' })).statusCode === 200, 30_000)
+      expect((await app.inject({ url: '/v1/releases/web/versions/1', headers: as(TOKENS.viewer) })).json()).toMatchObject({ digest: D })
+    } finally {
+      await app.close()
+      await store.stop()
+    }
+  })
+})
