@@ -2,9 +2,12 @@ import type { ChildProcess } from 'node:child_process'
 import { writeFile } from 'node:fs/promises'
 import { join } from 'node:path'
 import { afterAll, afterEach, describe, expect, it } from 'vitest'
-import { hostToken, TOKENS, TOKENS_FILE } from '../helpers/fleet.js'
+import { mkdir, writeFile as write } from 'node:fs/promises'
+import { randomBytes } from 'node:crypto'
+import { hostToken, TOKENS, TOKENS_FILE, waitFor } from '../helpers/fleet.js'
+import { runCli } from '../helpers/run-cli.js'
 import { startPostgres, whyNoPostgres, type PrivatePostgres } from '../helpers/postgres.js'
-import { startDaemon } from '../helpers/start-tracker.js'
+import { startDaemon, startSeeder } from '../helpers/start-tracker.js'
 import { useTempDirs } from '../helpers/temp-dir.js'
 
 const why = whyNoPostgres()
@@ -90,4 +93,41 @@ describe('tracker replicas over one PostgreSQL (issue 19, first step)', () => {
     expect(next.targets.map((t) => t.version)).toEqual(['2'])
     expect(performance.now() - started).toBeLessThan(10_000)
   }, 120_000)
+
+  it.skipIf(!pgi)(`a rollout to 8 fetchers given all three replicas: kill -9 the replica they announce to mid-rollout, every host still completes${why ? ` (skipped: ${why})` : ''}`, async () => {
+    const url = await pgi!.createDatabase()
+    const dir = await tempDir()
+    const tokens = join(dir, 'tokens')
+    await writeFile(tokens, TOKENS_FILE)
+    const replicas = await Promise.all([0, 1, 2].map(() => replica(url, tokens)))
+    const all = replicas.map((r) => r.url).join(',')
+    const seeder = await startSeeder(join(dir, 'seeder'), tokens, all, TOKENS.seeder)
+    children.push(seeder.child)
+    const hosts = 8
+    await Promise.all(
+      Array.from({ length: hosts }, async (_, k) => {
+        await mkdir(join(dir, `host${k}`), { recursive: true })
+        const f = await startDaemon('fetcher', [
+          '--data-dir', join(dir, `host${k}`), '--tracker', all, '--token', hostToken(`host${k}`), '--follow', 'app@prod', '--host-id', `host${k}`,
+          '--peer-port', '0', '--listen-host', '127.0.0.1', '--agent', 'none', '--down-limit', '2MiB',
+        ])
+        children.push(f.child)
+      }),
+    )
+    const tree = join(dir, 'tree')
+    await mkdir(tree)
+    await write(join(tree, 'payload.bin'), randomBytes(8 << 20))
+    const published = await runCli(['publish', tree, '-r', 'app', '--version', '1', '-c', 'prod', '--seeder', seeder.url, '--tracker', all, '--token', TOKENS.publisher, '--json', '-q'])
+    expect(published.code, published.stderr).toBe(0)
+    const status = async (base: string) => (await (await call(base, 'GET', '/v1/rollouts/app/prod/status', TOKENS.viewer)).json()) as { byState: Record<string, number> }
+    await waitFor('bytes moving on some host', async () => ((await status(replicas[1]!.url)).byState.downloading ?? 0) > 0, 60_000)
+    replicas[0]!.child.kill('SIGKILL') // first in every list: the one the swarm announces to
+    const before = await status(replicas[1]!.url)
+    expect(before.byState.running ?? 0).toBeLessThan(hosts) // the kill really is mid-rollout
+    const done = await waitFor(`${hosts} hosts running on both survivors`, async () => {
+      const [b, c] = [await status(replicas[1]!.url), await status(replicas[2]!.url)]
+      return b.byState.running === hosts && c.byState.running === hosts && b
+    }, 120_000)
+    expect(done.byState.running).toBe(hosts)
+  }, 240_000)
 })
