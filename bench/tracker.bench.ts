@@ -1,10 +1,12 @@
 /**
- * npm run bench:tracker [-- --seconds 15 --hosts 2000 --connections 32]
+ * npm run bench:tracker [-- --seconds 15 --hosts 2000 --connections 32 --stores level,postgres]
  *
  * Load from a separate process (wrk, Debian) against a real `shoal tracker` process:
  * 1. mixed: 60% announces, 30% host reports (each a synchronous level write), 10% rollout
  *    status reads over all hosts. Target: >= 5,000 requests/s with p99 < 50 ms on 2 cores.
  * 2. announce-only, against Shoal and against opentracker (Debian) in the same run; ratio.
+ * Each store named in --stores gets its own tracker (postgres: a private instance under a temp
+ * dir, as the tests run it), so the figures compare in one run.
  */
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process'
 import { randomBytes } from 'node:crypto'
@@ -12,21 +14,26 @@ import { mkdtempSync, rmSync, writeFileSync } from 'node:fs'
 import { createServer } from 'node:net'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
-import { benchOption } from './bench-args.js'
 import { createInterface } from 'node:readline'
+import { deriveHostToken } from '../src/core/tokens.js'
+import { startPostgres, whyNoPostgres, type PrivatePostgres } from '../test/helpers/postgres.js'
+import { benchOption } from './bench-args.js'
 
 const opt = benchOption
 const seconds = Number(opt('seconds', '15'))
 const nHosts = Number(opt('hosts', '2000'))
 const connections = Number(opt('connections', '32'))
+const stores = opt('stores', 'level,postgres').split(',')
 const log = (s: string): void => void process.stderr.write(`[bench:tracker] ${s}\n`)
 const work = mkdtempSync(join(tmpdir(), 'shoal-tracker-bench-'))
 const children: ChildProcess[] = []
 
 const PUB = randomBytes(16).toString('hex')
 const SEED = randomBytes(16).toString('hex')
-const HOST = randomBytes(16).toString('hex')
+const HOST_KEY = randomBytes(24).toString('hex')
 const VIEW = randomBytes(16).toString('hex')
+/** Every host speaks with its own token (issue 12: a host token acts only for its host). */
+const hostTokens = Array.from({ length: nHosts }, (_, i) => deriveHostToken(HOST_KEY, `host-${i}`))
 
 function freePort(): Promise<number> {
   return new Promise((resolve) => {
@@ -37,12 +44,13 @@ function freePort(): Promise<number> {
   })
 }
 
-async function startShoal(): Promise<string> {
-  writeFileSync(join(work, 'tokens'), `publisher ${PUB} bench\nseeder ${SEED} bench\nhost ${HOST} bench\nviewer ${VIEW} bench\n`)
+async function startShoal(store: string): Promise<string> {
+  writeFileSync(join(work, 'tokens'), `publisher ${PUB} bench\nseeder ${SEED} bench\nhost-key ${HOST_KEY} bench\nviewer ${VIEW} bench\n`)
   // Started exactly as an operator would, through bin/shoal.js and its V8 flags.
   const profile = process.env.SHOAL_BENCH_CPU_PROF ? ['--cpu-prof', `--cpu-prof-dir=${process.env.SHOAL_BENCH_CPU_PROF}`] : []
-  const child = spawn(process.execPath, [...profile, join(import.meta.dirname, '../bin/shoal.js'), 'tracker', '--data-dir', join(work, 'data'), '--tokens', join(work, 'tokens'), '--port', '0', '-q'], {
+  const child = spawn(process.execPath, [...profile, join(import.meta.dirname, '../bin/shoal.js'), 'tracker', '--tokens', join(work, 'tokens'), '--port', '0', '-q'], {
     stdio: ['ignore', 'pipe', 'inherit'],
+    env: { ...process.env, SHOAL_STORE: store },
   })
   children.push(child)
   const line = await new Promise<string>((resolve) => createInterface({ input: child.stdout! }).once('line', resolve))
@@ -59,6 +67,7 @@ const esc = (buf: Buffer): string => [...buf].map((b) => `%${b.toString(16).padS
 function luaScript(kind: 'mixed' | 'announce', announcePath: string, infoHashes: string[], digest: string): string {
   return `
 local hashes = { ${infoHashes.map((h) => `"${h}"`).join(', ')} }
+local tokens = { ${hostTokens.map((t) => `"${t}"`).join(', ')} }
 math.randomseed(os.time())
 -- Each host re-announces with its own peer id, so a swarm holds about one peer per host,
 -- as in a fleet (random ids would grow the swarm without bound).
@@ -76,7 +85,8 @@ request = function()
   if r < 0.6 then return announce() end
   if r < 0.9 then
     local body = '{"digest":"${digest}","state":"downloading","bytesDone":' .. math.random(0, 1000000) .. ',"bytesFromPeers":1,"bytesFromOrigin":1,"peers":3,"rate":1000}'
-    return wrk.format("POST", "/v1/hosts/host-" .. math.random(0, ${nHosts - 1}) .. "/reports", { ["Authorization"] = "Bearer ${HOST}", ["Content-Type"] = "application/json" }, body)
+    local h = math.random(0, ${nHosts - 1})
+    return wrk.format("POST", "/v1/hosts/host-" .. h .. "/reports", { ["Authorization"] = "Bearer " .. tokens[h + 1], ["Content-Type"] = "application/json" }, body)
   end
   return wrk.format("GET", "/v1/rollouts/web/prod/status", { ["Authorization"] = "Bearer ${VIEW}" })`}
 end
@@ -98,23 +108,40 @@ function runWrk(base: string, script: string, name: string): { rps: number; p99m
 
 try {
   for (const tool of ['wrk', 'opentracker']) if (spawnSync('sh', ['-c', `command -v ${tool}`]).status !== 0) throw new Error(`${tool} is not installed (Debian package ${tool})`)
-  const base = await startShoal()
-  log(`shoal tracker at ${base}; setting up ${nHosts} hosts`)
-  const infoHashes: string[] = []
-  for (let i = 0; i < 50; i++) {
-    const ih = randomBytes(20)
-    infoHashes.push(esc(ih))
-    await api(base, 'PUT', `/v1/bundles/sha256:${randomBytes(32).toString('hex')}`, SEED, { size: 1 << 30, infoHash: ih.toString('hex'), pieceLength: 1 << 20, webSeeds: [] })
+  const results: Array<{ store: string; mixed: ReturnType<typeof runWrk>; announce: ReturnType<typeof runWrk> }> = []
+  let pgi: PrivatePostgres | undefined
+  for (const kind of stores) {
+    let store = `level:${join(work, `data-${kind}`)}`
+    if (kind === 'postgres') {
+      const why = whyNoPostgres()
+      if (why) {
+        log(`postgres skipped: ${why}`)
+        continue
+      }
+      pgi ??= await startPostgres()
+      store = await pgi.createDatabase()
+    }
+    const base = await startShoal(store)
+    log(`shoal tracker (${kind}) at ${base}; setting up ${nHosts} hosts`)
+    const infoHashes: string[] = []
+    for (let i = 0; i < 50; i++) {
+      const ih = randomBytes(20)
+      infoHashes.push(esc(ih))
+      await api(base, 'PUT', `/v1/bundles/sha256:${randomBytes(32).toString('hex')}`, SEED, { size: 1 << 30, infoHash: ih.toString('hex'), pieceLength: 1 << 20, webSeeds: [] })
+    }
+    const digest = `sha256:${randomBytes(32).toString('hex')}`
+    await api(base, 'PUT', '/v1/releases/web/versions/1', PUB, { digest })
+    await api(base, 'PUT', '/v1/channels/web/prod', PUB, { version: '1' })
+    for (let i = 0; i < nHosts; i += 100) {
+      await Promise.all(Array.from({ length: Math.min(100, nHosts - i) }, (_, k) => api(base, 'PUT', `/v1/hosts/host-${i + k}`, hostTokens[i + k]!, { labels: { rack: `r${(i + k) % 40}` }, follows: ['web@prod'] })))
+    }
+    const mixed = runWrk(base, luaScript('mixed', `/announce/${hostTokens[0]}`, infoHashes, digest), `mixed-${kind}`)
+    const announce = runWrk(base, luaScript('announce', `/announce/${hostTokens[0]}`, infoHashes, digest), `shoal-announce-${kind}`)
+    results.push({ store: kind, mixed, announce })
+    children.pop()?.kill('SIGKILL')
   }
+  const infoHashes = Array.from({ length: 50 }, () => esc(randomBytes(20)))
   const digest = `sha256:${randomBytes(32).toString('hex')}`
-  await api(base, 'PUT', '/v1/releases/web/versions/1', PUB, { digest })
-  await api(base, 'PUT', '/v1/channels/web/prod', PUB, { version: '1' })
-  for (let i = 0; i < nHosts; i += 100) {
-    await Promise.all(Array.from({ length: Math.min(100, nHosts - i) }, (_, k) => api(base, 'PUT', `/v1/hosts/host-${i + k}`, HOST, { labels: { rack: `r${(i + k) % 40}` }, follows: ['web@prod'] })))
-  }
-
-  const mixed = runWrk(base, luaScript('mixed', `/announce/${HOST}`, infoHashes, digest), 'mixed')
-  const shoalAnnounce = runWrk(base, luaScript('announce', `/announce/${HOST}`, infoHashes, digest), 'shoal-announce')
 
   const otPort = await freePort()
   const ot = spawn('opentracker', ['-i', '127.0.0.1', '-p', String(otPort), '-P', String(otPort)], { stdio: 'ignore' })
@@ -132,10 +159,15 @@ try {
   console.log(`\nbench:tracker — ${seconds} s per run, wrk -t1 -c${connections}, ${nHosts} hosts following web@prod, node ${process.version}\n`)
   console.log('| load | target | req/s | p99 | non-2xx | ok |')
   console.log('|---|---|---|---|---|---|')
-  console.log(`| mixed (60% announce, 30% report, 10% status) | Shoal | ${mixed.rps.toFixed(0)} | ${mixed.p99ms.toFixed(1)} ms | ${mixed.errors} | ${mixed.rps >= 5000 && mixed.p99ms < 50 ? 'yes' : 'NO'} (>= 5000/s, p99 < 50 ms) |`)
-  console.log(`| announce only | Shoal | ${shoalAnnounce.rps.toFixed(0)} | ${shoalAnnounce.p99ms.toFixed(1)} ms | ${shoalAnnounce.errors} | |`)
+  for (const r of results) {
+    console.log(`| mixed (60% announce, 30% report, 10% status) | Shoal, ${r.store} | ${r.mixed.rps.toFixed(0)} | ${r.mixed.p99ms.toFixed(1)} ms | ${r.mixed.errors} | ${r.mixed.rps >= 5000 && r.mixed.p99ms < 50 ? 'yes' : 'NO'} (>= 5000/s, p99 < 50 ms) |`)
+    console.log(`| announce only | Shoal, ${r.store} | ${r.announce.rps.toFixed(0)} | ${r.announce.p99ms.toFixed(1)} ms | ${r.announce.errors} | |`)
+  }
   console.log(`| announce only | opentracker | ${otAnnounce.rps.toFixed(0)} | ${otAnnounce.p99ms.toFixed(1)} ms | ${otAnnounce.errors} | |`)
-  console.log(`\nShoal / opentracker announce throughput: ${(shoalAnnounce.rps / otAnnounce.rps).toFixed(2)}x`)
+  console.log('')
+  for (const r of results) console.log(`Shoal (${r.store}) / opentracker announce throughput: ${(r.announce.rps / otAnnounce.rps).toFixed(2)}x`)
+  if (results.length > 1) console.log(`mixed load, ${results[1]!.store} / ${results[0]!.store}: ${(results[1]!.mixed.rps / results[0]!.mixed.rps).toFixed(2)}x`)
+  pgi?.stop()
 } finally {
   // SIGINT lets a profiled tracker write its profile; the rest are killed outright.
   for (const c of children) c.kill(process.env.SHOAL_BENCH_CPU_PROF ? 'SIGINT' : 'SIGKILL')
