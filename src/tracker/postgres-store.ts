@@ -250,7 +250,9 @@ function registryOn({ query, transaction, now, fp, note }: PgContext): Omit<Trac
 }
 
 /** Hosts and their reports. */
-function hostsOn({ query, now, fp, note }: PgContext): Pick<TrackerStore, 'putHost' | 'getHost' | 'hostCount' | 'listHosts' | 'putReport' | 'reportsFor' | 'getReport'> {
+function hostsOn(ctx: PgContext): Pick<TrackerStore, 'putHost' | 'getHost' | 'hostCount' | 'listHosts' | 'putReport' | 'reportsFor' | 'getReport'> {
+  const { query, now, fp } = ctx
+  const reports = createReportWriter(ctx)
   return {
     async putHost(h) {
       const record: HostRecord = { schema: RECORD_SCHEMA, ...h, lastSeen: now().toISOString() }
@@ -264,31 +266,91 @@ function hostsOn({ query, now, fp, note }: PgContext): Pick<TrackerStore, 'putHo
 
     async putReport(r) {
       const at = now().toISOString()
-      // One statement: the report (keeping the first report and first running times of the one it
-      // replaces, as reportRecord does) and the host's lastSeen, atomically.
-      const fresh = reportRecord(r, undefined, at)
       await fp.hit('tracker.report.before-write')
-      await fp.hit('tracker.store.disk')
-      const rows = await query<{ record: ReportRecord }>(
-        `report of ${r.hostId}`,
-        `WITH saved AS (
-           INSERT INTO reports (digest, host_id, record) VALUES ($1, $2, $3)
-           ON CONFLICT (digest, host_id) DO UPDATE SET record = EXCLUDED.record
-             || jsonb_build_object('firstReportAt', reports.record -> 'firstReportAt')
-             || CASE WHEN reports.record ? 'runningAt' THEN jsonb_build_object('runningAt', reports.record -> 'runningAt') ELSE '{}'::jsonb END
-           RETURNING record
-         ), seen AS (
-           UPDATE hosts SET record = jsonb_set(record, '{lastSeen}', to_jsonb($4::text)) WHERE id = $2
-         ), told AS (
-           SELECT pg_notify('${CHANNEL}', $5)
-         )
-         SELECT record FROM saved CROSS JOIN told`,
-        [r.digest, r.hostId, fresh, at, note({ kind: 'report', digest: r.digest })],
-      )
+      const record = await reports.put(r, at)
       await fp.hit('tracker.report.after-write')
-      return rows[0]!.record
+      return record
     },
     reportsFor: async (d) => records<ReportRecord>(await query('read reports', 'SELECT record FROM reports WHERE digest = $1', [d])),
     getReport: async (h, d) => records<ReportRecord>(await query('read a report', 'SELECT record FROM reports WHERE digest = $1 AND host_id = $2', [d, h]))[0],
+  }
+}
+
+type ReportInput = Parameters<TrackerStore['putReport']>[0]
+
+/**
+ * Reports at fleet rate: group commit. Reports that arrive while a write is on its way are
+ * written together by the next one (one statement, one COMMIT, one WAL flush), so a busy tracker
+ * makes fewer, larger writes and an idle one writes each report at once. Every caller is
+ * answered only after the write holding its report has committed. Within one batch the same
+ * host and digest twice keep the last report, as two writes in a row would.
+ */
+function createReportWriter({ query, fp, note }: PgContext, maxBatch = 500): { put(r: ReportInput, at: string): Promise<ReportRecord> } {
+  type Entry = { r: ReportInput; at: string; resolve: (rec: ReportRecord) => void; reject: (err: unknown) => void }
+  let queue: Entry[] = []
+  let writing = false
+
+  const write = async (batch: Entry[]): Promise<void> => {
+    // The newest report per (digest, host), each built on the one before it in the batch.
+    const last = new Map<string, { record: ReportRecord; entries: Entry[] }>()
+    for (const e of batch) {
+      const key = `${e.r.digest}\n${e.r.hostId}`
+      const prev = last.get(key)
+      last.set(key, { record: reportRecord(e.r, prev?.record, e.at), entries: [...(prev?.entries ?? []), e] })
+    }
+    const rows = [...last.values()].map(({ record }) => ({ digest: record.digest, host_id: record.hostId, record, at: record.at }))
+    const digests = [...new Set(rows.map((x) => x.digest))].map((digest) => note({ kind: 'report', digest }))
+    try {
+      await fp.hit('tracker.store.disk')
+      const saved = await query<{ digest: string; host_id: string; record: ReportRecord }>(
+        `write ${rows.length} reports`,
+        `WITH input AS (
+           SELECT * FROM jsonb_to_recordset($1::jsonb) AS x(digest text, host_id text, record jsonb, at text)
+         ), saved AS (
+           INSERT INTO reports (digest, host_id, record) SELECT digest, host_id, record FROM input
+           ON CONFLICT (digest, host_id) DO UPDATE SET record = EXCLUDED.record
+             || jsonb_build_object('firstReportAt', reports.record -> 'firstReportAt')
+             || CASE WHEN reports.record ? 'runningAt' THEN jsonb_build_object('runningAt', reports.record -> 'runningAt') ELSE '{}'::jsonb END
+           RETURNING digest, host_id, record
+         ), seen AS (
+           UPDATE hosts SET record = jsonb_set(hosts.record, '{lastSeen}', to_jsonb(input.at)) FROM input WHERE hosts.id = input.host_id
+         ), told AS (
+           SELECT pg_notify('${CHANNEL}', n) FROM unnest($2::text[]) AS n
+         )
+         SELECT digest, host_id, record FROM saved WHERE (SELECT count(*) FROM told) >= 0`,
+        [JSON.stringify(rows), digests],
+      )
+      const stored = new Map(saved.map((x) => [`${x.digest}\n${x.host_id}`, x.record]))
+      for (const [key, { entries }] of last) {
+        const final = stored.get(key)!
+        // Earlier reports of the same host in the batch: as written, with the times kept from before.
+        for (const e of entries) e.resolve(e === entries.at(-1) ? final : { ...reportRecord(e.r, undefined, e.at), firstReportAt: final.firstReportAt })
+      }
+    } catch (err) {
+      for (const e of batch) e.reject(err)
+    }
+  }
+
+  const drain = async (): Promise<void> => {
+    writing = true
+    while (queue.length) {
+      const batch = queue.slice(0, maxBatch)
+      queue = queue.slice(batch.length)
+      await write(batch)
+    }
+    writing = false
+  }
+
+  return {
+    put(r, at) {
+      return new Promise<ReportRecord>((resolve, reject) => {
+        queue.push({ r, at, resolve, reject })
+        // Whatever arrives in this turn joins the batch; while a write runs, the next one gathers.
+        if (!writing) {
+          writing = true
+          setImmediate(() => void drain())
+        }
+      })
+    },
   }
 }

@@ -66,3 +66,30 @@ describe('a tracker over postgres while PostgreSQL is away', () => {
     }
   })
 })
+
+describe('postgres store: reports written together', () => {
+  it.skipIf(!pgi)(`300 reports at once are all stored and each answered with its record; the same host twice in one batch keeps the later${why ? ` (skipped: ${why})` : ''}`, async () => {
+    const store = createPostgresStore({ url: await pgi!.createDatabase() })
+    await store.start()
+    try {
+      const D = `sha256:${'c'.repeat(64)}` as const
+      for (let h = 0; h < 300; h++) await store.putHost({ id: `h${h}`, labels: {}, follows: [] })
+      const base = { digest: D, bytesFromPeers: 0, bytesFromOrigin: 0, peers: 0, rate: 0 }
+      const answers = await Promise.all(Array.from({ length: 300 }, (_, h) => store.putReport({ ...base, hostId: `h${h}`, state: 'downloading', bytesDone: h })))
+      expect(answers.map((a) => a.bytesDone)).toEqual(Array.from({ length: 300 }, (_, h) => h))
+      const stored = await store.reportsFor(D)
+      expect(stored).toHaveLength(300)
+      expect(stored.every((r) => r.bytesDone === Number(r.hostId.slice(1)))).toBe(true)
+      const [first, second] = await Promise.all([
+        store.putReport({ ...base, hostId: 'h7', state: 'running', bytesDone: 1000 }),
+        store.putReport({ ...base, hostId: 'h7', state: 'failed', bytesDone: 1000, errorCode: 'LAUNCH_FAILED' }),
+      ])
+      expect([first.state, second.state]).toEqual(['running', 'failed'])
+      expect(second.firstReportAt).toBe(answers[7]!.firstReportAt)
+      expect(second.runningAt).toBeDefined() // it ran before it failed: the first running time is kept
+      expect(await store.getReport('h7', D)).toMatchObject({ state: 'failed', errorCode: 'LAUNCH_FAILED' })
+    } finally {
+      await store.stop()
+    }
+  })
+})
