@@ -192,7 +192,10 @@ function createListener(url: string, origin: string): { add(fn: (c: StoreChange)
 const records = <T>(rows: Array<{ record: unknown }>): T[] => rows.map((r) => r.record as T)
 
 /** Bundles, versions, channels and their rollouts. */
+const MAX_CACHED_INFOHASHES = 10_000
+
 function registryOn({ query, transaction, now, fp, note }: PgContext): Omit<TrackerStore, 'start' | 'stop' | 'putHost' | 'getHost' | 'hostCount' | 'listHosts' | 'putReport' | 'reportsFor' | 'getReport'> {
+  const infoHashes = new Map<string, Digest>()
   return {
     putBundle: (b) =>
       transaction(`register bundle ${b.digest}`, `bundle:${b.digest}`, async (c) => {
@@ -205,7 +208,19 @@ function registryOn({ query, transaction, now, fp, note }: PgContext): Omit<Trac
         return record
       }),
     getBundle: async (d) => records<BundleRecord>(await query('read a bundle', 'SELECT record FROM bundles WHERE digest = $1', [d]))[0],
-    digestForInfoHash: async (h) => (await query<{ digest: Digest }>('look up an infohash', 'SELECT digest FROM bundles WHERE info_hash = $1', [h.toLowerCase()]))[0]?.digest,
+    async digestForInfoHash(h) {
+      // Asked on every announce. A registered infohash never changes digest (BUNDLE_CONFLICT), so a
+      // hit is kept (bounded, oldest out first); a miss is not, since another replica may register it.
+      const key = h.toLowerCase()
+      const known = infoHashes.get(key)
+      if (known) return known
+      const digest = (await query<{ digest: Digest }>('look up an infohash', 'SELECT digest FROM bundles WHERE info_hash = $1', [key]))[0]?.digest
+      if (digest) {
+        if (infoHashes.size >= MAX_CACHED_INFOHASHES) infoHashes.delete(infoHashes.keys().next().value!)
+        infoHashes.set(key, digest)
+      }
+      return digest
+    },
 
     putVersion: (v) =>
       transaction(`publish ${v.release}@${v.version}`, `version:${v.release}@${v.version}`, async (c) => {
