@@ -39,8 +39,8 @@ const register = (app: FastifyInstance, h: string, payload: unknown) => app.inje
 
 describe.each(STORES)('the host registry is bounded and its label rules hold (issue 12, medium 5), %s store', (kind) => {
   const skip = kind === 'postgres' && noPostgres !== undefined
-  const why = skip ? ` (skipped: ${noPostgres})` : ''
-  it.skipIf(skip)(`labels: more than 32, a key outside the alphabet, a value with a terminal escape are 400 naming the field${why}`, async () => {
+  const SKIPPED = skip ? ` (skipped: ${noPostgres})` : ''
+  it.skipIf(skip)(`labels: more than 32, a key outside the alphabet, a value with a terminal escape are 400 naming the field${SKIPPED}`, async () => {
     const app = await tracker({ store: kind })
     const many = Object.fromEntries(Array.from({ length: 3800 }, (_, i) => [`k${i}`, 'v'.repeat(200)]))
     for (const labels of [many, { 'Not-Lower': 'x' }, { 'a b': 'x' }, { rack: '\u001b]0;pwned\u0007' }, { rack: 'a\nb' }, { rack: 'x'.repeat(254) }]) {
@@ -51,7 +51,7 @@ describe.each(STORES)('the host registry is bounded and its label rules hold (is
     expect((await register(app, 'h1', { labels: { region: 'eu-west-1', rack: 'r12' }, follows: [] })).statusCode).toBe(200)
   })
 
-  it.skipIf(skip)(`--max-hosts: a new host past the bound is 429 LIMIT_REACHED; known hosts still re-register${why}`, async () => {
+  it.skipIf(skip)(`--max-hosts: a new host past the bound is 429 LIMIT_REACHED; known hosts still re-register${SKIPPED}`, async () => {
     const app = await tracker({ maxHosts: 3, store: kind })
     for (const h of ['h1', 'h2', 'h3']) expect((await register(app, h, {})).statusCode).toBe(200)
     const r = await register(app, 'h4', {})
@@ -76,8 +76,8 @@ describe.each(STORES)('the host registry is bounded and its label rules hold (is
 
 describe.each(STORES)('reports, names and logs (issue 12, low), %s store', (kind) => {
   const skip = kind === 'postgres' && noPostgres !== undefined
-  const why = skip ? ` (skipped: ${noPostgres})` : ''
-  it.skipIf(skip)(`report figures past 1 PiB or non-finite are 400; the status stays finite${why}`, async () => {
+  const SKIPPED = skip ? ` (skipped: ${noPostgres})` : ''
+  it.skipIf(skip)(`report figures past 1 PiB or non-finite are 400; the status stays finite${SKIPPED}`, async () => {
     const app = await tracker({ store: kind })
     await app.inject({ method: 'PUT', url: '/v1/releases/web/versions/1', headers: as(TOKENS.publisher), payload: { digest: D1 } })
     await app.inject({ method: 'PUT', url: '/v1/channels/web/prod', headers: as(TOKENS.publisher), payload: { version: '1' } })
@@ -90,7 +90,7 @@ describe.each(STORES)('reports, names and logs (issue 12, low), %s store', (kind
     expect(Number.isFinite(s.bytesFromPeers)).toBe(true)
   })
 
-  it.skipIf(skip)(`names with ".." are refused by the API as by the CLI${why}`, async () => {
+  it.skipIf(skip)(`names with ".." are refused by the API as by the CLI${SKIPPED}`, async () => {
     const app = await tracker({ store: kind })
     for (const url of ['/v1/releases/a..b/versions/1', '/v1/releases/web/versions/1..2', '/v1/channels/web/p..d']) {
       const r = await app.inject({ method: 'PUT', url, headers: as(TOKENS.publisher), payload: url.includes('channels') ? { version: '1' } : { digest: D1 } })
@@ -99,7 +99,7 @@ describe.each(STORES)('reports, names and logs (issue 12, low), %s store', (kind
     expect((await app.inject({ method: 'PUT', url: '/v1/hosts/h..1', headers: as('admin-token-0123456789abcdef'), payload: {} })).statusCode).toBe(400)
   })
 
-  it.skipIf(skip)(`a failure code per host (2,000 of them) keeps the status small: the 20 most frequent codes, the rest counted${why}`, async () => {
+  it.skipIf(skip)(`a failure code per host (2,000 of them) keeps the status small: the 20 most frequent codes, the rest counted${SKIPPED}`, async () => {
     const app = await tracker({ store: kind })
     await app.inject({ method: 'PUT', url: '/v1/releases/web/versions/1', headers: as(TOKENS.publisher), payload: { digest: D1 } })
     await app.inject({ method: 'PUT', url: '/v1/channels/web/prod', headers: as(TOKENS.publisher), payload: { version: '1' } })
@@ -118,7 +118,7 @@ describe.each(STORES)('reports, names and logs (issue 12, low), %s store', (kind
     expect(r.body.length).toBeLessThan(16_384)
   }, 60_000)
 
-  it.skipIf(skip)(`redactUrl() cuts the passkey whatever the spelling, and the tracker never logs one${why}`, async () => {
+  it.skipIf(skip)(`redactUrl() cuts the passkey whatever the spelling, and the tracker never logs one${SKIPPED}`, async () => {
     const T = 'secret-passkey-0123456789'
     for (const url of [`/announce/${T}?info_hash=x`, `//announce/${T}`, `/ANNOUNCE/${T}`, `/./announce/${T}`, `/%61nnounce/${T}`, `/scrape/${T}`, `/seed/${T}/abc.tar`, `/x?passkey=${T}`, `/x?a=1&token=${T}`]) {
       expect(redactUrl(url), url).not.toContain(T)
