@@ -118,10 +118,22 @@ export function createTorrentOffers(init: TorrentOffersInit): TorrentOffers {
     return f
   }
 
+  // Two uploads of one bundle at once (two publishes of the same build) must make one offer: the
+  // second waits for the first instead of racing it into the swarm (it was a 500 on the loser).
+  const inflight = new Map<Digest, Promise<BundleFacts>>()
+  const offerOnce = (digest: Digest, created: boolean, background = false): Promise<BundleFacts> => {
+    let p = inflight.get(digest)
+    if (!p) {
+      p = offer(digest, created, background).finally(() => inflight.delete(digest))
+      inflight.set(digest, p)
+    }
+    return p.then((f) => ({ ...f, created }))
+  }
+
   return {
-    offer: (digest, created) => offer(digest, created),
+    offer: (digest, created) => offerOnce(digest, created),
     async offerAll() {
-      for (const b of await store.list()) await offer(b.digest, false, true)
+      for (const b of await store.list()) await offerOnce(b.digest, false, true)
     },
     async withdraw(digest) {
       const f = facts.get(digest)

@@ -64,7 +64,7 @@ describe('shoal publish (real tracker and seeder processes)', () => {
     const pub = (tree: string, version: string) => runCli(['publish', tree, '-r', 'app', '--version', version, '--seeder', seeder.url, '--tracker', tracker.url, '--json', '-q'], { env: { SHOAL_TOKEN: PUB } })
 
     const same = await Promise.all([pub(helloApp, '1'), pub(helloApp, '1')])
-    expect(same.map((r) => r.code)).toEqual([0, 0])
+    expect(same.map((r) => r.code), same.map((r) => r.stderr + r.stdout).join('\n')).toEqual([0, 0])
     expect(same.map((r) => JSON.parse(r.stdout).newVersion).sort()).toEqual([false, true])
 
     const [a, b] = [await tempDir(), await tempDir()]
