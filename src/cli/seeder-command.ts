@@ -48,7 +48,7 @@ export function registerSeeder(program: Command, io: CliIo): void {
     .option('--sweep-minutes <n>', 'minutes between retention sweeps (0: never)', '10')
     .option('--grace-minutes <n>', 'never sweep a bundle stored less than this long ago (it may not be a version yet)', '60')
     .option('--max-conns-per-ip <n>', 'HTTP connections one address may hold (0: no bound, e.g. behind a load balancer)', '256')
-    .option('-q, --quiet', 'no request logs')
+    .option('-q, --quiet', 'no request logs (internal errors are still logged)')
   withTlsOptions(cmd, 'uploads and the web seed')
   cmd.action(async (opts: SeederOptions) => {
     const text = await readText(opts.tokens, 'tokens')
@@ -70,7 +70,8 @@ export function registerSeeder(program: Command, io: CliIo): void {
       keep: Number(opts.keep),
       sweepIntervalMs: Number(opts.sweepMinutes) * 60_000,
       graceMs: Number(opts.graceMinutes) * 60_000,
-      logger: !opts.quiet,
+      // Quiet drops request logs, never the record of an internal error.
+      logger: opts.quiet ? { level: 'error' } : true,
       tls: tlsFiles ? await readTlsFiles(tlsFiles) : undefined,
       connections: { maxPerAddress: Number(opts.maxConnsPerIp) },
       fetch: await resolveFetch(opts, io),

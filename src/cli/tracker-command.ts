@@ -37,7 +37,7 @@ export function registerTracker(program: Command, io: CliIo): void {
     .option('--max-streams <n>', 'event streams (dashboards, rollout status --watch) open at once', '1000')
     .option('--max-conns-per-ip <n>', 'connections one address may hold (0: no bound, e.g. behind a load balancer)', '256')
     .option('--max-connections <n>', 'connections held at most (keep it under the open-files limit)', '16384')
-    .option('-q, --quiet', 'no request logs')
+    .option('-q, --quiet', 'no request logs (internal errors are still logged)')
   withTlsOptions(cmd, 'the API, announces and the dashboard')
   cmd.action(async (opts: TrackerOptions) => {
     const tokensText = await readText(opts.tokens, 'tokens')
@@ -53,7 +53,7 @@ export function registerTracker(program: Command, io: CliIo): void {
       // Crash points, for tests only (see core/failpoints).
       failpoints: parseFailpoints(io.env.SHOAL_FAILPOINTS ?? ''),
       tokens,
-      logger: opts.quiet ? false : { level: 'info' },
+      logger: opts.quiet ? { level: 'error' } : { level: 'info' },
       udpPort: opts.udpPort === undefined ? undefined : Number(opts.udpPort),
       publicUrl: opts.publicUrl,
       maxHosts: Number(opts.maxHosts),

@@ -32,7 +32,7 @@ export interface BuildSeederAppOptions {
   sweep?: () => Promise<{ removed: string[] }>
   /** Prometheus registry served at /metrics. */
   metrics?: Registry
-  logger?: boolean
+  logger?: boolean | Record<string, unknown>
   /** Bounds on open connections, in total and per remote address (see guardConnections). */
   connections?: ConnectionLimits
   /** Serve HTTPS with this certificate and key (PEM). */
@@ -57,6 +57,7 @@ export async function buildSeederApp(options: BuildSeederAppOptions): Promise<Fa
     logger: options.logger
       ? {
           level: 'info',
+          ...(typeof options.logger === 'object' ? options.logger : {}),
           redact: ['req.headers.authorization'],
           serializers: { req: (req: { method: string; url: string; id: string }) => ({ id: req.id, method: req.method, url: redactUrl(req.url) }) },
         }

@@ -32,7 +32,7 @@ export interface SeederInit {
   /** A bundle younger than this is never swept (default 1 hour). */
   graceMs?: number
   /** Request logs on stdout. */
-  logger?: boolean
+  logger?: boolean | Record<string, unknown>
   /** Serve HTTPS with this certificate and key (PEM). */
   tls?: { cert: string | Buffer; key: string | Buffer }
   /** Bounds on open HTTP connections, in total and per remote address. */
