@@ -39,12 +39,16 @@ describe('failed launches leave nothing behind (issue 12, medium 4)', () => {
     const handOff = createHandOff({ root, snapshotter: 'dir', agent })
     const { launcher } = handOff
     const b = await bundle({ 'data.bin': 'x'.repeat(100_000) })
+    const ids = new Set<string | undefined>()
     for (let i = 0; i < 10; i++) {
       const bundle = { path: b.path, digest: b.digest, release: 'web', version: '2' }
       await handOff.stage(bundle, () => {})
       await expect(handOff.activate(bundle, () => {})).rejects.toMatchObject({ code: 'LAUNCH_FAILED' })
+      ids.add((await launcher.current('web'))?.id)
     }
     expect(agent.starts).toBe(10)
+    // The retries reuse the first activation: no new checkout made (and collected) per retry.
+    expect(ids.size).toBe(1)
     const { images, checkouts, active } = await launcher.snapshotter.list()
     expect(images).toHaveLength(1)
     expect(checkouts).toHaveLength(1) // not one per retry
