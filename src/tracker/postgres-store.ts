@@ -1,8 +1,8 @@
 import { randomBytes } from 'node:crypto'
 import pg from 'pg'
-import { NO_FAILPOINTS, NotFoundError, ShoalError, StoreUnavailableError, VersionConflictError, redactUrl, type Digest, type Failpoints } from '../core/index.js'
+import { NO_FAILPOINTS, NotFoundError, ShoalError, StoreUnavailableError, redactUrl, type Digest, type Failpoints } from '../core/index.js'
 import { MIGRATIONS, MIGRATION_LOCK } from './postgres-migrations.js'
-import { channelMove, mergeBundle, reportRecord } from './store-records.js'
+import { channelMove, mergeBundle, publishVersion, reportRecord } from './store-records.js'
 import { RECORD_SCHEMA, saneHost, type BundleRecord, type ChannelRecord, type HostRecord, type ReportRecord, type RolloutRecord, type StoreChange, type TrackerStore, type VersionRecord } from './tracker-store.js'
 
 export interface PostgresStoreInit {
@@ -225,17 +225,9 @@ function registryOn({ query, transaction, now, fp, note }: PgContext): Omit<Trac
     putVersion: (v) =>
       transaction(`publish ${v.release}@${v.version}`, `version:${v.release}@${v.version}`, async (c) => {
         const existing = (await c.query<{ record: VersionRecord }>('SELECT record FROM versions WHERE release = $1 AND version = $2', [v.release, v.version])).rows[0]?.record
-        if (existing) {
-          if (existing.digest !== v.digest) {
-            throw new VersionConflictError(`Cannot publish ${v.release}@${v.version}: it exists with digest ${existing.digest}, not ${v.digest}`, {
-              details: { release: v.release, version: v.version, digest: existing.digest },
-            })
-          }
-          return { record: existing, created: false }
-        }
-        const record: VersionRecord = { schema: RECORD_SCHEMA, ...v, publishedAt: now().toISOString() }
-        await c.query('INSERT INTO versions (release, version, record) VALUES ($1, $2, $3)', [v.release, v.version, record])
-        return { record, created: true }
+        const published = publishVersion(existing, v, now().toISOString())
+        if (published.created) await c.query('INSERT INTO versions (release, version, record) VALUES ($1, $2, $3)', [v.release, v.version, published.record])
+        return published
       }),
     getVersion: async (r, v) => records<VersionRecord>(await query('read a version', 'SELECT record FROM versions WHERE release = $1 AND version = $2', [r, v]))[0],
     listVersions: async (r) => records<VersionRecord>(await query('list versions', 'SELECT record FROM versions WHERE release = $1 ORDER BY version', [r])),

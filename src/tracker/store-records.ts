@@ -1,4 +1,4 @@
-import { BundleConflictError } from '../core/index.js'
+import { BundleConflictError, VersionConflictError } from '../core/index.js'
 import { RECORD_SCHEMA, type BundleRecord, type ChannelRecord, type ReportRecord, type RolloutRecord, type TrackerStore, type VersionRecord } from './tracker-store.js'
 
 /**
@@ -64,3 +64,19 @@ export function reportRecord(r: ReportInput, previous: ReportRecord | undefined,
   return record
 }
 
+
+type VersionInput = Parameters<TrackerStore['putVersion']>[0]
+
+/**
+ * A publish against what is stored: versions are immutable, so the same digest again is the
+ * stored record (not created), another digest is VERSION_CONFLICT, and a new one is created now.
+ */
+export function publishVersion(existing: VersionRecord | undefined, v: VersionInput, at: string): { record: VersionRecord; created: boolean } {
+  if (!existing) return { record: { schema: RECORD_SCHEMA, ...v, publishedAt: at }, created: true }
+  if (existing.digest !== v.digest) {
+    throw new VersionConflictError(`Cannot publish ${v.release}@${v.version}: it exists with digest ${existing.digest}, not ${v.digest}`, {
+      details: { release: v.release, version: v.version, digest: existing.digest },
+    })
+  }
+  return { record: existing, created: false }
+}

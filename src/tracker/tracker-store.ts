@@ -9,10 +9,9 @@ import {
   digestHex,
   fromSystemError,
   NotFoundError,
-  VersionConflictError,
   type Digest,
 } from '../core/index.js'
-import { channelMove, mergeBundle, reportRecord } from './store-records.js'
+import { channelMove, mergeBundle, publishVersion, reportRecord } from './store-records.js'
 
 /** Version of every stored record's shape; bump with a migration. */
 export const RECORD_SCHEMA = 1
@@ -238,17 +237,9 @@ export function createTrackerStore(init: TrackerStoreInit): TrackerStore {
     putVersion: (v) =>
       exclusive(async () => {
         const existing = await get<VersionRecord>(K.version(v.release, v.version))
-        if (existing) {
-          if (existing.digest !== v.digest) {
-            throw new VersionConflictError(`Cannot publish ${v.release}@${v.version}: it exists with digest ${existing.digest}, not ${v.digest}`, {
-              details: { release: v.release, version: v.version, digest: existing.digest },
-            })
-          }
-          return { record: existing, created: false }
-        }
-        const record: VersionRecord = { schema: RECORD_SCHEMA, ...v, publishedAt: now().toISOString() }
-        await put(K.version(v.release, v.version), record)
-        return { record, created: true }
+        const published = publishVersion(existing, v, now().toISOString())
+        if (published.created) await put(K.version(v.release, v.version), published.record)
+        return published
       }),
     getVersion: (r, v) => get<VersionRecord>(K.version(r, v)),
     listVersions: (r) => range<VersionRecord>(`version!${r}!`),
