@@ -14,6 +14,12 @@ export const TOKENS = { publisher: 'pub-token-0123456789abcdef', seeder: 'seed-t
 /** The tokens file every test fleet uses. */
 export const TOKENS_FILE = `publisher ${TOKENS.publisher} ci\nseeder ${TOKENS.seeder} origin\nhost-key ${HOST_KEY} fleet\nviewer ${TOKENS.viewer} eng\n`
 
+/** A made-up digest numbered `i`, for registry tests. */
+export const fakeDigest = (i: number): string => `sha256:${i.toString(16).padStart(64, '0')}`
+/** One API request to a tracker with a bearer token and an optional JSON body. */
+export const callApi = (base: string, method: string, path: string, token: string, body?: unknown): Promise<Response> =>
+  fetch(`${base}${path}`, { method, headers: { authorization: `Bearer ${token}`, ...(body ? { 'content-type': 'application/json' } : {}) }, body: body ? JSON.stringify(body) : undefined })
+
 /** Polls `probe` every 100 ms until it returns a truthy value; fails after `boundMs` with the last value. */
 export async function waitFor<T>(what: string, probe: () => Promise<T | undefined | false>, boundMs = 60_000): Promise<T> {
   const until = performance.now() + boundMs

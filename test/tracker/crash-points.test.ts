@@ -2,7 +2,7 @@ import type { ChildProcess } from 'node:child_process'
 import { writeFile } from 'node:fs/promises'
 import { join } from 'node:path'
 import { afterEach, describe, expect, it } from 'vitest'
-import { hostToken, TOKENS, TOKENS_FILE } from '../helpers/fleet.js'
+import { callApi, fakeDigest, hostToken, TOKENS, TOKENS_FILE } from '../helpers/fleet.js'
 import { startDaemon } from '../helpers/start-tracker.js'
 import { useTempDirs } from '../helpers/temp-dir.js'
 
@@ -11,9 +11,7 @@ const children: ChildProcess[] = []
 afterEach(() => {
   for (const c of children.splice(0)) c.kill('SIGKILL')
 })
-const digest = (i: number) => `sha256:${i.toString(16).padStart(64, '0')}`
-const call = (base: string, method: string, path: string, token: string, body?: unknown) =>
-  fetch(`${base}${path}`, { method, headers: { authorization: `Bearer ${token}`, ...(body ? { 'content-type': 'application/json' } : {}) }, body: body ? JSON.stringify(body) : undefined })
+const [digest, call] = [fakeDigest, callApi]
 
 async function tracker(dir: string, failpoints = ''): Promise<{ url: string; child: ChildProcess; exited: Promise<void> }> {
   await writeFile(join(dir, 'tokens'), TOKENS_FILE)
