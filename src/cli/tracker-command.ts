@@ -8,6 +8,9 @@ import { reloadTlsOnHangup, tlsFilesOf, withTlsOptions } from './tls-options.js'
 interface TrackerOptions {
   dataDir?: string
   store?: string
+  storeFile?: string
+  redis?: string
+  redisFile?: string
   port: string
   host: string
   tokens: string
@@ -28,6 +31,9 @@ export function registerTracker(program: Command, io: CliIo): void {
     .description('Run the tracker: release registry, channels, rollouts and host reports (HTTP API under /v1)')
     .option('--data-dir <dir>', 'where the registry lives on this box (shorthand for --store level:DIR)')
     .option('--store <spec>', 'level:DIR, or postgres://user@host:port/db for several replicas over one PostgreSQL (also $SHOAL_STORE, which keeps a password out of ps)')
+    .option('--store-file <file>', 'read the store spec from this file (a secret, e.g. with a password)')
+    .option('--redis <url>', 'redis://host:port: share swarms with the other replicas through Redis (also $SHOAL_REDIS)')
+    .option('--redis-file <file>', 'read the Redis URL from this file')
     .requiredOption('--tokens <file>', 'bearer tokens, one "role token [name]" per line (host tokens name their host; "host-key KEY" accepts derived host tokens)')
     .option('--port <port>', 'TCP port (0 picks one)', '7700')
     .option('--host <addr>', 'address to listen on', '127.0.0.1')
@@ -44,10 +50,16 @@ export function registerTracker(program: Command, io: CliIo): void {
     const tokens = parseTokens(tokensText)
     const tlsFiles = tlsFilesOf(opts)
     const { createTracker } = await import('../tracker/index.js')
-    const store = opts.store ?? io.env.SHOAL_STORE ?? (opts.dataDir === undefined ? undefined : `level:${resolve(opts.dataDir)}`)
+    const fromFile = async (file: string | undefined, what: string): Promise<string | undefined> => (file === undefined ? undefined : (await readText(file, what)).trim())
+    const store = opts.store ?? (await fromFile(opts.storeFile, 'store spec')) ?? io.env.SHOAL_STORE ?? (opts.dataDir === undefined ? undefined : `level:${resolve(opts.dataDir)}`)
     if (store === undefined) throw new UsageError('Cannot start the tracker: give --data-dir DIR (one box) or --store postgres://... (a fleet)')
+    const redis = opts.redis ?? (await fromFile(opts.redisFile, 'Redis URL')) ?? io.env.SHOAL_REDIS
+    if (redis !== undefined && !/^rediss?:\/\//.test(redis)) throw new UsageError('Cannot use --redis: write redis://host:port[/db]')
+    const log = createLogLine(io, 'tracker')
     const tracker = createTracker({
       store: store.startsWith('level:') ? `level:${resolve(store.slice(6))}` : store,
+      redis,
+      onSyncLog: (msg) => log(msg.includes('connected to') ? 'info' : 'warn', msg),
       port: Number(opts.port),
       host: opts.host,
       // Crash points, for tests only (see core/failpoints).
@@ -62,7 +74,7 @@ export function registerTracker(program: Command, io: CliIo): void {
       tls: tlsFiles ? await readTlsFiles(tlsFiles) : undefined,
     })
     const { url: address, udpPort } = await tracker.start()
-    const stopReload = tlsFiles ? reloadTlsOnHangup(tracker.app.server, tlsFiles, createLogLine(io, 'tracker')) : () => {}
+    const stopReload = tlsFiles ? reloadTlsOnHangup(tracker.app.server, tlsFiles, log) : () => {}
     // One machine-readable line so that scripts and tests learn the ports.
     io.stdout.write(`${JSON.stringify({ listening: address, udpPort: udpPort ?? null })}\n`)
     await untilSignal()

@@ -213,7 +213,7 @@ export const AuthInvalidError = defineError('AUTH_INVALID', 'auth', 401,
 export const AuthForbiddenError = defineError('AUTH_FORBIDDEN', 'auth', 403,
   'The token is valid but its role may not do this')
 export const StoreUnavailableError = defineError('STORE_UNAVAILABLE', 'io', 503,
-  'The tracker cannot reach its store (PostgreSQL down or restarting); nothing was written, retry')
+  'The tracker cannot reach its store (PostgreSQL or Redis down or restarting); nothing was written, retry')
 export const VersionConflictError = defineError('VERSION_CONFLICT', 'conflict', 409,
   'The release version exists with another digest; versions are immutable')
 export const BundleConflictError = defineError('BUNDLE_CONFLICT', 'conflict', 409,

@@ -3,6 +3,7 @@ import { Counter, Gauge, type Registry } from 'prom-client'
 import { encodeScrapeResponse, scrapeInfoHashes } from './scrape-response.js'
 import { createSwarmStore, parseAnnounceQuery, type SwarmStore } from './swarm-store.js'
 import type { Principal, TokenTable } from '../core/index.js'
+import type { SwarmSync } from './redis-swarm.js'
 import type { TrackerStore } from './tracker-store.js'
 
 export interface AnnounceRoutesInit {
@@ -11,6 +12,8 @@ export interface AnnounceRoutesInit {
   metrics: Registry
   /** Seconds hosts should wait between announces (default 60). */
   intervalSeconds?: number
+  /** Shares the swarms with other replicas (Redis); without it they are this process's alone. */
+  sync?: SwarmSync
 }
 
 export interface AnnounceService {
@@ -28,11 +31,13 @@ function bencodedFailure(reply: FastifyReply, reason: string): FastifyReply {
  * fastify app. Standard clients cannot send headers, so hosts authenticate private-tracker
  * style with a passkey in the path: /announce/<token>. Only infohashes of registered bundles
  * are tracked; others get a failure reason. Peers live in memory (see swarm-store for why not
- * bittorrent-tracker's Server); a restarted tracker is refilled by the next announces.
+ * bittorrent-tracker's Server), shared with other replicas through Redis when given a sync (see
+ * redis-swarm); a restarted single tracker is refilled by the next announces.
  */
 export function registerAnnounceRoutes(app: FastifyInstance, init: AnnounceRoutesInit): AnnounceService {
-  const { store, tokens, metrics, intervalSeconds = 60 } = init
-  const swarms = createSwarmStore({ peerTtlMs: intervalSeconds * 3 * 1000 })
+  const { store, tokens, metrics, intervalSeconds = 60, sync } = init
+  const swarms = createSwarmStore({ peerTtlMs: intervalSeconds * 3 * 1000, onChange: sync ? (ih, change) => sync.publish(ih, change) : undefined })
+  sync?.attach(swarms)
   const announces = new Counter({ name: 'shoal_tracker_announces_total', help: 'BitTorrent announces and scrapes by outcome', labelNames: ['action', 'outcome'], registers: [metrics] })
   new Gauge({ name: 'shoal_tracker_swarms', help: 'Swarms with at least one peer', registers: [metrics], collect() { this.set(swarms.swarms) } })
   const sweeper = setInterval(() => swarms.sweep(), intervalSeconds * 1000)

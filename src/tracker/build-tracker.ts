@@ -10,6 +10,7 @@ import {
   guardConnections,
   HEADERS_TIMEOUT_MS,
   httpErrorFrom,
+  StoreUnavailableError,
   redactUrl,
   type ConnectionLimits,
   type TokenTable,
@@ -20,6 +21,7 @@ import { hostRoutes } from './routes/host-routes.js'
 import { registryRoutes } from './routes/registry-routes.js'
 import { rolloutRoutes } from './routes/rollout-routes.js'
 import { createStatusCache } from './status-cache.js'
+import type { SwarmSync } from './redis-swarm.js'
 import type { TrackerContext } from './tracker-context.js'
 import type { TrackerStore } from './tracker-store.js'
 import { createUdpTracker } from './udp-tracker.js'
@@ -47,6 +49,8 @@ export interface BuildTrackerOptions {
   connections?: ConnectionLimits
   /** The URL hosts reach this tracker at, for announce URLs in served torrents (default from each request's Host). */
   publicUrl?: string
+  /** Swarms shared with other replicas (Redis); /readyz then also needs it connected. */
+  swarmSync?: SwarmSync
   /** Serve HTTPS with this certificate and key (PEM); reload them with reloadTls(). */
   tls?: { cert: string | Buffer; key: string | Buffer }
 }
@@ -129,6 +133,7 @@ export async function buildTracker(options: BuildTrackerOptions): Promise<Fastif
   app.get('/healthz', { schema: { response: { 200: Type.Object({ ok: Type.Boolean() }) } } }, async () => ({ ok: true }))
   app.get('/readyz', { schema: { response: { 200: Type.Object({ ready: Type.Boolean() }), ...ERROR_RESPONSES } } }, async () => {
     await store.ping?.()
+    if (options.swarmSync && !options.swarmSync.ready()) throw new StoreUnavailableError('The swarm store (Redis) is not connected; announces are answered from this replica\'s copy')
     return { ready: true }
   })
   app.get('/openapi.json', { schema: { hide: true } }, async () => app.swagger())
@@ -136,7 +141,7 @@ export async function buildTracker(options: BuildTrackerOptions): Promise<Fastif
   await app.register(async (scope) => registryRoutes(scope, ctx))
   await app.register(async (scope) => rolloutRoutes(scope, ctx))
   await app.register(async (scope) => hostRoutes(scope, ctx))
-  const announce = registerAnnounceRoutes(app, { store, tokens, metrics })
+  const announce = registerAnnounceRoutes(app, { store, tokens, metrics, sync: options.swarmSync })
   if (options.udpPort !== undefined) serveUdp(app, metrics, announce.swarms, store, options.udpPort)
   return app
 }

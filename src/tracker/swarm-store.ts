@@ -90,7 +90,28 @@ interface Peer {
   /** Locality tag from the peer id ('' when none) and the keys of its rack and region lists. */
   rack: string
   region: string
+  /** Announced to another replica (learned through the swarm sync), not to this one. */
+  remote: boolean
+  /** The expiry last handed to onChange (a refresh is shared only when it moves this by ttl/3). */
+  shared: number
 }
+
+/**
+ * A peer as replicas share it (see redis-swarm): what another replica needs to hold it as if it
+ * had been announced there. `expires` is absolute (ms since the epoch).
+ */
+export interface PeerRecord {
+  peerId: string
+  source: string
+  origin: boolean
+  /** Compact address, base64 (6 bytes IPv4, 18 bytes IPv6). */
+  compact: string
+  complete: boolean
+  expires: number
+}
+
+/** What changed in a swarm: `upsert` and `remove` are shared with other replicas, `expire` only dropped from the shared store. */
+export type PeerChange = { kind: 'upsert'; peer: PeerRecord } | { kind: 'remove' | 'expire'; peerId: string; source: string }
 
 /** An unordered list with O(1) removal, for sampling. */
 class Bag<T> {
@@ -153,6 +174,8 @@ export interface SwarmStoreInit {
   now?: () => number
   /** Uniform in [0, 1), for sampling peers (injected by the fleet simulator). */
   random?: () => number
+  /** Told of every change an announce (or the sweep) makes, for sharing with other replicas. */
+  onChange?: (infoHash: string, change: PeerChange) => void
 }
 
 export interface AnnounceResult {
@@ -176,6 +199,10 @@ export interface SwarmStore {
   stats(infoHash: string): { complete: number; incomplete: number; downloaded: number }
   /** Drops expired peers; call periodically. */
   sweep(): void
+  /** Applies a change another replica made (within the same per-source and per-swarm bounds); never calls onChange. */
+  apply(infoHash: string, change: PeerChange): void
+  /** The peers announced to this replica, as records (to share them again after the shared store was lost). */
+  localPeers(): Iterable<[string, PeerRecord]>
   readonly swarms: number
 }
 
@@ -235,7 +262,7 @@ function admitPeer(s: Swarm, params: AnnounceParams, compact: Buffer, source: st
   while (mine.length >= limits.perSource) removePeer(s, mine[0]!)
   if (s.list.items.length >= limits.perSwarm || s.byAddress.has(addr)) return undefined
   const rack = tagOfPeerId(params.peerId)
-  const peer: Peer = { peerId: params.peerId, source, origin: src?.origin === true, compact, v6: compact.length === 18, complete, expires: 0, rack, region: rack.slice(0, 6) }
+  const peer: Peer = { peerId: params.peerId, source, origin: src?.origin === true, compact, v6: compact.length === 18, complete, expires: 0, rack, region: rack.slice(0, 6), remote: false, shared: 0 }
   s.peers.set(peer.peerId, peer)
   s.list.add(peer)
   place(s, peer)
@@ -248,8 +275,9 @@ function admitPeer(s: Swarm, params: AnnounceParams, compact: Buffer, source: st
   return peer
 }
 
-/** A known peer announced again: it may have moved (if the new address is free) or completed. */
-function refreshPeer(s: Swarm, peer: Peer, compact: Buffer, complete: boolean): void {
+/** A known peer announced again: it may have moved (if the new address is free) or completed. True when something other than its expiry changed. */
+function refreshPeer(s: Swarm, peer: Peer, compact: Buffer, complete: boolean): boolean {
+  let changed = false
   const addr = compact.toString('latin1')
   const old = peer.compact.toString('latin1')
   if (old !== addr && !s.byAddress.has(addr)) {
@@ -257,12 +285,28 @@ function refreshPeer(s: Swarm, peer: Peer, compact: Buffer, complete: boolean): 
     s.byAddress.set(addr, peer)
     peer.compact = compact
     peer.v6 = compact.length === 18
+    changed = true
   }
   if (complete && !peer.complete) {
     s.complete++
     s.incomplete--
+    changed = true
   }
   peer.complete = peer.complete || complete
+  return changed
+}
+
+const recordOf = (p: Peer): PeerRecord => ({ peerId: p.peerId, source: p.source, origin: p.origin, compact: p.compact.toString('base64'), complete: p.complete, expires: p.expires })
+
+const PEER_ID = /^[0-9a-f]{40}$/
+
+/** A shared record checked as anything from outside is: undefined when malformed. */
+function validRecord(r: PeerRecord): Buffer | undefined {
+  if (typeof r !== 'object' || r === null || typeof r.peerId !== 'string' || !PEER_ID.test(r.peerId)) return undefined
+  if (typeof r.source !== 'string' || r.source.length === 0 || r.source.length > 300 || typeof r.compact !== 'string' || r.compact.length > 24) return undefined
+  if (typeof r.expires !== 'number' || !Number.isFinite(r.expires) || typeof r.complete !== 'boolean' || typeof r.origin !== 'boolean') return undefined
+  const compact = Buffer.from(r.compact, 'base64')
+  return compact.length === 6 || compact.length === 18 ? compact : undefined
 }
 
 function samplePeers(s: Swarm, numwant: number, self: string, random: () => number): { v4: Buffer[]; v6: Buffer[] } {
@@ -318,6 +362,7 @@ export function createSwarmStore(init: SwarmStoreInit = {}): SwarmStore {
   const maxPerSwarm = init.maxPeersPerSwarm ?? 100_000
   const now = init.now ?? Date.now
   const random = init.random ?? Math.random
+  const onChange = init.onChange
   const swarms = new Map<string, Swarm>()
 
   const record = (params: AnnounceParams, ip: string, src?: AnnounceSource): AnnounceResult => {
@@ -329,15 +374,25 @@ export function createSwarmStore(init: SwarmStoreInit = {}): SwarmStore {
     // stop it (peer ids are not secret: every peer sees them in handshakes).
     if (peer && peer.source !== source) peer = undefined
     if (params.event === 'stopped') {
-      if (peer) removePeer(s, peer)
+      if (peer) {
+        removePeer(s, peer)
+        onChange?.(params.infoHash, { kind: 'remove', peerId: peer.peerId, source })
+      }
     } else {
       const compact = compactAddress(ip, params.port)
       if (compact && !(s.peers.has(params.peerId) && !peer)) {
+        let changed = !peer || peer.remote
         if (!peer) peer = admitPeer(s, params, compact, source, src, { perSource: src ? maxPerSource : maxPerAddress, perSwarm: maxPerSwarm })
-        else refreshPeer(s, peer, compact, params.left === 0)
+        else changed = refreshPeer(s, peer, compact, params.left === 0) || changed
         if (peer) {
           if (params.event === 'completed') s.downloaded++
           peer.expires = now() + ttl
+          peer.remote = false
+          // Share what others need: new peers, moves, completions; a refresh only when it keeps the shared copy from expiring.
+          if (onChange && (changed || peer.expires - peer.shared > ttl / 3)) {
+            peer.shared = peer.expires
+            onChange(params.infoHash, { kind: 'upsert', peer: recordOf(peer) })
+          }
         }
       }
     }
@@ -357,9 +412,40 @@ export function createSwarmStore(init: SwarmStoreInit = {}): SwarmStore {
     sweep() {
       const t = now()
       for (const [ih, s] of swarms) {
-        for (const p of [...s.list.items]) if (p.expires <= t) removePeer(s, p)
+        for (const p of [...s.list.items]) {
+          if (p.expires > t) continue
+          removePeer(s, p)
+          onChange?.(ih, { kind: 'expire', peerId: p.peerId, source: p.source })
+        }
         if (s.list.items.length === 0) swarms.delete(ih)
       }
+    },
+    apply(infoHash, change) {
+      let s = swarms.get(infoHash)
+      if (change.kind !== 'upsert') {
+        const peer = s?.peers.get(change.peerId)
+        if (s && peer && peer.source === change.source) removePeer(s, peer)
+      } else {
+        const r = change.peer
+        const compact = validRecord(r)
+        if (!compact || r.expires <= now()) return
+        if (!s) swarms.set(infoHash, (s = newSwarm()))
+        let peer = s.peers.get(r.peerId)
+        if (peer && peer.source !== r.source) return
+        if (!peer) {
+          const params: AnnounceParams = { infoHash, peerId: r.peerId, port: 0, left: r.complete ? 0 : 1, event: 'update', numwant: 0 }
+          peer = admitPeer(s, params, compact, r.source, { key: r.source, origin: r.origin }, { perSource: r.source.startsWith('addr:') ? maxPerAddress : maxPerSource, perSwarm: maxPerSwarm })
+        } else refreshPeer(s, peer, compact, r.complete)
+        if (peer) {
+          peer.expires = Math.min(r.expires, now() + ttl)
+          peer.shared = peer.expires
+          peer.remote = true
+        }
+      }
+      if (s && s.list.items.length === 0) swarms.delete(infoHash)
+    },
+    *localPeers() {
+      for (const [ih, s] of swarms) for (const p of s.list.items) if (!p.remote) yield [ih, recordOf(p)]
     },
     get swarms() {
       return swarms.size
