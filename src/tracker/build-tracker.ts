@@ -98,6 +98,7 @@ export async function buildTracker(options: BuildTrackerOptions): Promise<Fastif
     shuttingDown: shuttingDown.signal,
     statusOf: cache.statusOf,
     invalidate: cache.invalidate,
+    status: cache,
     limits: { maxHosts: options.maxHosts ?? 100_000, maxStreams: options.maxStreams ?? 1_000, streamStallMs: options.streamStallMs ?? 30_000, statusCacheMs, maxWatchSeconds: options.maxWatchSeconds ?? 30 },
     publicUrl: options.publicUrl,
   }
@@ -107,7 +108,10 @@ export async function buildTracker(options: BuildTrackerOptions): Promise<Fastif
     if (c.kind === 'move') {
       cache.invalidate(c.release, c.channel)
       changes.emit('change')
-    } else changes.emit('report', c.digest)
+    } else if (c.kind === 'report') {
+      cache.reportedElsewhere(c.digest, c.hosts)
+      changes.emit('report', c.digest)
+    } else cache.hostChanged(c.id)
   })
   app.addHook('onClose', async () => unwatch?.())
 

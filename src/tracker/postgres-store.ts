@@ -144,7 +144,7 @@ function createListener(url: string, origin: string): { add(fn: (c: StoreChange)
   let retry: NodeJS.Timeout | undefined
   let delay = 1000
   const deliver = (payload: string | undefined): void => {
-    let c: { o?: unknown; kind?: unknown; release?: unknown; channel?: unknown; digest?: unknown }
+    let c: { o?: unknown; kind?: unknown; release?: unknown; channel?: unknown; digest?: unknown; hosts?: unknown; id?: unknown }
     try {
       c = JSON.parse(payload ?? '') as typeof c
     } catch {
@@ -153,7 +153,11 @@ function createListener(url: string, origin: string): { add(fn: (c: StoreChange)
     if (c.o === origin) return
     let change: StoreChange | undefined
     if (c.kind === 'move' && typeof c.release === 'string' && typeof c.channel === 'string') change = { kind: 'move', release: c.release, channel: c.channel }
-    if (c.kind === 'report' && typeof c.digest === 'string') change = { kind: 'report', digest: c.digest }
+    if (c.kind === 'report' && typeof c.digest === 'string') {
+      const hosts = Array.isArray(c.hosts) && c.hosts.length <= 200 && c.hosts.every((h) => typeof h === 'string' && h.length <= 256) ? (c.hosts as string[]) : undefined
+      change = { kind: 'report', digest: c.digest, ...(hosts ? { hosts } : {}) }
+    }
+    if (c.kind === 'host' && typeof c.id === 'string' && c.id.length <= 256) change = { kind: 'host', id: c.id }
     if (change) for (const w of watchers) w(change)
   }
   const open = (): void => {
@@ -257,14 +261,14 @@ function registryOn({ query, transaction, now, fp, note }: PgContext): Omit<Trac
 }
 
 /** Hosts and their reports. */
-function hostsOn(ctx: PgContext): Pick<TrackerStore, 'putHost' | 'getHost' | 'hostCount' | 'listHosts' | 'putReport' | 'reportsFor' | 'getReport'> {
-  const { query, now, fp } = ctx
+function hostsOn(ctx: PgContext): Pick<TrackerStore, 'putHost' | 'getHost' | 'hostCount' | 'listHosts' | 'putReport' | 'reportsFor' | 'getReport' | 'reportsOf'> {
+  const { query, now, fp, note } = ctx
   const reports = createReportWriter(ctx)
   return {
     async putHost(h) {
       const record: HostRecord = { schema: RECORD_SCHEMA, ...h, lastSeen: now().toISOString() }
       await fp.hit('tracker.store.disk')
-      await query(`register host ${h.id}`, 'INSERT INTO hosts (id, record) VALUES ($1, $2) ON CONFLICT (id) DO UPDATE SET record = EXCLUDED.record', [h.id, record])
+      await query(`register host ${h.id}`, `WITH saved AS (INSERT INTO hosts (id, record) VALUES ($1, $2) ON CONFLICT (id) DO UPDATE SET record = EXCLUDED.record) SELECT pg_notify('${CHANNEL}', $3)`, [h.id, record, note({ kind: 'host', id: h.id })])
       return record
     },
     getHost: async (id) => records<HostRecord>(await query('read a host', 'SELECT record FROM hosts WHERE id = $1', [id])).map(saneHost)[0],
@@ -280,6 +284,7 @@ function hostsOn(ctx: PgContext): Pick<TrackerStore, 'putHost' | 'getHost' | 'ho
     },
     reportsFor: async (d) => records<ReportRecord>(await query('read reports', 'SELECT record FROM reports WHERE digest = $1', [d])),
     getReport: async (h, d) => records<ReportRecord>(await query('read a report', 'SELECT record FROM reports WHERE digest = $1 AND host_id = $2', [d, h]))[0],
+    reportsOf: async (d, hosts) => records<ReportRecord>(await query(`read ${hosts.length} reports`, 'SELECT record FROM reports WHERE digest = $1 AND host_id = ANY($2::text[])', [d, hosts])),
   }
 }
 
@@ -306,7 +311,11 @@ function createReportWriter({ query, fp, note }: PgContext, maxBatch = 500): { p
       last.set(key, { record: reportRecord(e.r, prev?.record, e.at), entries: [...(prev?.entries ?? []), e] })
     }
     const rows = [...last.values()].map(({ record }) => ({ digest: record.digest, host_id: record.hostId, record, at: record.at }))
-    const digests = [...new Set(rows.map((x) => x.digest))].map((digest) => note({ kind: 'report', digest }))
+    // Each note names its hosts (at most 40, well under NOTIFY's 8,000 bytes), so other replicas read back only those.
+    const byDigest = new Map<string, string[]>()
+    for (const x of rows) byDigest.set(x.digest, [...(byDigest.get(x.digest) ?? []), x.host_id])
+    const digests: string[] = []
+    for (const [digest, hosts] of byDigest) for (let i = 0; i < hosts.length; i += 40) digests.push(note({ kind: 'report', digest, hosts: hosts.slice(i, i + 40) }))
     try {
       await fp.hit('tracker.store.disk')
       const saved = await query<{ digest: string; host_id: string; record: ReportRecord }>(

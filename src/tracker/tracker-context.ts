@@ -2,6 +2,7 @@ import type { EventEmitter } from 'node:events'
 import type { FastifyRequest } from 'fastify'
 import type { Registry } from 'prom-client'
 import { NotFoundError, type Principal, type Role, type RolloutStatus, type TokenTable } from '../core/index.js'
+import type { StatusCache } from './status-cache.js'
 import type { TrackerStore } from './tracker-store.js'
 
 declare module 'fastify' {
@@ -33,6 +34,8 @@ export interface TrackerContext {
   statusOf(release: string, channel: string, notBefore?: number): Promise<RolloutStatus>
   /** A channel moved: its cached status is stale at once. */
   invalidate(release: string, channel: string): void
+  /** The incremental status views, told of reports and host changes made through this replica. */
+  status: Pick<StatusCache, 'reported' | 'hostChanged'>
   limits: { maxHosts: number; maxStreams: number; streamStallMs: number; statusCacheMs: number; maxWatchSeconds: number }
   /** The URL clients reach this tracker at (for announce URLs in served torrents), if configured. */
   publicUrl: string | undefined

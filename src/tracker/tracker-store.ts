@@ -112,6 +112,8 @@ export interface TrackerStore {
   putReport(r: Omit<ReportRecord, 'schema' | 'firstReportAt' | 'runningAt' | 'at'>): Promise<ReportRecord>
   reportsFor(digest: Digest): Promise<ReportRecord[]>
   getReport(hostId: string, digest: Digest): Promise<ReportRecord | undefined>
+  /** The reports of these hosts on a digest (those that have one), in one round trip where the store has them. */
+  reportsOf?(digest: Digest, hostIds: string[]): Promise<ReportRecord[]>
   /**
    * Changes written through *other* processes sharing this store (a store that only one process
    * opens has none and leaves this out): what wakes long-polls and event streams on every replica.
@@ -121,8 +123,8 @@ export interface TrackerStore {
   ping?(): Promise<void>
 }
 
-/** A change another replica wrote: a channel moved, or a host reported on a digest. */
-export type StoreChange = { kind: 'move'; release: string; channel: string } | { kind: 'report'; digest: string }
+/** A change another replica wrote: a channel moved, hosts reported on a digest (which ones, when the note says), or a host (re)registered. */
+export type StoreChange = { kind: 'move'; release: string; channel: string } | { kind: 'report'; digest: string; hosts?: string[] } | { kind: 'host'; id: string }
 
 const checkRegistration = TypeCompiler.Compile(HostRegistrationSchema)
 

@@ -43,7 +43,9 @@ export function hostRoutes(app: FastifyInstance, ctx: TrackerContext): void {
       if (!(await store.getHost(req.params.host)) && (await store.hostCount()) >= limits.maxHosts) {
         throw new LimitReachedError(`Cannot register host ${req.params.host}: the registry holds ${limits.maxHosts} hosts (the tracker's --max-hosts)`, { details: { maxHosts: limits.maxHosts } })
       }
-      return store.putHost({ id: req.params.host, labels: req.body.labels, follows: req.body.follows })
+      const record = await store.putHost({ id: req.params.host, labels: req.body.labels, follows: req.body.follows })
+      ctx.status.hostChanged(record.id)
+      return record
     },
   )
 
@@ -87,6 +89,7 @@ export function hostRoutes(app: FastifyInstance, ctx: TrackerContext): void {
         ...(b.message ? { message: b.message } : {}),
       })
       reportsCounter.inc({ state: b.state })
+      ctx.status.reported(report)
       ctx.changes.emit('report', b.digest)
       return report
     },
