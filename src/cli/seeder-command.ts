@@ -25,6 +25,7 @@ interface SeederOptions {
   sweepMinutes: string
   graceMinutes: string
   maxConnsPerIp: string
+  mirror: boolean
   quiet?: boolean
 }
 
@@ -48,6 +49,7 @@ export function registerSeeder(program: Command, io: CliIo): void {
     .option('--sweep-minutes <n>', 'minutes between retention sweeps (0: never)', '10')
     .option('--grace-minutes <n>', 'never sweep a bundle stored less than this long ago (it may not be a version yet)', '60')
     .option('--max-conns-per-ip <n>', 'HTTP connections one address may hold (0: no bound, e.g. behind a load balancer)', '256')
+    .option('--no-mirror', 'hold only what is uploaded here (by default a seeder fetches every bundle the fleet keeps from the swarm, so that every seeder holds all)')
     .option('-q, --quiet', 'no request logs (internal errors are still logged)')
   withTlsOptions(cmd, 'uploads and the web seed')
   cmd.action(async (opts: SeederOptions) => {
@@ -70,6 +72,7 @@ export function registerSeeder(program: Command, io: CliIo): void {
       keep: Number(opts.keep),
       sweepIntervalMs: Number(opts.sweepMinutes) * 60_000,
       graceMs: Number(opts.graceMinutes) * 60_000,
+      mirror: opts.mirror,
       // Quiet drops request logs, never the record of an internal error.
       logger: opts.quiet ? { level: 'error' } : true,
       tls: tlsFiles ? await readTlsFiles(tlsFiles) : undefined,

@@ -16,7 +16,9 @@ interface TrackerOptions {
   tokens: string
   udpPort?: string
   publicUrl?: string
+  replicaUrls?: string
   maxHosts: string
+  statusCacheMs: string
   maxStreams: string
   maxConnsPerIp: string
   maxConnections: string
@@ -38,8 +40,10 @@ export function registerTracker(program: Command, io: CliIo): void {
     .option('--port <port>', 'TCP port (0 picks one)', '7700')
     .option('--host <addr>', 'address to listen on', '127.0.0.1')
     .option('--public-url <url>', 'URL clients reach this tracker at, for announce URLs in served torrents (default from each request)')
+    .option('--replica-urls <urls>', 'every replica\'s URL as clients reach it, comma-separated: served torrents list them all (BEP 12 announce-list)')
     .option('--udp-port <port>', 'also serve the UDP tracker protocol (BEP 15) on this port; no passkeys over UDP')
     .option('--max-hosts <n>', 'hosts the registry holds at most', '100000')
+    .option('--status-cache-ms <ms>', 'how long one computed rollout status is shared by every reader (0: computed per read)', '250')
     .option('--max-streams <n>', 'event streams (dashboards, rollout status --watch) open at once', '1000')
     .option('--max-conns-per-ip <n>', 'connections one address may hold (0: no bound, e.g. behind a load balancer)', '256')
     .option('--max-connections <n>', 'connections held at most (keep it under the open-files limit)', '16384')
@@ -68,7 +72,9 @@ export function registerTracker(program: Command, io: CliIo): void {
       logger: opts.quiet ? { level: 'error' } : { level: 'info' },
       udpPort: opts.udpPort === undefined ? undefined : Number(opts.udpPort),
       publicUrl: opts.publicUrl,
+      replicaUrls: opts.replicaUrls?.split(',').map((u) => u.trim()).filter(Boolean),
       maxHosts: Number(opts.maxHosts),
+      statusCacheMs: Number(opts.statusCacheMs),
       maxStreams: Number(opts.maxStreams),
       connections: { maxPerAddress: Number(opts.maxConnsPerIp), maxConnections: Number(opts.maxConnections) },
       tls: tlsFiles ? await readTlsFiles(tlsFiles) : undefined,

@@ -29,8 +29,8 @@ export interface ApiClientInit {
 export interface CallOptions {
   /** A JSON body. */
   body?: unknown
-  /** A raw body (an upload), with its content type and length. */
-  raw?: { body: RequestInit['body']; contentType: string; length?: number }
+  /** A raw body (an upload), with its content type and length; a function makes a fresh body for each replica tried (a stream is read once). */
+  raw?: { body: RequestInit['body'] | (() => RequestInit['body']); contentType: string; length?: number }
   headers?: Record<string, string>
   signal?: AbortSignal
   timeoutMs?: number | null
@@ -73,7 +73,7 @@ export function createApiClient(init: ApiClientInit): ApiClient {
     if (o.raw) {
       headers['content-type'] = o.raw.contentType
       if (o.raw.length !== undefined) headers['content-length'] = String(o.raw.length)
-      body = o.raw.body
+      body = typeof o.raw.body === 'function' ? o.raw.body() : o.raw.body
     } else if (o.body !== undefined) {
       headers['content-type'] = 'application/json'
       body = JSON.stringify(o.body)

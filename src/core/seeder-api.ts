@@ -7,8 +7,8 @@ type O = Pick<CallOptions, 'signal' | 'timeoutMs'>
 /** A seeder's API, typed: uploads and retention sweeps. */
 export interface SeederApi {
   readonly url: string
-  /** Streams a bundle to the seeder (its sha256 is checked there while it arrives). */
-  upload(digest: Digest, body: ReadableStream | Uint8Array, size: number, o?: O): Promise<BundleFacts & { status: number }>
+  /** Streams a bundle to the seeder (its sha256 is checked there while it arrives); a function gives a fresh stream per seeder tried. */
+  upload(digest: Digest, body: ReadableStream | Uint8Array | (() => ReadableStream), size: number, o?: O): Promise<BundleFacts & { status: number }>
   gc(o?: O): Promise<{ removed: Digest[] }>
 }
 

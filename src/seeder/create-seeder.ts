@@ -6,6 +6,7 @@ import { createSwarmNode, type SwarmNode } from '../swarm/index.js'
 import { buildSeederApp } from './build-seeder-app.js'
 import { createBundleStore, type BundleStore } from './bundle-store.js'
 import { createTorrentOffers, type TorrentOffers } from './create-torrent-offers.js'
+import { startMirror, type Mirror } from './mirror-bundles.js'
 import { planRetention } from './plan-retention.js'
 
 export interface SeederInit {
@@ -31,6 +32,10 @@ export interface SeederInit {
   sweepIntervalMs?: number
   /** A bundle younger than this is never swept (default 1 hour). */
   graceMs?: number
+  /** Fetch every bundle the fleet keeps that this seeder lacks (from the swarm), so that several seeders each hold all (default true with a tracker). */
+  mirror?: boolean
+  /** How often the mirror looks for bundles this seeder lacks (default 2 s). */
+  mirrorIntervalMs?: number
   /** Request logs on stdout. */
   logger?: boolean | Record<string, unknown>
   /** Serve HTTPS with this certificate and key (PEM). */
@@ -87,6 +92,7 @@ export function createSeeder(init: SeederInit): Seeder {
   let app: FastifyInstance | undefined
   let sweeper: NodeJS.Timeout | undefined
   let sweeping: Promise<{ removed: Digest[] }> | undefined
+  let mirror: Mirror | undefined
 
   const sweepOnce = async (): Promise<{ removed: Digest[] }> => {
     if (!trackerApi) return { removed: [] }
@@ -120,6 +126,7 @@ export function createSeeder(init: SeederInit): Seeder {
       const url = await started.listen({ port, host })
       if (!init.publicUrl) publicUrl = url
       await offers.offerAll()
+      if (tracker && init.mirror !== false) mirror = startMirror({ store, offers, swarm, tracker: trackerApi!, dataDir, keep, intervalMs: init.mirrorIntervalMs, webSeedToken: tracker.token, log })
       if (sweepIntervalMs > 0 && tracker) {
         sweeper = setInterval(() => {
           sweeping ??= sweepOnce()
@@ -134,6 +141,7 @@ export function createSeeder(init: SeederInit): Seeder {
       return { url, peerPort: swarm.port }
     },
     async stop() {
+      await mirror?.stop()
       clearInterval(sweeper)
       await sweeping
       offers?.stop()

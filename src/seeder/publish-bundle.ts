@@ -66,15 +66,19 @@ export async function publishBundle(path: string, init: PublishInit, components:
     } else {
       ;({ digest, size } = await verifyBundleFile(bundle))
     }
-    let sent = 0
-    const counter = new Transform({
-      transform(chunk: Buffer, _e, cb) {
-        sent += chunk.length
-        init.onUpload?.(sent, size)
-        cb(null, chunk)
-      },
-    })
-    const body = Readable.toWeb(createReadStream(bundle, { highWaterMark: 1 << 20 }).pipe(counter)) as ReadableStream
+    // A fresh stream for each seeder tried: with several (--seeder a,b), one that refuses the
+    // connection has the upload start again on the next.
+    const body = (): ReadableStream => {
+      let sent = 0
+      const counter = new Transform({
+        transform(chunk: Buffer, _e, cb) {
+          sent += chunk.length
+          init.onUpload?.(sent, size)
+          cb(null, chunk)
+        },
+      })
+      return Readable.toWeb(createReadStream(bundle, { highWaterMark: 1 << 20 }).pipe(counter)) as ReadableStream
+    }
     const uploaded = await components.seeder.upload(digest, body, size, { signal: init.signal })
     const signature = init.signingKey ? signRelease({ release: init.release, version: init.version, digest }, init.signingKey) : undefined
     const published = await components.tracker.publishVersion(init.release, init.version, signature ? { digest, signature } : { digest }, { signal: init.signal })

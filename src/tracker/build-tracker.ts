@@ -49,6 +49,8 @@ export interface BuildTrackerOptions {
   connections?: ConnectionLimits
   /** The URL hosts reach this tracker at, for announce URLs in served torrents (default from each request's Host). */
   publicUrl?: string
+  /** Every replica's URL, as clients reach them: served torrents list them all (BEP 12 announce-list). */
+  replicaUrls?: string[]
   /** Swarms shared with other replicas (Redis); /readyz then also needs it connected. */
   swarmSync?: SwarmSync
   /** Serve HTTPS with this certificate and key (PEM); reload them with reloadTls(). */
@@ -101,6 +103,7 @@ export async function buildTracker(options: BuildTrackerOptions): Promise<Fastif
     status: cache,
     limits: { maxHosts: options.maxHosts ?? 100_000, maxStreams: options.maxStreams ?? 1_000, streamStallMs: options.streamStallMs ?? 30_000, statusCacheMs, maxWatchSeconds: options.maxWatchSeconds ?? 30 },
     publicUrl: options.publicUrl,
+    replicaUrls: options.replicaUrls ?? [],
   }
 
   // Replicas sharing a store: what another one wrote wakes this one's long-polls and streams.
@@ -117,6 +120,7 @@ export async function buildTracker(options: BuildTrackerOptions): Promise<Fastif
 
   await app.register(swagger, { openapi: { info: { title: 'Shoal tracker', version: '1' }, components: { securitySchemes: { bearer: { type: 'http', scheme: 'bearer' } } } } })
   instrument(app, metrics)
+  allowReplicaOrigins(app, options.replicaUrls ?? [])
   app.addHook('onRequest', async (req) => {
     const roles = req.routeOptions.config?.roles
     if (roles) req.principal = authorize(tokens, req.headers.authorization, roles)
@@ -140,6 +144,7 @@ export async function buildTracker(options: BuildTrackerOptions): Promise<Fastif
     if (options.swarmSync && !options.swarmSync.ready()) throw new StoreUnavailableError('The swarm store (Redis) is not connected; announces are answered from this replica\'s copy')
     return { ready: true }
   })
+  app.get('/v1/replicas', { config: { roles: ['viewer', 'host', 'seeder', 'publisher'] }, schema: { response: { 200: Type.Object({ urls: Type.Array(Type.String()) }), ...ERROR_RESPONSES } } }, async () => ({ urls: ctx.replicaUrls }))
   app.get('/openapi.json', { schema: { hide: true } }, async () => app.swagger())
   app.get('/metrics', { schema: { hide: true } }, async (_req, reply) => reply.header('content-type', metrics.contentType).send(await metrics.metrics()))
   await app.register(async (scope) => registryRoutes(scope, ctx))
@@ -148,6 +153,30 @@ export async function buildTracker(options: BuildTrackerOptions): Promise<Fastif
   const announce = registerAnnounceRoutes(app, { store, tokens, metrics, sync: options.swarmSync })
   if (options.udpPort !== undefined) serveUdp(app, metrics, announce.swarms, store, options.udpPort)
   return app
+}
+
+/**
+ * CORS for the other replicas' origins only: a dashboard served by one replica may read the API
+ * and the event stream of another when its own goes away (see dashboard-page). Any other origin
+ * gets no CORS header, so browsers keep pages elsewhere from reading answers.
+ */
+function allowReplicaOrigins(app: FastifyInstance, replicaUrls: string[]): void {
+  const origins = new Set(replicaUrls.flatMap((u) => {
+    try {
+      return [new URL(u).origin]
+    } catch {
+      return []
+    }
+  }))
+  if (origins.size === 0) return
+  app.addHook('onRequest', async (req, reply) => {
+    const origin = req.headers.origin
+    if (origin === undefined || !origins.has(origin)) return
+    void reply.header('access-control-allow-origin', origin).header('vary', 'origin')
+    if (req.method === 'OPTIONS') {
+      return reply.status(204).header('access-control-allow-methods', 'GET').header('access-control-allow-headers', 'authorization').header('access-control-max-age', '600').send()
+    }
+  })
 }
 
 /** pino options: tokens cut from every line (bearer headers, and passkeys in announce URLs). */

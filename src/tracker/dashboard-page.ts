@@ -3,7 +3,9 @@
  * It holds no data itself: it asks for a viewer token (kept in sessionStorage, or passed as
  * `#token=...`, a fragment the browser never sends to the server), reads the same JSON API as
  * the CLI and follows the rollout's SSE stream through fetch, which, unlike EventSource, can
- * send the Authorization header.
+ * send the Authorization header. With several tracker replicas (the tracker's --replica-urls,
+ * read from /v1/replicas) a request or stream that loses its replica moves on to the next one
+ * (the tracker allows those origins by CORS), so a page outlives the replica that served it.
  */
 export const DASHBOARD_HTML = `<!doctype html>
 <html lang="en"><head><meta charset="utf-8"><title>Shoal rollouts</title>
@@ -31,7 +33,13 @@ const $=(s)=>document.querySelector(s)
 const esc=(t)=>String(t).replace(/[&<>"]/g,(c)=>({'&':'&amp;','<':'&lt;','>':'&gt;','"':'&quot;'}[c]))
 const m=/token=([^&]+)/.exec(location.hash); if(m){sessionStorage.setItem('shoalToken',decodeURIComponent(m[1]));location.hash=location.hash.replace(/[?&]?token=[^&]+/,'')||'#/'}
 const token=()=>sessionStorage.getItem('shoalToken')
-const api=async(p,opts={})=>{const r=await fetch(p,{...opts,headers:{authorization:'Bearer '+token()}});if(r.status===401||r.status===403){askToken();throw new Error('token refused')}if(!r.ok)throw new Error(p+': '+r.status);return r}
+let bases=[location.origin], at=0
+const api=async(p,opts={})=>{for(let tried=0;;tried++){let r
+  try{r=await fetch(bases[at]+p,{...opts,headers:{authorization:'Bearer '+token()}})}
+  catch(e){if(e.name==='AbortError'||tried>=bases.length-1)throw e;at=(at+1)%bases.length;continue}
+  if(r.status>=500&&tried<bases.length-1){at=(at+1)%bases.length;continue}
+  if(r.status===401||r.status===403){askToken();throw new Error('token refused')}if(!r.ok)throw new Error(p+': '+r.status);return r}}
+async function loadReplicas(){try{const {urls}=await (await api('/v1/replicas')).json();bases=[...new Set([bases[at],...urls.map((u)=>u.replace(/\\/$/,''))])];at=0}catch(e){}}
 function askToken(){$('#login').style.display='flex'}
 $('#login').addEventListener('submit',(e)=>{e.preventDefault();sessionStorage.setItem('shoalToken',$('#token').value);$('#login').style.display='none';route()})
 const secs=(s)=>s==null?'-':s<60?s.toFixed(1)+' s':Math.floor(s/60)+' min '+Math.round(s%60)+' s'
@@ -66,20 +74,26 @@ async function rolloutPage(release,channel){
   $('#groupby').addEventListener('change',()=>renderHosts(release,channel))
   const series=[]; let hostsDue=0, hostsTimer
   const ctl=new AbortController(); stream=ctl
-  const r=await api('/v1/rollouts/'+release+'/'+channel+'/events',{signal:ctl.signal})
-  $('#live').textContent='live'
-  const reader=r.body.getReader(), dec=new TextDecoder(); let buf=''
-  for(;;){const {value,done}=await reader.read(); if(done)break; buf+=dec.decode(value,{stream:true}); let at
-    while((at=buf.indexOf('\\n\\n'))>=0){const ev=buf.slice(0,at);buf=buf.slice(at+2);const d=ev.split('\\n').find((l)=>l.startsWith('data: '));if(!d)continue
-      const s=JSON.parse(d.slice(6)); if(series.version!==s.version){series.length=0;series.version=s.version} series.push({t:Date.now(),running:s.byState.running||0}); renderStatus(s,series)
-      // The host grid is refreshed at most once a second, and always after the last change.
-      clearTimeout(hostsTimer); const wait=Math.max(0,hostsDue-Date.now())
-      hostsTimer=setTimeout(()=>{hostsDue=Date.now()+1000;renderHosts(release,channel)},wait)}}
-  $('#live').textContent='stream ended'
+  // A stream that breaks (its replica gone or restarting) is opened again, on the next replica when this one does not answer.
+  for(let first=true;!ctl.signal.aborted;first=false){
+    try{
+      if(!first){$('#live').textContent='reconnecting…';await new Promise((r)=>setTimeout(r,1000));at=(at+1)%bases.length}
+      const r=await api('/v1/rollouts/'+release+'/'+channel+'/events',{signal:ctl.signal})
+      $('#live').textContent='live'+(bases.length>1?' ('+new URL(bases[at]).host+')':'')
+      const reader=r.body.getReader(), dec=new TextDecoder(); let buf=''
+      for(;;){const {value,done}=await reader.read(); if(done)break; buf+=dec.decode(value,{stream:true}); let cut
+        while((cut=buf.indexOf('\\n\\n'))>=0){const ev=buf.slice(0,cut);buf=buf.slice(cut+2);const d=ev.split('\\n').find((l)=>l.startsWith('data: '));if(!d)continue
+          const s=JSON.parse(d.slice(6)); if(series.version!==s.version){series.length=0;series.version=s.version} series.push({t:Date.now(),running:s.byState.running||0}); renderStatus(s,series)
+          // The host grid is refreshed at most once a second, and always after the last change.
+          clearTimeout(hostsTimer); const wait=Math.max(0,hostsDue-Date.now())
+          hostsTimer=setTimeout(()=>{hostsDue=Date.now()+1000;renderHosts(release,channel).catch(()=>{})},wait)}}
+    }catch(e){if(e.name==='AbortError'||e.message==='token refused')throw e}
+  }
 }
 async function route(){
   stream?.abort(); stream=null
   if(!token()) return askToken()
+  if(bases.length===1) await loadReplicas()
   const m=/^#\\/rollout\\/([^/]+)\\/([^/]+)/.exec(location.hash)
   try{ if(m) await rolloutPage(m[1],m[2]); else await listPage() }catch(e){ if(e.name!=='AbortError') $('#main').innerHTML='<p>'+esc(e.message)+'</p>' }
 }

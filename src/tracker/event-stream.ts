@@ -5,6 +5,8 @@ export interface EventStreamInit {
   stallMs?: number
   /** Comment line sent when nothing else was, so proxies keep the stream open (default 15 s). */
   heartbeatMs?: number
+  /** More response headers (e.g. CORS). */
+  headers?: Record<string, string>
 }
 
 export interface EventStream {
@@ -25,7 +27,7 @@ export interface EventStream {
  */
 export function openEventStream(res: ServerResponse, init: EventStreamInit = {}): EventStream {
   const { stallMs = 30_000, heartbeatMs = 15_000 } = init
-  res.writeHead(200, { 'content-type': 'text/event-stream', 'cache-control': 'no-store', connection: 'keep-alive', 'x-accel-buffering': 'no' })
+  res.writeHead(200, { ...init.headers, 'content-type': 'text/event-stream', 'cache-control': 'no-store', connection: 'keep-alive', 'x-accel-buffering': 'no' })
   let pending: string | undefined
   let waiting = false
   let stall: NodeJS.Timeout | undefined

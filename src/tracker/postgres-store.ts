@@ -310,7 +310,8 @@ function createReportWriter({ query, fp, note }: PgContext, maxBatch = 500): { p
       const prev = last.get(key)
       last.set(key, { record: reportRecord(e.r, prev?.record, e.at), entries: [...(prev?.entries ?? []), e] })
     }
-    const rows = [...last.values()].map(({ record }) => ({ digest: record.digest, host_id: record.hostId, record, at: record.at }))
+    // In key order, so that two replicas writing batches that share hosts take the row locks in the same order (no deadlock).
+    const rows = [...last.values()].map(({ record }) => ({ digest: record.digest, host_id: record.hostId, record, at: record.at })).sort((a, b) => (a.digest < b.digest ? -1 : a.digest > b.digest ? 1 : a.host_id < b.host_id ? -1 : a.host_id > b.host_id ? 1 : 0))
     // Each note names its hosts (at most 40, well under NOTIFY's 8,000 bytes), so other replicas read back only those.
     const byDigest = new Map<string, string[]>()
     for (const x of rows) byDigest.set(x.digest, [...(byDigest.get(x.digest) ?? []), x.host_id])

@@ -167,22 +167,31 @@ async function catchUp(store: TrackerStore, v: View): Promise<void> {
   }
 }
 
+/** A host with this progress and last report goes before straggler x. */
+const slower = (bytesDone: number, at: string, x: RolloutStatus['stragglers'][number]): boolean => bytesDone < x.bytesDone || (bytesDone === x.bytesDone && at < String(x.lastReportAt))
+
 function statusFrom(v: View, options: { stragglers?: number; examples?: number; failureCodes?: number } = {}): RolloutStatus {
   const { stragglers: maxStragglers = 10, examples = 3, failureCodes = 20 } = options
-  // The slowest not yet running: least progress, then oldest report; a bounded selection in one pass.
+  // The slowest not yet running: least progress, then oldest report (no report sorts last); a
+  // bounded selection in one pass that allocates only for hosts that make the list.
   const slow: RolloutStatus['stragglers'] = []
-  const before = (a: RolloutStatus['stragglers'][number], b: RolloutStatus['stragglers'][number]): boolean => a.bytesDone < b.bytesDone || (a.bytesDone === b.bytesDone && String(a.lastReportAt) < String(b.lastReportAt))
   for (const [host, r] of v.followers) {
     const state: HostState = r?.state ?? 'pending'
     if (state === 'running' || state === 'failed') continue
-    const s = { host, state, bytesDone: r?.bytesDone ?? 0, lastReportAt: r?.at ?? null }
-    if (slow.length === maxStragglers && !before(s, slow[slow.length - 1]!)) continue
+    const bytesDone = r?.bytesDone ?? 0
+    const at = String(r?.at ?? null)
+    if (slow.length === maxStragglers && !slower(bytesDone, at, slow[slow.length - 1]!)) continue
     let i = slow.length
-    while (i > 0 && before(s, slow[i - 1]!)) i--
-    slow.splice(i, 0, s)
+    while (i > 0 && slower(bytesDone, at, slow[i - 1]!)) i--
+    slow.splice(i, 0, { host, state, bytesDone, lastReportAt: r?.at ?? null })
     if (slow.length > maxStragglers) slow.pop()
   }
-  const byCount = [...v.failures.entries()].map(([code, hosts]) => ({ code, count: hosts.size, exampleHosts: [...hosts].slice(0, examples) })).sort((a, b) => b.count - a.count || (a.code < b.code ? -1 : 1))
+  const firstOf = (hosts: Set<string>): string[] => {
+    const out: string[] = []
+    for (const h of hosts) if (out.push(h) >= examples) break
+    return out
+  }
+  const byCount = [...v.failures.entries()].map(([code, hosts]) => ({ code, count: hosts.size, exampleHosts: firstOf(hosts) })).sort((a, b) => b.count - a.count || (a.code < b.code ? -1 : 1))
   const shown = byCount.slice(0, failureCodes)
   const rest = byCount.slice(failureCodes)
   const total = v.followers.size

@@ -39,6 +39,8 @@ export interface TrackerContext {
   limits: { maxHosts: number; maxStreams: number; streamStallMs: number; statusCacheMs: number; maxWatchSeconds: number }
   /** The URL clients reach this tracker at (for announce URLs in served torrents), if configured. */
   publicUrl: string | undefined
+  /** Every replica's URL (this one's among them), for the announce-list of served torrents. */
+  replicaUrls: string[]
 }
 
 /** Who made a request (the token's name), for the records that say who did what. */

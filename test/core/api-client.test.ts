@@ -170,6 +170,20 @@ describe('createApiClient() over several replicas (issue 19)', () => {
     expect(other.url).toBe(live.url.replace(/\/$/, ''))
   })
 
+  it('an upload (a stream, read once) starts again with a fresh stream on the next replica when the first refuses the connection', async () => {
+    const dead = await deadUrl()
+    const live = await serve(json(200, { ok: true }))
+    const seeder = createApiClient({ url: `${dead},${live.url}`, token: 't', server: 'seeder', random: () => 0 })
+    let made = 0
+    const body = (): ReadableStream => {
+      made++
+      return new Blob(['bundle bytes']).stream()
+    }
+    expect((await seeder.call('PUT', '/v1/bundles/x', { raw: { body, contentType: 'application/octet-stream', length: 12 } })).status).toBe(200)
+    expect(made).toBe(2)
+    expect(live.seen.map((r) => r.body)).toEqual(['bundle bytes'])
+  })
+
   it('a write answered with a 5xx is not sent again to another replica (it may have been acted on); a read is', async () => {
     const failing = await serve(text(502, 'bad gateway'))
     const live = await serve(json(200, { ok: true }))

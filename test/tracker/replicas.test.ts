@@ -7,12 +7,16 @@ import { randomBytes } from 'node:crypto'
 import { callApi, fakeDigest, hostToken, TOKENS, TOKENS_FILE, waitFor } from '../helpers/fleet.js'
 import { runCli } from '../helpers/run-cli.js'
 import { startPostgres, whyNoPostgres, type PrivatePostgres } from '../helpers/postgres.js'
+import { startRedis, whyNoRedis, type PrivateRedis } from '../helpers/redis.js'
 import { startDaemon, startSeeder } from '../helpers/start-tracker.js'
 import { useTempDirs } from '../helpers/temp-dir.js'
 
 const why = whyNoPostgres()
 const pgi: PrivatePostgres | undefined = why ? undefined : await startPostgres()
 afterAll(() => pgi?.stop())
+const noRedis = whyNoRedis()
+const redis: PrivateRedis | undefined = noRedis || why ? undefined : await startRedis()
+afterAll(() => redis?.stop())
 const tempDir = useTempDirs()
 const children: ChildProcess[] = []
 afterEach(() => {
@@ -20,11 +24,11 @@ afterEach(() => {
 })
 const [digest, call] = [fakeDigest, callApi]
 
-async function replica(store: string, tokens: string): Promise<{ url: string; child: ChildProcess }> {
+async function replica(store: string, tokens: string, extra: string[] = []): Promise<{ url: string; child: ChildProcess }> {
   const prev = process.env.SHOAL_STORE
   process.env.SHOAL_STORE = store // the way an operator keeps the password out of ps
   try {
-    const r = await startDaemon('tracker', ['--tokens', tokens])
+    const r = await startDaemon('tracker', ['--tokens', tokens, ...extra])
     children.push(r.child)
     return r
   } finally {
@@ -96,12 +100,12 @@ describe('tracker replicas over one PostgreSQL (issue 19, first step)', () => {
     expect(performance.now() - started).toBeLessThan(10_000)
   }, 120_000)
 
-  it.skipIf(!pgi)(`a rollout to 8 fetchers given all three replicas: kill -9 the replica they announce to mid-rollout, every host still completes${why ? ` (skipped: ${why})` : ''}`, async () => {
+  it.skipIf(!pgi)(`a rollout to 8 fetchers given all three replicas (swarms shared in Redis): kill -9 the replica they announce to mid-rollout, every host still completes, and a rollout watcher on it reconnects to another and sees the end${why ? ` (skipped: ${why})` : ''}${noRedis ? ` (Redis part SKIPPED: ${noRedis})` : ''}`, async () => {
     const url = await pgi!.createDatabase()
     const dir = await tempDir()
     const tokens = join(dir, 'tokens')
     await writeFile(tokens, TOKENS_FILE)
-    const replicas = await Promise.all([0, 1, 2].map(() => replica(url, tokens)))
+    const replicas = await Promise.all([0, 1, 2].map(() => replica(url, tokens, redis ? ['--redis', redis.url] : [])))
     const all = replicas.map((r) => r.url).join(',')
     const seeder = await startSeeder(join(dir, 'seeder'), tokens, all, TOKENS.seeder)
     children.push(seeder.child)
@@ -122,6 +126,15 @@ describe('tracker replicas over one PostgreSQL (issue 19, first step)', () => {
     const published = await runCli(['publish', tree, '-r', 'app', '--version', '1', '-c', 'prod', '--seeder', seeder.url, '--tracker', all, '--token', TOKENS.publisher, '--json', '-q'])
     expect(published.code, published.stderr).toBe(0)
     const status = async (base: string) => (await (await call(base, 'GET', '/v1/rollouts/app/prod/status', TOKENS.viewer)).json()) as { byState: Record<string, number> }
+    // Rollout watchers given every replica, each starting on a random one, until one watches through replica 0.
+    const streamsOn = async (base: string) => Number(/^shoal_tracker_event_streams (\d+)$/m.exec(await (await fetch(`${base}/metrics`)).text())?.[1] ?? 0)
+    const watchers: Array<Promise<{ code: number | null; stdout: string; stderr: string }>> = []
+    for (let i = 0; i < 40 && (await streamsOn(replicas[0]!.url)) === 0; i++) {
+      const before = (await Promise.all(replicas.map((r) => streamsOn(r.url)))).reduce((a, b) => a + b, 0)
+      watchers.push(runCli(['rollout', 'status', 'app@prod', '--watch', '--tracker', all, '--token', TOKENS.viewer], { timeoutMs: 200_000 }))
+      await waitFor('the watcher connected', async () => (await Promise.all(replicas.map((r) => streamsOn(r.url)))).reduce((a, b) => a + b, 0) > before, 10_000)
+    }
+    expect(await streamsOn(replicas[0]!.url)).toBeGreaterThan(0)
     await waitFor('bytes moving on some host', async () => ((await status(replicas[1]!.url)).byState.downloading ?? 0) > 0, 60_000)
     replicas[0]!.child.kill('SIGKILL') // first in every list: the one the swarm announces to
     const before = await status(replicas[1]!.url)
@@ -131,5 +144,10 @@ describe('tracker replicas over one PostgreSQL (issue 19, first step)', () => {
       return b.byState.running === hosts && c.byState.running === hosts && b
     }, 120_000)
     expect(done.byState.running).toBe(hosts)
+    // Every watcher (in a pipe: it ends when every host is done) saw the end, the one on replica 0 too.
+    for (const w of await Promise.all(watchers)) {
+      expect(w.code, w.stderr).toBe(0)
+      expect(w.stdout).toMatch(/100(\.0)?% running|8\/8/)
+    }
   }, 240_000)
 })

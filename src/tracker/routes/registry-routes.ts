@@ -58,7 +58,8 @@ export function registryRoutes(app: FastifyInstance, ctx: TrackerContext): void 
       // cannot send a header), so any BitTorrent client can use the file as it is.
       const passkey = parseBearer(req.headers.authorization)!
       const base = ctx.publicUrl?.replace(/\/$/, '') ?? `${req.protocol}://${req.host}`
-      const torrent = personalizeTorrent(Buffer.from(b.torrent!, 'base64'), { announceUrl: `${base}/announce/${passkey}`, passkey })
+      const otherAnnounceUrls = ctx.replicaUrls.map((u) => `${u.replace(/\/$/, '')}/announce/${passkey}`)
+      const torrent = personalizeTorrent(Buffer.from(b.torrent!, 'base64'), { announceUrl: `${base}/announce/${passkey}`, passkey, otherAnnounceUrls, webSeeds: b.webSeeds })
       return reply.header('content-type', 'application/x-bittorrent').header('cache-control', 'private, no-store').send(torrent)
     },
   )

@@ -16,6 +16,7 @@ const RC = Type.Object({ release: NameSchema('release'), channel: NameSchema('ch
 export function rolloutRoutes(app: FastifyInstance, ctx: TrackerContext): void {
   const { store, limits } = ctx
   let openStreams = 0
+  new Gauge({ name: 'shoal_tracker_event_streams', help: 'Rollout event streams (dashboards, rollout status --watch) open on this replica', registers: [ctx.metrics], collect() { this.set(openStreams) } })
   const feeds = new Map<string, StatusFeed>()
   ctx.changes.on('change', () => {
     for (const f of feeds.values()) f.changed()
@@ -60,9 +61,11 @@ export function rolloutRoutes(app: FastifyInstance, ctx: TrackerContext): void {
       const { release, channel } = req.params
       if (openStreams >= limits.maxStreams) throw new LimitReachedError(`Cannot open an event stream: ${limits.maxStreams} are open (the tracker's --max-streams)`, { details: { maxStreams: limits.maxStreams } })
       const first = await ctx.statusOf(release, channel) // a 404 before the stream starts
+      // Headers set before the stream (CORS for another replica's dashboard) go out with it.
+      const headers = Object.fromEntries(Object.entries(reply.getHeaders()).filter((e): e is [string, string] => typeof e[1] === 'string'))
       reply.hijack()
       openStreams++
-      const stream = openEventStream(reply.raw, { stallMs: limits.streamStallMs })
+      const stream = openEventStream(reply.raw, { stallMs: limits.streamStallMs, headers })
       stream.onEnd(() => openStreams--)
       const key = `${release}@${channel}`
       let feed = feeds.get(key)
