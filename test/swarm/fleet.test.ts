@@ -46,7 +46,16 @@ describe('the swarm survives losing its parts', () => {
     const before = await fleet.status()
     fleet.seeder.child.kill('SIGKILL')
     expect(before.byState.running ?? 0).toBeLessThan(6) // the kill really is mid-rollout
-    await waitFor('6 hosts running without the origin', async () => (await fleet.status()).byState.running === 6, 120_000)
+    let last: unknown
+    await waitFor('6 hosts running without the origin', async () => {
+      const st = await fleet.status()
+      last = st
+      return st.byState.running === 6
+    }, 120_000).catch(async (err: Error) => {
+      // What each host says, so that a miss shows where the swarm stood.
+      const reports = await Promise.all(fleet.fetchers.map((f) => reportOf(fleet, f.id, b.digest)))
+      throw new Error(`${err.message}; status ${JSON.stringify(last)}; reports ${JSON.stringify(reports)}`)
+    })
     for (const f of fleet.fetchers) expect(await sha256File(join(f.dataDir, 'cache', `${b.digest.slice(7)}.tar`))).toBe(b.digest)
   }, 180_000)
 

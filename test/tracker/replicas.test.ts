@@ -110,16 +110,6 @@ describe('tracker replicas over one PostgreSQL (issue 19, first step)', () => {
     const seeder = await startSeeder(join(dir, 'seeder'), tokens, all, TOKENS.seeder)
     children.push(seeder.child)
     const hosts = 8
-    await Promise.all(
-      Array.from({ length: hosts }, async (_, k) => {
-        await mkdir(join(dir, `host${k}`), { recursive: true })
-        const f = await startDaemon('fetcher', [
-          '--data-dir', join(dir, `host${k}`), '--tracker', all, '--token', hostToken(`host${k}`), '--follow', 'app@prod', '--host-id', `host${k}`,
-          '--peer-port', '0', '--listen-host', '127.0.0.1', '--agent', 'none', '--down-limit', '2MiB',
-        ])
-        children.push(f.child)
-      }),
-    )
     const tree = join(dir, 'tree')
     await mkdir(tree)
     await write(join(tree, 'payload.bin'), randomBytes(8 << 20))
@@ -135,6 +125,17 @@ describe('tracker replicas over one PostgreSQL (issue 19, first step)', () => {
       await waitFor('the watcher connected', async () => (await Promise.all(replicas.map((r) => streamsOn(r.url)))).reduce((a, b) => a + b, 0) > before, 10_000)
     }
     expect(await streamsOn(replicas[0]!.url)).toBeGreaterThan(0)
+    // The hosts start once the watchers are on (the channel already points at version 1).
+    await Promise.all(
+      Array.from({ length: hosts }, async (_, k) => {
+        await mkdir(join(dir, `host${k}`), { recursive: true })
+        const f = await startDaemon('fetcher', [
+          '--data-dir', join(dir, `host${k}`), '--tracker', all, '--token', hostToken(`host${k}`), '--follow', 'app@prod', '--host-id', `host${k}`,
+          '--peer-port', '0', '--listen-host', '127.0.0.1', '--agent', 'none', '--down-limit', '2MiB',
+        ])
+        children.push(f.child)
+      }),
+    )
     await waitFor('bytes moving on some host', async () => ((await status(replicas[1]!.url)).byState.downloading ?? 0) > 0, 60_000)
     replicas[0]!.child.kill('SIGKILL') // first in every list: the one the swarm announces to
     const before = await status(replicas[1]!.url)
