@@ -7,7 +7,8 @@
  *    replica >= 0.7x level.
  * 2. announce-only, against Shoal and against opentracker (Debian) in the same run; ratio.
  * 3. status at scale: --status-hosts hosts registered, each with a report, the status cache off
- *    (every read computes), one wrk reading the status while another posts reports: status p99.
+ *    (every read computes), one connection reading the status back to back while 16 post
+ *    reports: status p99 (a read's own cost plus the reports it waits behind).
  * Each store named in --stores gets its own tracker (postgres: a private instance under a temp
  * dir, as the tests run it); postgres runs once per --replicas count, the replicas sharing one
  * database and one private Redis (swarms), one wrk per replica at the same time (connections
@@ -16,7 +17,7 @@
  */
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process'
 import { randomBytes } from 'node:crypto'
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs'
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs'
 import { createServer } from 'node:net'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
@@ -109,6 +110,33 @@ interface WrkResult {
   errors: string
 }
 
+/** CPU seconds (user + system) used so far by the processes named `comm` (pgrep -x), or by these pids. */
+function cpuSeconds(pids: number[]): number {
+  let ticks = 0
+  for (const pid of pids) {
+    try {
+      const stat = readFileSync(`/proc/${pid}/stat`, 'utf8')
+      const f = stat.slice(stat.lastIndexOf(')') + 2).split(' ')
+      ticks += Number(f[11]) + Number(f[12])
+    } catch {
+      // gone
+    }
+  }
+  return ticks / 100
+}
+const pidsOf = (comm: string): number[] => (spawnSync('pgrep', ['-x', comm], { encoding: 'utf8' }).stdout ?? '').split('\n').filter(Boolean).map(Number)
+
+/** CPU per request of each part while `load` runs: the trackers, PostgreSQL, Redis (ms per request). */
+async function withCpu<T extends WrkResult>(trackers: ChildProcess[], load: () => Promise<T>): Promise<T & { cpu: { tracker: number; postgres: number; redis: number } }> {
+  const parts = { tracker: () => trackers.map((c) => c.pid!), postgres: () => pidsOf('postgres'), redis: () => pidsOf('redis-server') }
+  const before = Object.fromEntries(Object.entries(parts).map(([k, f]) => [k, cpuSeconds(f())]))
+  const r = await load()
+  const requests = r.rps * seconds
+  const cpu = Object.fromEntries(Object.entries(parts).map(([k, f]) => [k, requests > 0 ? ((cpuSeconds(f()) - before[k]!) * 1000) / requests : 0])) as { tracker: number; postgres: number; redis: number }
+  log(`  CPU per request: tracker ${cpu.tracker.toFixed(3)} ms, postgres ${cpu.postgres.toFixed(3)} ms, redis ${cpu.redis.toFixed(3)} ms`)
+  return { ...r, cpu }
+}
+
 /** One wrk run; several at once (one per replica) are summed by runWrkOn. */
 async function runWrk(base: string, script: string, name: string, conns = connections, quiet = false): Promise<WrkResult> {
   const file = join(work, `${name}.lua`)
@@ -160,6 +188,14 @@ async function setUp(base: string, n: number): Promise<{ infoHashes: string[]; d
   return { infoHashes, digest }
 }
 
+/** Kills a tracker; profiled (SHOAL_BENCH_CPU_PROF), lets it write its profile first. */
+async function stopTracker(child: ChildProcess | undefined): Promise<void> {
+  if (!child || child.exitCode !== null) return
+  const gone = new Promise((r) => child.once('exit', r))
+  child.kill(process.env.SHOAL_BENCH_CPU_PROF ? 'SIGINT' : 'SIGKILL')
+  await gone
+}
+
 /** Status reads while reports arrive, the status cache off: the status read p99 at `n` hosts, each with a report. */
 async function statusAtScale(kind: string, store: string, n: number): Promise<WrkResult & { hosts: number }> {
   const base = await startShoal(store, ['--status-cache-ms', '0', '--max-hosts', String(n)])
@@ -172,15 +208,16 @@ async function statusAtScale(kind: string, store: string, n: number): Promise<Wr
   await api(base, 'GET', '/v1/rollouts/web/prod/status', VIEW) // builds the view (one full read), as the first reader after a move does
   const reads = `request = function() return wrk.format("GET", "/v1/rollouts/web/prod/status", { ["Authorization"] = "Bearer ${VIEW}" }) end`
   const writes = luaScript('mixed', `/announce/${hostTokens[0]}`, [], digest).replace('if r < 0.6 then return announce() end', '').replace('if r < 0.9 then', 'if true then')
-  const [status] = await Promise.all([runWrk(base, reads, `status-reads-${kind}`, 4), runWrk(base, writes, `status-reports-${kind}`, 16)])
-  children.pop()?.kill('SIGKILL')
+  const [status] = await Promise.all([runWrk(base, reads, `status-reads-${kind}`, 1), runWrk(base, writes, `status-reports-${kind}`, 16)])
+  await stopTracker(children.pop())
   return { ...status, hosts: n }
 }
 
 try {
   for (const tool of ['wrk', 'opentracker']) if (spawnSync('sh', ['-c', `command -v ${tool}`]).status !== 0) throw new Error(`${tool} is not installed (Debian package ${tool})`)
-  const results: Array<{ store: string; replicas: number; mixed: WrkResult; announce: WrkResult }> = []
+  const results: Array<{ store: string; replicas: number; mixed: WrkResult & { cpu: { tracker: number; postgres: number; redis: number } }; announce: WrkResult }> = []
   const atScale: Array<WrkResult & { store: string; hosts: number }> = []
+  const controls: Array<{ replicas: number; mixed: WrkResult & { cpu: { tracker: number; postgres: number; redis: number } } }> = []
   let pgi: PrivatePostgres | undefined
   let redis: PrivateRedis | undefined
   let redisDb = 0
@@ -208,10 +245,17 @@ try {
       for (let i = 0; i < run.replicas; i++) bases.push(await startShoal(store, [], env))
       log(`shoal tracker (${kind}, ${run.replicas} replica${run.replicas > 1 ? 's' : ''}) at ${bases.join(' ')}; setting up ${nHosts} hosts`)
       const { infoHashes, digest } = await setUp(bases[0]!, nHosts)
-      const mixed = await runWrkOn(bases, (part, parts) => luaScript('mixed', `/announce/${hostTokens[0]}`, infoHashes, digest, part, parts), `mixed-${kind}`)
+      const trackers = children.slice(-run.replicas)
+      const mixed = await withCpu(trackers, () => runWrkOn(bases, (part, parts) => luaScript('mixed', `/announce/${hostTokens[0]}`, infoHashes, digest, part, parts), `mixed-${kind}`))
       const announce = await runWrkOn(bases, () => luaScript('announce', `/announce/${hostTokens[0]}`, infoHashes, digest), `shoal-announce-${kind}`)
       results.push({ store: kind, replicas: run.replicas, mixed, announce })
-      for (let i = 0; i < run.replicas; i++) children.pop()?.kill('SIGKILL')
+      if (run.replicas > 1) {
+        // The control: the same N wrk processes, all against replica 0 (the others idle). On a
+        // 2-core box the load generators alone cost throughput; this row tells how much.
+        const control = await withCpu(trackers, () => runWrkOn(bases.map(() => bases[0]!), (part, parts) => luaScript('mixed', `/announce/${hostTokens[0]}`, infoHashes, digest, part, parts), `mixed-${kind}-control`))
+        controls.push({ replicas: run.replicas, mixed: control })
+      }
+      for (let i = 0; i < run.replicas; i++) await stopTracker(children.pop())
     }
     if (statusHosts > 0) atScale.push({ store: kind, ...(await statusAtScale(kind, kind === 'postgres' ? await pgi!.createDatabase() : `level:${join(work, `scale-${kind}`)}`, statusHosts)) })
   }
@@ -242,6 +286,14 @@ try {
     console.log(`| announce only | ${who} | ${r.announce.rps.toFixed(0)} | ${(r.announce.rps / r.replicas).toFixed(0)} | ${r.announce.p99ms.toFixed(1)} ms | ${r.announce.errors} | |`)
   }
   console.log(`| announce only | opentracker | ${otAnnounce.rps.toFixed(0)} | | ${otAnnounce.p99ms.toFixed(1)} ms | ${otAnnounce.errors} | |`)
+  for (const c of controls) console.log(`| mixed, control: the ${c.replicas} wrk processes all on one replica | Shoal, postgres | ${c.mixed.rps.toFixed(0)} | | ${c.mixed.p99ms.toFixed(1)} ms | ${c.mixed.errors} | |`)
+  console.log('')
+  console.log('CPU per mixed request (ms, user + system, from /proc; all parts share the same 2 cores):')
+  console.log('')
+  console.log('| store | trackers | PostgreSQL | Redis | total |')
+  console.log('|---|---|---|---|---|')
+  for (const r of results) console.log(`| ${r.store}${r.store === 'postgres' ? ` x${r.replicas}` : ''} | ${r.mixed.cpu.tracker.toFixed(3)} | ${r.mixed.cpu.postgres.toFixed(3)} | ${r.mixed.cpu.redis.toFixed(3)} | ${(r.mixed.cpu.tracker + r.mixed.cpu.postgres + r.mixed.cpu.redis).toFixed(3)} |`)
+  for (const c of controls) console.log(`| postgres, control (${c.replicas} wrk on one replica) | ${c.mixed.cpu.tracker.toFixed(3)} | ${c.mixed.cpu.postgres.toFixed(3)} | ${c.mixed.cpu.redis.toFixed(3)} | ${(c.mixed.cpu.tracker + c.mixed.cpu.postgres + c.mixed.cpu.redis).toFixed(3)} |`)
   for (const s of atScale) console.log(`| status reads while reports arrive, ${s.hosts} hosts and reports, cache off | Shoal, ${s.store} | ${s.rps.toFixed(0)} | | ${s.p99ms.toFixed(1)} ms | ${s.errors} | ${s.p99ms < 50 ? 'yes' : 'NO'} (p99 < 50 ms) |`)
   console.log('')
   for (const r of results) console.log(`Shoal (${r.store} x${r.replicas}) / opentracker announce throughput: ${(r.announce.rps / otAnnounce.rps).toFixed(2)}x`)

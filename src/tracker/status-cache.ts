@@ -175,17 +175,22 @@ function statusFrom(v: View, options: { stragglers?: number; examples?: number; 
   // The slowest not yet running: least progress, then oldest report (no report sorts last); a
   // bounded selection in one pass that allocates only for hosts that make the list.
   const slow: RolloutStatus['stragglers'] = []
-  for (const [host, r] of v.followers) {
-    const state: HostState = r?.state ?? 'pending'
-    if (state === 'running' || state === 'failed') continue
-    const bytesDone = r?.bytesDone ?? 0
+  // forEach, not for-of: no [key, value] array per host (this loop is most of a read at 100,000 hosts).
+  v.followers.forEach((r, host) => {
+    const state: HostState = r === undefined ? 'pending' : r.state
+    if (state === 'running' || state === 'failed') return
+    const bytesDone = r === undefined ? 0 : r.bytesDone
+    if (slow.length === maxStragglers) {
+      const last = slow[maxStragglers - 1]!
+      if (bytesDone > last.bytesDone) return
+      if (bytesDone === last.bytesDone && !(String(r?.at ?? null) < String(last.lastReportAt))) return
+    }
     const at = String(r?.at ?? null)
-    if (slow.length === maxStragglers && !slower(bytesDone, at, slow[slow.length - 1]!)) continue
     let i = slow.length
     while (i > 0 && slower(bytesDone, at, slow[i - 1]!)) i--
     slow.splice(i, 0, { host, state, bytesDone, lastReportAt: r?.at ?? null })
     if (slow.length > maxStragglers) slow.pop()
-  }
+  })
   const firstOf = (hosts: Set<string>): string[] => {
     const out: string[] = []
     for (const h of hosts) if (out.push(h) >= examples) break
