@@ -87,6 +87,9 @@ describe('tracker replicas over one PostgreSQL (issue 19, first step)', () => {
       return sb === sc && sb
     }, 10_000)
     expect(JSON.parse(seen)[0]).toBe(8)
+    // The killed replica, started again over the same store, serves the same answers.
+    const again = await replica(url, tokens)
+    expect(await status(again.url)).toBe(seen)
 
     // A host long-polling replica c learns of a move made through replica b at once (NOTIFY),
     // not when its 25-second poll runs out.
@@ -150,5 +153,61 @@ describe('tracker replicas over one PostgreSQL (issue 19, first step)', () => {
       expect(w.code, w.stderr).toBe(0)
       expect(w.stdout).toMatch(/100(\.0)?% running|8\/8/)
     }
+  }, 240_000)
+})
+
+describe('the control plane losing PostgreSQL mid-rollout (issue 19)', () => {
+  it.skipIf(!pgi)(`PostgreSQL stopped while hosts download: the tracker answers 503 STORE_UNAVAILABLE, hosts keep downloading from the swarm, and once it is back every host completes with nothing lost${why ? ` (skipped: ${why})` : ''}`, async () => {
+    const url = await pgi!.createDatabase()
+    const dir = await tempDir()
+    const tokens = join(dir, 'tokens')
+    await writeFile(tokens, TOKENS_FILE)
+    const t = await replica(url, tokens)
+    const seeder = await startSeeder(join(dir, 'seeder'), tokens, t.url, TOKENS.seeder)
+    children.push(seeder.child)
+    const tree = join(dir, 'tree')
+    await mkdir(tree)
+    await write(join(tree, 'payload.bin'), randomBytes(12 << 20))
+    const published = await runCli(['publish', tree, '-r', 'app', '--version', '1', '-c', 'prod', '--seeder', seeder.url, '--tracker', t.url, '--token', TOKENS.publisher, '--json', '-q'])
+    expect(published.code, published.stderr).toBe(0)
+    const hosts = 4
+    const metrics: string[] = []
+    await Promise.all(
+      Array.from({ length: hosts }, async (_, k) => {
+        await mkdir(join(dir, `host${k}`), { recursive: true })
+        const port = 20000 + Math.floor(Math.random() * 20000)
+        const f = await startDaemon('fetcher', [
+          '--data-dir', join(dir, `host${k}`), '--tracker', t.url, '--token', hostToken(`host${k}`), '--follow', 'app@prod', '--host-id', `host${k}`,
+          '--peer-port', '0', '--listen-host', '127.0.0.1', '--agent', 'none', '--down-limit', '1MiB', '--metrics-port', String(port),
+        ])
+        children.push(f.child)
+        metrics.push(`http://127.0.0.1:${port}/metrics`)
+      }),
+    )
+    const downloaded = async () => {
+      let sum = 0
+      for (const m of metrics) sum += Number(/^shoal_fetcher_downloaded_bytes_total (\S+)$/m.exec(await (await fetch(m)).text())?.[1] ?? 0)
+      return sum
+    }
+    const status = () => call(t.url, 'GET', '/v1/rollouts/app/prod/status', TOKENS.viewer)
+    await waitFor('bytes moving', async () => (await downloaded()) > 1 << 20, 60_000)
+    pgi!.halt()
+    try {
+      const away = await status()
+      expect([away.status, ((await away.json()) as { code: string }).code]).toEqual([503, 'STORE_UNAVAILABLE'])
+      const before = await downloaded()
+      // The swarm does not need the registry: peers keep trading while PostgreSQL is away.
+      await waitFor('hosts downloading while PostgreSQL is away', async () => (await downloaded()) >= before + (2 << 20), 60_000)
+      expect((await status()).status).toBe(503)
+    } finally {
+      pgi!.start()
+    }
+    const done = await waitFor(`${hosts} hosts running`, async () => {
+      const r = await status()
+      if (r.status !== 200) return undefined
+      const s = (await r.json()) as { byState: Record<string, number>; failures: unknown[] }
+      return s.byState.running === hosts ? s : undefined
+    }, 120_000)
+    expect(done.failures).toEqual([])
   }, 240_000)
 })
