@@ -2,6 +2,7 @@ import { HOST_STATES, type RolloutStatus } from '../core/index.js'
 
 /** The rollout status as the tracker serves it (GET /v1/rollouts/:release/:channel/status). */
 export type RolloutStatusView = Omit<RolloutStatus, 'rolloutId' | 'byState' | 'stragglers' | 'otherFailures'> & {
+  rolloutId?: string
   otherFailures?: RolloutStatus['otherFailures']
   byState: Record<string, number>
   stragglers: { host: string; state: string; bytesDone: number; lastReportAt: string | null }[]

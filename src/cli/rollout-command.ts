@@ -59,9 +59,9 @@ const printable = (s: string): string => s.replace(/[\u0000-\u001f\u007f-\u009f]
 
 export function registerRollout(program: Command, io: CliIo): void {
   const rollout = program.command('rollout').description('Where rollouts stand: status, list, history')
-  withApi(rollout.command('status').argument('<release@channel>').option('--watch', 'keep updating (redraws on a terminal, prints changes in a pipe)'))
+  withApi(rollout.command('status').argument('<release@channel>').option('--watch', 'keep updating (redraws on a terminal, prints changes in a pipe; in a pipe it ends when every host is done)').option('--next', 'with --watch: skip the rollout in place when the watch starts and follow the next move of the channel to its end (start it before a publish)'))
     .description('One screen for a rollout: hosts by state, % running, time to running, ETA, stragglers, failures, origin offload')
-    .action(async (rc: string, opts: ApiOptions & { json?: boolean; watch?: boolean }) => {
+    .action(async (rc: string, opts: ApiOptions & { json?: boolean; watch?: boolean; next?: boolean }) => {
       const [r, c] = target(rc)
       const api = await trackerFor(opts, io)
       const read = () => api.status(r, c)
@@ -73,7 +73,17 @@ export function registerRollout(program: Command, io: CliIo): void {
       const stop = new AbortController()
       void untilSignal().then(() => stop.abort())
       let last = ''
+      // --next: the rollout in place at the start (if any) is not the one to follow.
+      let skip: string | null | undefined = opts.next ? undefined : null
       const show = (s: RolloutStatusView): boolean => {
+        // The rollout is told apart by its id and digest (ids start again on a tracker that lost its state).
+        const id = `${s.rolloutId ?? ''} ${s.digest}`
+        if (skip === undefined) skip = id
+        if (skip !== null && id === skip) {
+          if (!last) io.stderr.write(`waiting for the next move of ${rc} (now ${s.version})\n`)
+          last = ' '
+          return false
+        }
         const text = opts.json ? `${JSON.stringify(s)}\n` : renderRolloutStatus(s, { width: (io.stdout as NodeJS.WriteStream).columns })
         // Redraw in place (home, then clear below) so the screen does not flicker; in a pipe,
         // only a changed status is printed, and the watch ends when every host is done.
@@ -83,9 +93,16 @@ export function registerRollout(program: Command, io: CliIo): void {
         return !tty && s.hosts > 0 && (s.byState.running ?? 0) + (s.byState.failed ?? 0) === s.hosts
       }
       // The tracker's event stream pushes every change; if it breaks, reconnect after a second.
+      let toldMissing = false
       while (!stop.signal.aborted) {
         const done = await watchEvents(api, r, c, show, stop.signal).catch((err: unknown) => {
           if (err instanceof ShoalError && err.kind === 'auth') throw err
+          if (err instanceof ShoalError && err.code === 'NOT_FOUND') {
+            // Said once, not silently: the channel appears with its first move.
+            if (!toldMissing) io.stderr.write(`${rc} does not exist yet: waiting for its first move (Ctrl-C to stop)\n`)
+            toldMissing = true
+            if (skip === undefined) skip = null // its first move is the next one
+          }
           return false
         })
         if (done) break
@@ -126,11 +143,15 @@ export function registerHosts(program: Command, io: CliIo): void {
       }
       if (opts.state) hosts = hosts.filter((h) => h.targets.some((t) => t.state === opts.state))
       if (opts.json) return writeJson(io, { hosts })
+      if (!hosts.length) return void io.stdout.write('no hosts match\n')
+      // One row per host and followed channel, under a header; '-' where there is nothing yet.
+      const rows = [['HOST', 'LABELS', 'FOLLOWS', 'VERSION', 'STATE', 'LAST SEEN']]
       for (const h of hosts) {
-        const labels = printable(Object.entries(h.labels).map(([k, v]) => `${k}=${v}`).join(','))
-        const targets = h.targets.map((t) => `${t.follow}:${t.version ?? '-'}:${t.state ?? '-'}${t.errorCode ? `(${t.errorCode})` : ''}`).join(' ')
-        io.stdout.write(`${h.id.padEnd(24)} ${labels.padEnd(24)} ${targets}\n`)
+        const labels = printable(Object.entries(h.labels).map(([k, v]) => `${k}=${v}`).join(',')) || '-'
+        const targets = h.targets.length ? h.targets : [{ follow: '-', version: null, state: null, errorCode: null }]
+        targets.forEach((t, i) => rows.push([i === 0 ? printable(h.id) : '', i === 0 ? labels : '', printable(t.follow), printable(t.version ?? '-'), t.state === null ? (t.follow !== '-' && t.version === null ? 'no channel yet' : '-') : `${t.state}${t.errorCode ? ` (${printable(t.errorCode)})` : ''}`, i === 0 ? h.lastSeen : '']))
       }
-      if (!hosts.length) io.stdout.write('no hosts match\n')
+      const widths = rows[0]!.map((_, c) => Math.max(...rows.map((r) => r[c]!.length)))
+      for (const r of rows) io.stdout.write(`${r.map((cell, c) => (c === r.length - 1 ? cell : cell.padEnd(widths[c]!))).join('  ')}\n`)
     })
 }

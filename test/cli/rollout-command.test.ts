@@ -35,9 +35,20 @@ describe('shoal rollout / shoal hosts (real tracker, seeder and fetchers)', () =
   it('status counts equal what the hosts reported; list, history and hosts --state agree', async () => {
     const fleet = await startFleet(await tempDir(), { hosts: 2, fetcherArgs: ['--metrics-port', '0'] })
     fleets.push(fleet)
+    const api = ['--tracker', fleet.tracker.url, '--token', TOKENS.viewer]
+    // Started before the first publish: says the channel does not exist yet, then follows its first move to the end.
+    const first = runCli(['rollout', 'status', 'app@prod', ...api, '--watch', '--next'])
+    await waitFor('the watcher to be waiting', async () => {
+      const m = await (await fetch(`${fleet.tracker.url}/metrics`)).text()
+      return /shoal_tracker_requests_total\{route="\/v1\/rollouts\/:release\/:channel\/events",status="404"\}/.test(m)
+    }, 30_000)
     const b = await fleet.publish('1.0.0', 1 << 20)
     await waitFor('2 hosts running', async () => (await fleet.status()).byState.running === 2)
-    const api = ['--tracker', fleet.tracker.url, '--token', TOKENS.viewer]
+    const firstWatch = await first
+    expect(firstWatch.code, firstWatch.stderr).toBe(0)
+    expect(firstWatch.stderr).toContain('app@prod does not exist yet')
+    expect(firstWatch.stdout).toContain('app@prod -> 1.0.0')
+    expect(firstWatch.stdout).toContain('100% running (2/2)')
     const json = await runCli(['rollout', 'status', 'app@prod', ...api, '--json'])
     expect(json.code, json.stderr).toBe(0)
     const s = JSON.parse(json.stdout)
@@ -49,6 +60,9 @@ describe('shoal rollout / shoal hosts (real tracker, seeder and fetchers)', () =
     expect(watch.code).toBe(0)
     expect((await runCli(['rollout', 'list', ...api])).stdout).toMatch(/app@prod\s+1\.0\.0\s+100% running/)
     expect((await runCli(['rollout', 'history', 'app@prod', ...api])).stdout).toMatch(/\(none\)\s+-> 1\.0\.0\s+by ci/)
+    const table = (await runCli(['hosts', ...api])).stdout.split('\n')
+    expect(table[0]).toMatch(/^HOST\s+LABELS\s+FOLLOWS\s+VERSION\s+STATE\s+LAST SEEN$/)
+    expect(table.filter((l) => /^host\d\s+-\s+app@prod\s+1\.0\.0\s+running\s+\d{4}-/.test(l))).toHaveLength(2)
     const hosts = JSON.parse((await runCli(['hosts', ...api, '--state', 'running', '--json'])).stdout).hosts
     expect(hosts.map((h: { id: string }) => h.id).sort()).toEqual(['host0', 'host1'])
     expect((await runCli(['hosts', ...api, '--state', 'failed'])).stdout).toContain('no hosts match')
@@ -61,5 +75,16 @@ describe('shoal rollout / shoal hosts (real tracker, seeder and fetchers)', () =
     expect(metric('shoal_fetcher_pieces_verified')).toBe(Math.ceil(b.size / (64 << 10)))
     expect(metric('shoal_fetcher_piece_hash_failures_total')).toBe(0)
     expect(metric('shoal_fetcher_launch_failures_total')).toBe(0)
+
+    // --next after a finished rollout: not its 100% screen at once, but the next move to its end.
+    const next = runCli(['rollout', 'status', 'app@prod', ...api, '--watch', '--next'])
+    await waitFor('the second watcher on the stream', async () => /^shoal_tracker_event_streams 1$/m.test(await (await fetch(`${fleet.tracker.url}/metrics`)).text()), 30_000)
+    await fleet.publish('2.0.0', 1 << 20)
+    const nextWatch = await next
+    expect(nextWatch.code, nextWatch.stderr).toBe(0)
+    expect(nextWatch.stderr).toContain('waiting for the next move of app@prod (now 1.0.0)')
+    expect(nextWatch.stdout).not.toContain('-> 1.0.0')
+    expect(nextWatch.stdout).toContain('app@prod -> 2.0.0')
+    expect(nextWatch.stdout).toContain('100% running (2/2)')
   }, 120_000)
 })
