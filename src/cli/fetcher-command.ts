@@ -1,6 +1,7 @@
 import { hostname } from 'node:os'
 import { join, resolve } from 'node:path'
 import type { Command } from 'commander'
+import { withConfigFile } from './config-file.js'
 import { checkName, parseRate, parseTrustedKeys, readTlsFiles } from '../core/index.js'
 import { SNAPSHOTTER_NAMES, type SnapshotterName } from '../launcher/index.js'
 import { readText, untilSignal, usage, type CliIo } from './cli-context.js'
@@ -64,6 +65,7 @@ export function registerFetcher(program: Command, io: CliIo): void {
     .option('--tls-cert <file>', 'serve /metrics over HTTPS with this PEM certificate (with --tls-key; reloaded on SIGHUP)')
     .option('--tls-key <file>', 'PEM private key for --tls-cert')
   withClientOptions(cmd, 'host')
+  withConfigFile(cmd)
   cmd.action(async (opts: FetcherOptions) => {
       const token = await resolveToken(opts, io, 'start the fetcher', 'a host')
       const httpFetch = await resolveFetch(opts, io)

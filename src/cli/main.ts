@@ -8,6 +8,7 @@ import { registerSign } from './sign-command.js'
 import { registerTracker } from './tracker-command.js'
 import { registerSeeder } from './seeder-command.js'
 import { registerFetcher } from './fetcher-command.js'
+import { applyConfigFile } from './config-file.js'
 import { registerDemo } from './demo-command.js'
 import { registerHosts, registerRollout } from './rollout-command.js'
 import { registerPublish } from './publish-command.js'
@@ -47,6 +48,8 @@ export function buildProgram(io: CliIo): Command {
   registerPublish(program, io)
   registerToken(program, io)
   for (const cmd of program.commands) cmd.exitOverride()
+  // Daemons read a config file (--config / $SHOAL_CONFIG) before their flags are parsed.
+  program.hook('preSubcommand', (parent, sub) => applyConfigFile(sub, parent.args, io.env))
   return program
 }
 

@@ -1,5 +1,6 @@
 import { resolve } from 'node:path'
 import type { Command } from 'commander'
+import { withConfigFile } from './config-file.js'
 import { parseRate, parseTokens, readTlsFiles } from '../core/index.js'
 import { readText, untilSignal, type CliIo } from './cli-context.js'
 import { readSecretFile, resolveFetch } from './client-options.js'
@@ -52,6 +53,7 @@ export function registerSeeder(program: Command, io: CliIo): void {
     .option('--no-mirror', 'hold only what is uploaded here (by default a seeder fetches every bundle the fleet keeps from the swarm, so that every seeder holds all)')
     .option('-q, --quiet', 'no request logs (internal errors are still logged)')
   withTlsOptions(cmd, 'uploads and the web seed')
+  withConfigFile(cmd)
   cmd.action(async (opts: SeederOptions) => {
     const text = await readText(opts.tokens, 'tokens')
     const trackerTokenFile = opts.trackerTokenFile ?? io.env.SHOAL_TRACKER_TOKEN_FILE

@@ -1,5 +1,6 @@
 import { resolve } from 'node:path'
 import type { Command } from 'commander'
+import { withConfigFile } from './config-file.js'
 import { parseFailpoints, parseTokens, readTlsFiles, UsageError } from '../core/index.js'
 import { readText, untilSignal, type CliIo } from './cli-context.js'
 import { createLogLine } from './log-line.js'
@@ -49,6 +50,7 @@ export function registerTracker(program: Command, io: CliIo): void {
     .option('--max-connections <n>', 'connections held at most (keep it under the open-files limit)', '16384')
     .option('-q, --quiet', 'no request logs (internal errors are still logged)')
   withTlsOptions(cmd, 'the API, announces and the dashboard')
+  withConfigFile(cmd)
   cmd.action(async (opts: TrackerOptions) => {
     const tokensText = await readText(opts.tokens, 'tokens')
     const tokens = parseTokens(tokensText)
