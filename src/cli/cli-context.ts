@@ -16,6 +16,13 @@ export interface CliIo {
  */
 export const EXIT = { ok: 0, failure: 1, usage: 2, integrity: 3, auth: 4, conflict: 5 } as const
 
+/** Ends a command with this exit code after it has said everything itself (e.g. `shoal doctor` with a failed check). */
+export class QuietExit extends Error {
+  constructor(readonly exitCode: number) {
+    super(`exit ${exitCode}`)
+  }
+}
+
 export function exitCodeFor(err: unknown): number {
   if (!isShoalError(err)) return EXIT.failure
   switch (err.kind) {

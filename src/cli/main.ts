@@ -1,5 +1,5 @@
 import { Command, CommanderError } from 'commander'
-import { EXIT, reportError, type CliIo } from './cli-context.js'
+import { EXIT, QuietExit, reportError, type CliIo } from './cli-context.js'
 import { registerInspect } from './inspect-command.js'
 import { registerKeygen } from './keygen-command.js'
 import { registerGc, registerLaunch, registerRollback } from './launch-command.js'
@@ -10,6 +10,7 @@ import { registerSeeder } from './seeder-command.js'
 import { registerFetcher } from './fetcher-command.js'
 import { applyConfigFile } from './config-file.js'
 import { registerDemo } from './demo-command.js'
+import { registerDoctor } from './doctor-command.js'
 import { registerHosts, registerRollout } from './rollout-command.js'
 import { registerPublish } from './publish-command.js'
 import { registerToken } from './token-command.js'
@@ -47,6 +48,7 @@ export function buildProgram(io: CliIo): Command {
   registerHosts(program, io)
   registerPublish(program, io)
   registerToken(program, io)
+  registerDoctor(program, io)
   for (const cmd of program.commands) cmd.exitOverride()
   // Daemons read a config file (--config / $SHOAL_CONFIG) before their flags are parsed.
   program.hook('preSubcommand', (parent, sub) => applyConfigFile(sub, parent.args, io.env))
@@ -61,6 +63,7 @@ export async function main(argv: string[], io: CliIo = { stdout: process.stdout,
     await program.parseAsync(argv)
     return EXIT.ok
   } catch (err) {
+    if (err instanceof QuietExit) return err.exitCode
     if (err instanceof CommanderError) {
       // --help and --version end through here with exit code 0.
       return err.exitCode === 0 ? EXIT.ok : EXIT.usage
