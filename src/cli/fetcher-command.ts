@@ -1,6 +1,6 @@
 import { hostname } from 'node:os'
 import { join, resolve } from 'node:path'
-import type { Command } from 'commander'
+import { Option, type Command } from 'commander'
 import { withConfigFile } from './config-file.js'
 import { checkName, parseRate, parseTrustedKeys, readTlsFiles } from '../core/index.js'
 import { SNAPSHOTTER_NAMES, type SnapshotterName } from '../launcher/index.js'
@@ -8,10 +8,11 @@ import { readText, untilSignal, usage, type CliIo } from './cli-context.js'
 import { resolveFetch, resolveToken, withClientOptions } from './client-options.js'
 import { reloadTlsOnHangup, tlsFilesOf } from './tls-options.js'
 import { agentFor } from './agent-options.js'
-import { createLogLine } from './log-line.js'
+import { createLogLine, LOG_LEVELS, type LogLevel } from './log-line.js'
 
 interface FetcherOptions {
   dataDir: string
+  logLevel: LogLevel
   tracker: string
   token?: string
   tokenFile?: string
@@ -61,6 +62,7 @@ export function registerFetcher(program: Command, io: CliIo): void {
     .option('--exec <command>', 'for --agent exec: shell command run with SHOAL_ROOTFS etc. set')
     .option('--runtime <path>', 'for --agent oci: runc (default) or crun')
     .option('--metrics-port <port>', 'serve Prometheus /metrics on this port (on --listen-host, default 127.0.0.1)')
+    .addOption(new Option('--log-level <level>', 'least level logged (JSON lines on stderr; readable on a terminal)').choices(LOG_LEVELS).default('info'))
     .option('--no-launch', 'fetch, verify and seed only; never call the launcher (caches, benchmarks)')
     .option('--tls-cert <file>', 'serve /metrics over HTTPS with this PEM certificate (with --tls-key; reloaded on SIGHUP)')
     .option('--tls-key <file>', 'PEM private key for --tls-cert')
@@ -88,7 +90,7 @@ export function registerFetcher(program: Command, io: CliIo): void {
       checkName('host', hostId)
       const dataDir = resolve(opts.dataDir)
       const root = resolve(opts.root ?? join(dataDir, 'launcher'))
-      const log = createLogLine(io, 'fetcher')
+      const log = createLogLine(io, 'fetcher', opts.logLevel)
       // The parts this command needs, loaded only when it runs (shoal launch never loads the swarm).
       const [{ createFetcher, serveFetcherMetrics }, { createAgent, createHandOff }] = await Promise.all([import('../fetcher/index.js'), import('../launcher/index.js')])
       const agent = opts.agent === 'none' ? undefined : agentFor(createAgent, opts, io)

@@ -1,10 +1,10 @@
 import { resolve } from 'node:path'
-import type { Command } from 'commander'
+import { Option, type Command } from 'commander'
 import { withConfigFile } from './config-file.js'
 import { parseRate, parseTokens, readTlsFiles } from '../core/index.js'
 import { readText, untilSignal, type CliIo } from './cli-context.js'
 import { readSecretFile, resolveFetch } from './client-options.js'
-import { createLogLine } from './log-line.js'
+import { createLogLine, LOG_LEVELS, logStream, type LogLevel } from './log-line.js'
 import { reloadTlsOnHangup, tlsFilesOf, withTlsOptions } from './tls-options.js'
 
 interface SeederOptions {
@@ -28,6 +28,7 @@ interface SeederOptions {
   maxConnsPerIp: string
   mirror: boolean
   quiet?: boolean
+  logLevel: LogLevel
 }
 
 export function registerSeeder(program: Command, io: CliIo): void {
@@ -52,6 +53,7 @@ export function registerSeeder(program: Command, io: CliIo): void {
     .option('--max-conns-per-ip <n>', 'HTTP connections one address may hold (0: no bound, e.g. behind a load balancer)', '256')
     .option('--no-mirror', 'hold only what is uploaded here (by default a seeder fetches every bundle the fleet keeps from the swarm, so that every seeder holds all)')
     .option('-q, --quiet', 'no request logs (internal errors are still logged)')
+    .addOption(new Option('--log-level <level>', 'least level logged (JSON lines on stderr; readable on a terminal)').choices(LOG_LEVELS).default('info'))
   withTlsOptions(cmd, 'uploads and the web seed')
   withConfigFile(cmd)
   cmd.action(async (opts: SeederOptions) => {
@@ -59,7 +61,7 @@ export function registerSeeder(program: Command, io: CliIo): void {
     const trackerTokenFile = opts.trackerTokenFile ?? io.env.SHOAL_TRACKER_TOKEN_FILE
     const trackerToken = trackerTokenFile ? await readSecretFile(trackerTokenFile, 'tracker token file') : (opts.trackerToken ?? io.env.SHOAL_TRACKER_TOKEN)
     const tlsFiles = tlsFilesOf(opts)
-    const log = createLogLine(io, 'seeder')
+    const log = createLogLine(io, 'seeder', opts.logLevel)
     const { createSeeder } = await import('../seeder/index.js')
     const seeder = createSeeder({
       dataDir: resolve(opts.dataDir),
@@ -76,7 +78,7 @@ export function registerSeeder(program: Command, io: CliIo): void {
       graceMs: Number(opts.graceMinutes) * 60_000,
       mirror: opts.mirror,
       // Quiet drops request logs, never the record of an internal error.
-      logger: opts.quiet ? { level: 'error' } : true,
+      logger: { level: opts.quiet ? 'error' : opts.logLevel, stream: logStream(io, 'seeder') },
       tls: tlsFiles ? await readTlsFiles(tlsFiles) : undefined,
       connections: { maxPerAddress: Number(opts.maxConnsPerIp) },
       fetch: await resolveFetch(opts, io),

@@ -1,9 +1,9 @@
 import { resolve } from 'node:path'
-import type { Command } from 'commander'
+import { Option, type Command } from 'commander'
 import { withConfigFile } from './config-file.js'
 import { parseFailpoints, parseTokens, readTlsFiles, UsageError } from '../core/index.js'
 import { readText, untilSignal, type CliIo } from './cli-context.js'
-import { createLogLine } from './log-line.js'
+import { createLogLine, LOG_LEVELS, logStream, type LogLevel } from './log-line.js'
 import { reloadTlsOnHangup, tlsFilesOf, withTlsOptions } from './tls-options.js'
 
 interface TrackerOptions {
@@ -26,6 +26,7 @@ interface TrackerOptions {
   tlsCert?: string
   tlsKey?: string
   quiet?: boolean
+  logLevel: LogLevel
 }
 
 export function registerTracker(program: Command, io: CliIo): void {
@@ -49,6 +50,7 @@ export function registerTracker(program: Command, io: CliIo): void {
     .option('--max-conns-per-ip <n>', 'connections one address may hold (0: no bound, e.g. behind a load balancer)', '256')
     .option('--max-connections <n>', 'connections held at most (keep it under the open-files limit)', '16384')
     .option('-q, --quiet', 'no request logs (internal errors are still logged)')
+    .addOption(new Option('--log-level <level>', 'least level logged (JSON lines on stderr; readable on a terminal)').choices(LOG_LEVELS).default('info'))
   withTlsOptions(cmd, 'the API, announces and the dashboard')
   withConfigFile(cmd)
   cmd.action(async (opts: TrackerOptions) => {
@@ -61,7 +63,7 @@ export function registerTracker(program: Command, io: CliIo): void {
     if (store === undefined) throw new UsageError('Cannot start the tracker: give --data-dir DIR (one box) or --store postgres://... (a fleet)')
     const redis = opts.redis ?? (await fromFile(opts.redisFile, 'Redis URL')) ?? io.env.SHOAL_REDIS
     if (redis !== undefined && !/^rediss?:\/\//.test(redis)) throw new UsageError('Cannot use --redis: write redis://host:port[/db]')
-    const log = createLogLine(io, 'tracker')
+    const log = createLogLine(io, 'tracker', opts.logLevel)
     const tracker = createTracker({
       store: store.startsWith('level:') ? `level:${resolve(store.slice(6))}` : store,
       redis,
@@ -71,7 +73,7 @@ export function registerTracker(program: Command, io: CliIo): void {
       // Crash points, for tests only (see core/failpoints).
       failpoints: parseFailpoints(io.env.SHOAL_FAILPOINTS ?? ''),
       tokens,
-      logger: opts.quiet ? { level: 'error' } : { level: 'info' },
+      logger: { level: opts.quiet ? 'error' : opts.logLevel, stream: logStream(io, 'tracker') },
       udpPort: opts.udpPort === undefined ? undefined : Number(opts.udpPort),
       publicUrl: opts.publicUrl,
       replicaUrls: opts.replicaUrls?.split(',').map((u) => u.trim()).filter(Boolean),
