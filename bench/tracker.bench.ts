@@ -18,12 +18,12 @@
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process'
 import { randomBytes } from 'node:crypto'
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs'
-import { createServer } from 'node:net'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { createInterface } from 'node:readline'
 import { deriveHostToken } from '../src/core/tokens.js'
 import { startPostgres, whyNoPostgres, type PrivatePostgres } from '../test/helpers/postgres.js'
+import { freePort } from '../test/helpers/free-port.js'
 import { startRedis, whyNoRedis, type PrivateRedis } from '../test/helpers/redis.js'
 import { benchOption } from './bench-args.js'
 
@@ -44,15 +44,6 @@ const HOST_KEY = randomBytes(24).toString('hex')
 const VIEW = randomBytes(16).toString('hex')
 /** Every host speaks with its own token (issue 12: a host token acts only for its host). */
 const hostTokens = Array.from({ length: nHosts }, (_, i) => deriveHostToken(HOST_KEY, `host-${i}`))
-
-function freePort(): Promise<number> {
-  return new Promise((resolve) => {
-    const s = createServer().listen(0, '127.0.0.1', () => {
-      const port = (s.address() as { port: number }).port
-      s.close(() => resolve(port))
-    })
-  })
-}
 
 async function startShoal(store: string, extra: string[] = [], env: Record<string, string> = {}): Promise<string> {
   writeFileSync(join(work, 'tokens'), `publisher ${PUB} bench\nseeder ${SEED} bench\nhost-key ${HOST_KEY} bench\nviewer ${VIEW} bench\n`)

@@ -1,25 +1,16 @@
 import { writeFile } from 'node:fs/promises'
-import { createServer } from 'node:net'
 import { join } from 'node:path'
 import { afterEach, describe, expect, it } from 'vitest'
 import { hostToken, startFleet, type Fleet } from '../helpers/fleet.js'
 import { runCli } from '../helpers/run-cli.js'
 import { useTempDirs } from '../helpers/temp-dir.js'
+import { freePort as deadPort } from '../helpers/free-port.js'
 
 const tempDir = useTempDirs()
 const fleets: Fleet[] = []
 afterEach(() => {
   for (const f of fleets.splice(0)) f.kill()
 })
-
-/** A port nothing listens on. */
-const deadPort = (): Promise<number> =>
-  new Promise((resolve) => {
-    const s = createServer().listen(0, '127.0.0.1', () => {
-      const { port } = s.address() as { port: number }
-      s.close(() => resolve(port))
-    })
-  })
 
 type Report = { ok: boolean; checks: { check: string; ok: boolean; detail: string }[] }
 

@@ -1,7 +1,6 @@
 import type { ChildProcess } from 'node:child_process'
 import { existsSync } from 'node:fs'
 import { writeFile } from 'node:fs/promises'
-import { createServer } from 'node:net'
 import { join } from 'node:path'
 import { chromium, type Browser } from 'playwright-core'
 import { afterAll, afterEach, describe, expect, it } from 'vitest'
@@ -9,6 +8,7 @@ import { callApi, fakeDigest, TOKENS, TOKENS_FILE } from '../helpers/fleet.js'
 import { startPostgres, whyNoPostgres, type PrivatePostgres } from '../helpers/postgres.js'
 import { startDaemon } from '../helpers/start-tracker.js'
 import { useTempDirs } from '../helpers/temp-dir.js'
+import { freePort } from '../helpers/free-port.js'
 
 const CHROMIUM = '/usr/bin/chromium'
 const SKIPPED = !existsSync(CHROMIUM) ? 'needs /usr/bin/chromium, Debian package chromium' : whyNoPostgres()
@@ -22,14 +22,6 @@ afterEach(async () => {
   browser = undefined
   for (const c of children.splice(0)) c.kill('SIGKILL')
 })
-
-const freePort = (): Promise<number> =>
-  new Promise((resolve) => {
-    const s = createServer().listen(0, '127.0.0.1', () => {
-      const { port } = s.address() as { port: number }
-      s.close(() => resolve(port))
-    })
-  })
 
 describe('the dashboard with several tracker replicas (issue 19)', () => {
   it.skipIf(!pgi)(`the replica that served the page is killed: the page's event stream moves to another replica and shows the next move${SKIPPED ? ` (SKIPPED: ${SKIPPED})` : ''}`, async () => {

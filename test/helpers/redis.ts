@@ -1,8 +1,8 @@
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process'
 import { mkdtempSync, rmSync } from 'node:fs'
-import { createServer } from 'node:net'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
+import { freePort } from './free-port.js'
 
 export interface PrivateRedis {
   readonly url: string
@@ -14,17 +14,6 @@ export interface PrivateRedis {
 /** Why a private Redis cannot run here, or undefined when it can. */
 export function whyNoRedis(): string | undefined {
   return spawnSync('redis-server', ['--version']).status === 0 ? undefined : 'redis-server not installed (Debian package redis-server; .ci/run installs it)'
-}
-
-function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const s = createServer()
-    s.once('error', reject)
-    s.listen(0, '127.0.0.1', () => {
-      const { port } = s.address() as { port: number }
-      s.close(() => resolve(port))
-    })
-  })
 }
 
 /** A private redis-server for tests: its own port and directory under a temp dir, no persistence, never the system service. */
