@@ -26,6 +26,11 @@ export interface Check {
 }
 
 const GIB = 1024 ** 3
+/** Why a fetch did not connect: undici puts the socket's error (ECONNREFUSED, ...) in `cause`. */
+const unreachable = (base: string, err: unknown): string => {
+  const e = err as Error
+  return `${base} unreachable: ${e.cause instanceof Error ? e.cause.message : e.message}`
+}
 const onPath = (tool: string): boolean => spawnSync('sh', ['-c', `command -v ${tool}`]).status === 0
 
 /** Writes and removes a file under the data dir, and reads its free space. */
@@ -81,7 +86,7 @@ async function checkTracker(url: string, token: string | undefined, hostId: stri
   try {
     res = await fetchFn(`${base}/healthz`, { signal: AbortSignal.timeout(5_000) })
   } catch (err) {
-    return [{ check: 'tracker', ok: false, detail: `${base} unreachable: ${(err as Error).cause instanceof Error ? ((err as Error).cause as Error).message : (err as Error).message}` }]
+    return [{ check: 'tracker', ok: false, detail: unreachable(base, err) }]
   }
   const rtt = Date.now() - sent
   checks.push({ check: 'tracker', ok: res.ok, detail: `${base}: ${res.ok ? `answers in ${rtt} ms` : `answered HTTP ${res.status} to /healthz`}` })
@@ -118,7 +123,7 @@ async function checkSeeder(url: string, token: string | undefined, fetchFn: type
     }
     return checks
   } catch (err) {
-    return [{ check: 'seeder', ok: false, detail: `${base} unreachable: ${(err as Error).cause instanceof Error ? ((err as Error).cause as Error).message : (err as Error).message}` }]
+    return [{ check: 'seeder', ok: false, detail: unreachable(base, err) }]
   }
 }
 

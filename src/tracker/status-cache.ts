@@ -151,10 +151,12 @@ async function catchUp(store: TrackerStore, v: View): Promise<void> {
   v.dirtyHosts.clear()
   for (const id of hosts) {
     const h: HostRecord | undefined = await store.getHost(id)
-    if (h?.follows.includes(v.key)) {
-      if (!v.followers.has(id)) v.dirtyReports.add(id)
-      if (!v.followers.has(id)) setFollower(v, id, undefined)
-    } else if (v.followers.has(id)) setFollower(v, id, undefined, true)
+    const follows = h?.follows.includes(v.key) === true
+    if (follows && !v.followers.has(id)) {
+      // A new follower: counted as pending until its report (if any) is read below.
+      setFollower(v, id, undefined)
+      v.dirtyReports.add(id)
+    } else if (!follows && v.followers.has(id)) setFollower(v, id, undefined, true)
   }
   const ids = [...v.dirtyReports].filter((id) => v.followers.has(id))
   v.dirtyReports.clear()
