@@ -28,9 +28,10 @@ async function startGaps(backoffMs: number, maxBackoffMs: number, maxRestarts: n
 describe('superviseChild() restart backoff (issue 17)', () => {
   it('waits backoffMs, then twice as long after each further exit', async () => {
     const gaps = await startGaps(100, 10_000, 4)
-    // Each gap is the backoff plus a process start (tens of ms); the backoff doubles.
+    // Each gap is the backoff plus a process start; the backoff doubles, so each gap is at least
+    // the doubled backoff. (Differences between gaps are not compared: a process start under a
+    // loaded CI run varied by more than 100 ms and made that check fail once, 288 ms for > 300.)
     for (const [i, want] of [100, 200, 400, 800].entries()) expect(gaps[i], `gap ${i}`).toBeGreaterThanOrEqual(want)
-    expect(gaps[3]! - gaps[2]!).toBeGreaterThan(300)
   }, 30_000)
 
   it('never waits longer than maxBackoffMs', async () => {
