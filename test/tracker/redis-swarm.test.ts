@@ -63,6 +63,8 @@ describe('swarms shared by tracker replicas through Redis (issue 19)', () => {
     await announce(a.url, 'h1', 7101)
     await announce(b.url, 'h2', 7102)
     await waitFor('both peers on a', async () => (await announce(a.url, 'h3', 7103)).length === 2, 5_000)
+    // and h3 (announced to a) on b, before Redis goes away
+    await waitFor('h1 and h3 on b', async () => (await announce(b.url, 'h2', 7102)).join() === '7101,7103', 5_000)
     const client = new Redis(redis!.url, { lazyConnect: true })
     client.on('error', () => {})
     try {
