@@ -4,6 +4,7 @@ import { fromSystemError, tagOfPeerId, type Locality, type Log } from '../core/i
 import { linkWire, makePeerId } from './peer-link.js'
 import type { PieceFile } from './piece-file.js'
 import { createRateLimiter } from './rate-limiter.js'
+import { refuseUtp, type UtpRefuser } from './refuse-utp.js'
 import type { TorrentInfo } from './torrent-info.js'
 import { createTorrentSession, type AddTorrentOptions, type TorrentSession, type TorrentSessionHandle } from './torrent-session.js'
 
@@ -71,6 +72,7 @@ export function createSwarmNode(init: SwarmNodeInit): SwarmNode {
   const limits = { up: createRateLimiter(init.upLimit ?? 0), down: createRateLimiter(init.downLimit ?? 0) }
   const components = { limits, totals, random, fetch: init.fetch ?? fetch, log }
   let server: Server | undefined
+  let utp: UtpRefuser | undefined
   let port = init.port ?? 0
   let stopped = false
 
@@ -109,10 +111,13 @@ export function createSwarmNode(init: SwarmNodeInit): SwarmNode {
         throw fromSystemError(err, `listen for peers on port ${init.port ?? 0}`)
       })
       port = (server.address() as { port: number }).port
+      utp = await refuseUtp({ port, host: init.listenHost, log })
     },
     async stop() {
       for (const s of [...sessions.values()]) await s.close()
       stopped = true
+      await utp?.close()
+      utp = undefined
       if (server) {
         const s = server
         server = undefined
