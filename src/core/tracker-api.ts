@@ -9,6 +9,7 @@ import {
   HistorySchema,
   HostListSchema,
   ReportRecordSchema,
+  ArrivalsAnswerSchema,
   RetentionAnswerSchema,
   RolloutStatusSchema,
   TargetsAnswerSchema,
@@ -19,6 +20,7 @@ import {
   type HostList,
   type HostReport,
   type ReportRecord,
+  type ArrivalsAnswer,
   type RetentionAnswer,
   type RolloutRecord,
   type RolloutStatus,
@@ -55,6 +57,8 @@ export interface TrackerApi {
   /** The rollout's event stream (server-sent events): the raw answer, read by the caller. */
   events(release: string, channel: string, o?: O): Promise<Response>
   retention(keep: number, o?: O): Promise<RetentionAnswer>
+  /** Swarms that gained a downloader after `after` (waits up to `waitSeconds` for one); seeder role. */
+  arrivals(after: number, waitSeconds: number, o?: O): Promise<ArrivalsAnswer>
 }
 
 export function createTrackerApi(client: ApiClient, token: string): TrackerApi {
@@ -94,5 +98,6 @@ export function createTrackerApi(client: ApiClient, token: string): TrackerApi {
     status: (release, channel, o) => client.json('GET', `/v1/rollouts/${e(release)}/${e(channel)}/status`, RolloutStatusSchema, o) as Promise<RolloutStatus>,
     events: (release, channel, o) => client.call('GET', `/v1/rollouts/${e(release)}/${e(channel)}/events`, { timeoutMs: null, ...o, headers: { accept: 'text/event-stream' } }),
     retention: (keep, o) => client.json('GET', `/v1/retention?keep=${keep}`, RetentionAnswerSchema, { timeoutMs: 30_000, ...o }),
+    arrivals: (after, waitSeconds, o) => client.json('GET', `/v1/swarms/arrivals?after=${after}&wait=${waitSeconds}`, ArrivalsAnswerSchema, { timeoutMs: (waitSeconds + 15) * 1000, ...o }),
   }
 }

@@ -6,6 +6,7 @@ import { createSwarmNode, type SwarmNode } from '../swarm/index.js'
 import { buildSeederApp } from './build-seeder-app.js'
 import { createBundleStore, type BundleStore } from './bundle-store.js'
 import { createTorrentOffers, type TorrentOffers } from './create-torrent-offers.js'
+import { followArrivals, type ArrivalsFollower } from './dial-arrivals.js'
 import { startMirror, type Mirror } from './mirror-bundles.js'
 import { planRetention } from './plan-retention.js'
 
@@ -93,6 +94,7 @@ export function createSeeder(init: SeederInit): Seeder {
   let sweeper: NodeJS.Timeout | undefined
   let sweeping: Promise<{ removed: Digest[] }> | undefined
   let mirror: Mirror | undefined
+  let arrivals: ArrivalsFollower | undefined
 
   const sweepOnce = async (): Promise<{ removed: Digest[] }> => {
     if (!trackerApi) return { removed: [] }
@@ -126,6 +128,7 @@ export function createSeeder(init: SeederInit): Seeder {
       const url = await started.listen({ port, host })
       if (!init.publicUrl) publicUrl = url
       await offers.offerAll()
+      if (trackerApi) arrivals = followArrivals({ tracker: trackerApi, swarm, log })
       if (tracker && init.mirror !== false) mirror = startMirror({ store, offers, swarm, tracker: trackerApi!, dataDir, keep, intervalMs: init.mirrorIntervalMs, webSeedToken: tracker.token, log })
       if (sweepIntervalMs > 0 && tracker) {
         sweeper = setInterval(() => {
@@ -141,6 +144,7 @@ export function createSeeder(init: SeederInit): Seeder {
       return { url, peerPort: swarm.port }
     },
     async stop() {
+      await arrivals?.stop()
       await mirror?.stop()
       clearInterval(sweeper)
       await sweeping

@@ -28,6 +28,8 @@ export interface AnnounceResponse {
   peers: PeerAddress[]
   /** Addresses the tracker vouches for as the swarm's origins (Shoal's `origins` key). */
   origins: PeerAddress[]
+  /** Peers still downloading, as the tracker counts them (0 when absent or not a sane count). */
+  incomplete: number
 }
 
 /** Bounds on what a tracker's answer may make a host do (a hostile answer is just a slow one). */
@@ -88,7 +90,8 @@ export function parseAnnounceResponse(body: Uint8Array): AnnounceResponse {
   const origins: PeerAddress[] = []
   if (d.origins instanceof Uint8Array) origins.push(...parseCompactPeers(d.origins, 4))
   if (d.origins6 instanceof Uint8Array) origins.push(...parseCompactPeers(d.origins6, 6))
-  return { intervalSeconds: interval, peers: peers.slice(0, MAX_ANSWER_PEERS), origins: origins.slice(0, 8) }
+  const incomplete = typeof d.incomplete === 'number' && Number.isSafeInteger(d.incomplete) && d.incomplete > 0 ? d.incomplete : 0
+  return { intervalSeconds: interval, peers: peers.slice(0, MAX_ANSWER_PEERS), origins: origins.slice(0, 8), incomplete }
 }
 
 /** One HTTP announce. Network failures and 5xx are TRACKER_UNREACHABLE (worth retrying). */

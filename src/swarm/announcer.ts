@@ -1,5 +1,5 @@
 import type { Log, ShoalError } from '../core/index.js'
-import { announce, type PeerAddress } from './announce.js'
+import { announce, type AnnounceResponse, type PeerAddress } from './announce.js'
 
 export type AnnounceEvent = 'started' | 'completed' | 'stopped'
 
@@ -10,8 +10,10 @@ export interface AnnouncerInit {
   peerId: Uint8Array
   /** Where figures and the listening port come from at each announce. */
   figures: () => { port: number; uploaded: number; downloaded: number; left: number }
-  /** Ask again within 5 s (rather than the tracker's interval): still missing pieces, few peers. */
-  hungry: () => boolean
+  /** Ask again within `hungryMs` (rather than the tracker's interval), given the tracker's answer. */
+  hungry: (answer: AnnounceResponse) => boolean
+  /** How soon a hungry torrent asks again (default 5 s). */
+  hungryMs?: number
   onPeers: (peers: PeerAddress[]) => void
   /** Addresses the tracker vouches for as the swarm's origins. */
   onOrigins: (origins: PeerAddress[]) => void
@@ -26,8 +28,8 @@ export interface Announcer {
 }
 
 /**
- * One torrent's announces (BEP 3): at the tracker's interval, sooner (5 s) while the torrent is
- * still missing pieces with few peers, with backoff (1 s doubling to 30 s) while no tracker
+ * One torrent's announces (BEP 3): at the tracker's interval, sooner while the torrent is hungry
+ * (a host missing pieces with few peers; an origin with downloaders it is not linked to), with backoff (1 s doubling to 30 s) while no tracker
  * answers; an event that failed to reach a tracker is sent again with the next announce.
  */
 export function createAnnouncer(init: AnnouncerInit, components: { fetch: typeof fetch; log: Log }): Announcer {
@@ -52,7 +54,7 @@ export function createAnnouncer(init: AnnouncerInit, components: { fetch: typeof
         const r = await announce({ url, infoHash, peerId, ...init.figures(), event, signal: AbortSignal.any([abort.signal, AbortSignal.timeout(10_000)]), fetch: components.fetch })
         init.onOrigins(r.origins)
         failures = 0
-        next = Math.min(r.intervalSeconds * 1000, init.hungry() ? 5_000 : Infinity)
+        next = Math.min(r.intervalSeconds * 1000, init.hungry(r) ? (init.hungryMs ?? 5_000) : Infinity)
         init.onPeers(r.peers)
         break
       } catch (err) {

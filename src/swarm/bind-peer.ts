@@ -14,10 +14,7 @@ export function bindPeer(ctx: SessionContext, peer: Peer, parts: { downloader: D
   const { wire } = peer
   const { sched, near, info, superSeed } = ctx
   const { downloader, uploader } = parts
-  const reveal = (): void => {
-    if (!superSeed || wire.destroyed) return
-    for (const i of superSeed.reveal(peer.key, peer.has, (j) => sched.availability(j))) wire.have(i)
-  }
+  const reveal = (): void => revealTo(ctx, peer)
   const updateInterest = (): void => {
     if (sched.missing === 0) return wire.uninterested()
     for (let i = 0; i < info.pieceCount; i++) {
@@ -49,7 +46,17 @@ export function bindPeer(ctx: SessionContext, peer: Peer, parts: { downloader: D
   wire.on('interested', () => wire.unchoke())
   wire.on('request', (i: number, offset: number, length: number, respond: (err: Error | null, block?: Uint8Array) => void) => uploader.serve(peer, i, offset, length, respond))
   wire.on('timeout', () => ctx.log('warn', 'peer request timed out', { peer: peer.addr }))
+  // Other clients request at their own pulse (transmission: once a second) and announce pieces
+  // in batches: they start with 4 MiB shown rather than growing to it one drained window at a time.
+  if (superSeed && !peer.shoal) superSeed.widen(peer.key, Math.ceil((4 << 20) / info.pieceLength))
   if (superSeed) reveal()
   else if (ctx.counters.bytesDone > 0) wire.bitfield(encodeBitfield(ctx.stored))
   ctx.events.emit('peer', { addr: peer.addr, origin: peer.origin })
+}
+
+/** At the origin: shows the peer the next pieces it may fetch (BEP 16), as slots free up. */
+export function revealTo(ctx: SessionContext, peer: Peer): void {
+  const { superSeed, sched } = ctx
+  if (!superSeed || peer.wire.destroyed) return
+  for (const i of superSeed.reveal(peer.key, peer.has, (j) => sched.availability(j))) peer.wire.have(i)
 }

@@ -4,7 +4,7 @@ import { fromSystemError, peerKey, ShoalError, type Log } from '../core/index.js
 import type { PeerAddress } from './announce.js'
 import { createAnnouncer, type Announcer } from './announcer.js'
 import { createDownloader } from './downloader.js'
-import { bindPeer } from './bind-peer.js'
+import { bindPeer, revealTo } from './bind-peer.js'
 import { createNearAvailability } from './near-availability.js'
 import type { PieceFile } from './piece-file.js'
 import { createPeerSet, type PeerSet } from './peer-set.js'
@@ -51,6 +51,8 @@ export interface TorrentSession extends EventEmitter {
    * address as the swarm's origin, as the tracker's `origins` answer does.
    */
   addPeer(peer: PeerAddress & { origin?: boolean }): void
+  /** Announces now: the tracker has new peers for this swarm (an origin told of an arrival). */
+  reannounce(): void
 }
 
 /** What a session is given by its node. */
@@ -87,6 +89,28 @@ export interface TorrentSessionHandle extends TorrentSession {
   close(): Promise<void>
 }
 
+/** Linked peers still missing a piece (a scan stops at a downloader's first missing piece). */
+function linkedDownloaders(peers: Iterable<Peer>, pieceCount: number): number {
+  let n = 0
+  for (const p of peers) {
+    for (let i = 0; i < pieceCount; i++) {
+      if (!p.has(i)) {
+        n++
+        break
+      }
+    }
+  }
+  return n
+}
+
+/** At the origin, a piece shown to another client went out whole: show it the next one now. */
+function revealNext(ctx: SessionContext, peer: Peer, index: number): void {
+  ctx.superSeed?.sent(peer.key, index)
+  // Sent whole and nothing more asked for: the client drained what it was shown.
+  if (peer.wire.peerRequests.length === 0) ctx.superSeed?.starved(peer.key)
+  revealTo(ctx, peer)
+}
+
 /**
  * One torrent on a node: its pieces (scheduler, rack availability), its peers (peer set), the
  * fetching (downloader) and serving (uploader) sides, the origin's reveal (BEP 16), the web seed
@@ -108,8 +132,11 @@ export function createTorrentSession(init: TorrentSessionInit, components: Torre
     stored: new Uint8Array(info.pieceCount),
     peers: new Map(),
     counters,
-    // The origin shows each peer about 512 KiB of pieces at a time (at least 2 pieces).
-    superSeed: init.superSeed ? createSuperSeed({ pieceCount: info.pieceCount, random: components.random, window: Math.max(2, Math.ceil((512 << 10) / info.pieceLength)) }) : undefined,
+    // The origin shows each peer about 512 KiB of pieces at a time (at least 2 pieces), up to
+    // 32 MiB for a peer that keeps draining its window (one that requests in bursts).
+    superSeed: init.superSeed
+      ? createSuperSeed({ pieceCount: info.pieceCount, random: components.random, window: Math.max(2, Math.ceil((512 << 10) / info.pieceLength)), maxWindow: Math.max(2, Math.ceil((32 << 20) / info.pieceLength)) })
+      : undefined,
     totals: components.totals,
     limits: components.limits,
     events,
@@ -155,7 +182,7 @@ export function createTorrentSession(init: TorrentSessionInit, components: Torre
     )
   }
 
-  const uploader = createUploader(ctx, { cacheBytes: init.pieceCacheBytes, violation: (p, e) => peerSet.violation(p, e) })
+  const uploader = createUploader(ctx, { cacheBytes: init.pieceCacheBytes, violation: (p, e) => peerSet.violation(p, e), sentWhole: (p, i) => revealNext(ctx, p, i) })
   const downloader = createDownloader(ctx, { pipelineBytes: init.pipelineBytes, violation: (p, e) => peerSet.violation(p, e), complete, fail, stored: (i, d) => uploader.stored(i, d) })
 
   const onPeer = (peer: Peer): void => bindPeer(ctx, peer, { downloader, uploader, violation: (p, e) => peerSet.violation(p, e) })
@@ -184,8 +211,12 @@ export function createTorrentSession(init: TorrentSessionInit, components: Torre
       infoHash: info.infoHash,
       peerId: init.peerId,
       figures: () => ({ port: init.port(), uploaded: counters.uploaded, downloaded: counters.bytesFromPeers + counters.bytesFromOrigin, left: info.length - counters.bytesDone }),
-      // A host that is still missing pieces and has few peers asks again soon.
-      hungry: () => sched.missing > 0 && peers.size < 4,
+      // A host that is still missing pieces and has few peers asks again soon; so does an origin
+      // the tracker counts more downloaders for than it is linked to, and dials the new ones: a
+      // client that cannot reach it (transmission 3.00 gives a peer up for 15 min once its uTP
+      // attempt fails) is then reached from here within seconds, not at the next interval.
+      hungry: (answer) => (init.superSeed ? answer.incomplete > linkedDownloaders(peers.values(), info.pieceCount) && peers.size < init.maxConns : sched.missing > 0 && peers.size < 4),
+      hungryMs: init.superSeed ? 2_000 : 5_000,
       onPeers: (list) => list.forEach((p) => peerSet.add(p)),
       onOrigins: (list) => peerSet.vouch(list),
       onError: (err) => events.emit('tracker-error', err),
@@ -220,6 +251,7 @@ export function createTorrentSession(init: TorrentSessionInit, components: Torre
     done,
     stats: (): SessionStats => ({ pieces: info.pieceCount, piecesDone: info.pieceCount - sched.missing, ...counters, peers: peers.size }),
     addPeer: (p: PeerAddress & { origin?: boolean }) => peerSet.add(p),
+    reannounce: () => announcer.schedule(0),
     attach: (wire: Wire, socket: import('node:net').Socket, remoteId: string, addr: string) => peerSet.attach(wire, socket, remoteId, addr, false),
     close,
   }) as TorrentSessionHandle

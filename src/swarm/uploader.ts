@@ -16,19 +16,28 @@ export interface Uploader {
  * upload limiter, from a cache of recent pieces; and the origin's progress (pieces sent whole at
  * least once) is counted, since a swarm that has every piece can finish without the origin.
  */
-export function createUploader(ctx: SessionContext, init: { cacheBytes: number; violation: (peer: Peer, err: ShoalError) => void }): Uploader {
+export function createUploader(ctx: SessionContext, init: { cacheBytes: number; violation: (peer: Peer, err: ShoalError) => void; sentWhole?: (peer: Peer, index: number) => void }): Uploader {
   const { info } = ctx
   const cache = createPieceCache({ maxBytes: init.cacheBytes, sizeOf: (i) => pieceSize(info, i), read: (i) => ctx.file.read(i, 0, pieceSize(info, i)) })
   const delivered = new Set<number>()
 
+  // Counted per peer for pieces not yet delivered once, and at the origin for the pieces it showed
+  // another client (its reveal moves on when one has gone out whole; a Shoal host announces each
+  // piece at once, and revealing before its HAVE measurably made the origin send more: 1.72-1.78x
+  // the bundle instead of 1.22-1.41x in swarm-node's 6-host test); so the map holds at most one
+  // entry per piece the peer asked for.
   const countDelivery = (peer: Peer, i: number, length: number): void => {
-    if (delivered.has(i)) return
+    const shown = !peer.shoal && (ctx.superSeed?.revealedTo(peer.key).has(i) ?? false)
+    if (delivered.has(i) && !shown) return
     const sent = (peer.sent ??= new Map<number, number>())
     const total = (sent.get(i) ?? 0) + length
     if (total < pieceSize(info, i)) return void sent.set(i, total)
     sent.delete(i)
-    delivered.add(i)
-    ctx.counters.piecesDelivered = delivered.size
+    if (!delivered.has(i)) {
+      delivered.add(i)
+      ctx.counters.piecesDelivered = delivered.size
+    }
+    if (shown) init.sentWhole?.(peer, i)
   }
 
   return {

@@ -1,8 +1,10 @@
+import { Type } from '@sinclair/typebox'
 import type { FastifyInstance, FastifyReply } from 'fastify'
 import { Counter, Gauge, type Registry } from 'prom-client'
 import { encodeScrapeResponse, scrapeInfoHashes } from './scrape-response.js'
 import { createSwarmStore, parseAnnounceQuery, type SwarmStore } from './swarm-store.js'
-import type { Principal, TokenTable } from '../core/index.js'
+import { ArrivalsAnswerSchema, ERROR_RESPONSES, type Principal, type TokenTable } from '../core/index.js'
+import { createArrivals } from './arrivals.js'
 import type { SwarmSync } from './redis-swarm.js'
 import type { TrackerStore } from './tracker-store.js'
 
@@ -36,13 +38,17 @@ function bencodedFailure(reply: FastifyReply, reason: string): FastifyReply {
  */
 export function registerAnnounceRoutes(app: FastifyInstance, init: AnnounceRoutesInit): AnnounceService {
   const { store, tokens, metrics, intervalSeconds = 60, sync } = init
-  const swarms = createSwarmStore({ peerTtlMs: intervalSeconds * 3 * 1000, onChange: sync ? (ih, change) => sync.publish(ih, change) : undefined })
+  const arrivals = createArrivals()
+  const swarms = createSwarmStore({ peerTtlMs: intervalSeconds * 3 * 1000, onChange: sync ? (ih, change) => sync.publish(ih, change) : undefined, onArrival: (ih) => arrivals.note(ih) })
   sync?.attach(swarms)
   const announces = new Counter({ name: 'shoal_tracker_announces_total', help: 'BitTorrent announces and scrapes by outcome', labelNames: ['action', 'outcome'], registers: [metrics] })
   new Gauge({ name: 'shoal_tracker_swarms', help: 'Swarms with at least one peer', registers: [metrics], collect() { this.set(swarms.swarms) } })
   const sweeper = setInterval(() => swarms.sweep(), intervalSeconds * 1000)
   sweeper.unref()
-  app.addHook('onClose', async () => clearInterval(sweeper))
+  app.addHook('onClose', async () => {
+    clearInterval(sweeper)
+    arrivals.close()
+  })
 
   const query = (url: string | undefined): string => {
     const u = url ?? ''
@@ -89,5 +95,17 @@ export function registerAnnounceRoutes(app: FastifyInstance, init: AnnounceRoute
     const entries = scrapeInfoHashes(query(req.raw.url)).map((infoHash) => ({ infoHash, ...swarms.stats(infoHash) }))
     return reply.status(200).header('content-type', 'text/plain').send(encodeScrapeResponse(entries))
   })
+  app.get<{ Querystring: { after?: number; wait?: number } }>(
+    '/v1/swarms/arrivals',
+    {
+      config: { roles: ['seeder'] },
+      schema: {
+        description: 'Swarms that gained a downloader after sequence number `after` (long-polls up to `wait` seconds when none): origins re-announce them to dial the newcomers.',
+        querystring: Type.Object({ after: Type.Optional(Type.Integer({ minimum: 0 })), wait: Type.Optional(Type.Integer({ minimum: 0, maximum: 30 })) }, { additionalProperties: false }),
+        response: { 200: ArrivalsAnswerSchema, ...ERROR_RESPONSES },
+      },
+    },
+    async (req) => arrivals.since(req.query.after ?? 0, (req.query.wait ?? 0) * 1000),
+  )
   return { swarms }
 }

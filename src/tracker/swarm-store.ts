@@ -113,6 +113,8 @@ export interface SwarmStoreInit {
   random?: () => number
   /** Told of every change an announce (or the sweep) makes, for sharing with other replicas. */
   onChange?: (infoHash: string, change: PeerChange) => void
+  /** Told when a swarm gains a downloader (announced here or applied from another replica). */
+  onArrival?: (infoHash: string) => void
 }
 
 
@@ -292,8 +294,10 @@ export function createSwarmStore(init: SwarmStoreInit = {}): SwarmStore {
       const compact = compactAddress(ip, params.port)
       if (compact && !(s.peers.has(params.peerId) && !peer)) {
         let changed = !peer || peer.remote
-        if (!peer) peer = admitPeer(s, params, compact, source, src, { perSource: src ? maxPerSource : maxPerAddress, perSwarm: maxPerSwarm })
-        else changed = refreshPeer(s, peer, compact, params.left === 0) || changed
+        if (!peer) {
+          peer = admitPeer(s, params, compact, source, src, { perSource: src ? maxPerSource : maxPerAddress, perSwarm: maxPerSwarm })
+          if (peer && !peer.complete) init.onArrival?.(params.infoHash)
+        } else changed = refreshPeer(s, peer, compact, params.left === 0) || changed
         if (peer) {
           if (params.event === 'completed') s.downloaded++
           peer.expires = now() + ttl
@@ -345,6 +349,7 @@ export function createSwarmStore(init: SwarmStoreInit = {}): SwarmStore {
         if (!peer) {
           const params: AnnounceParams = { infoHash, peerId: r.peerId, port: 0, left: r.complete ? 0 : 1, event: 'update', numwant: 0 }
           peer = admitPeer(s, params, compact, r.source, { key: r.source, origin: r.origin }, { perSource: r.source.startsWith('addr:') ? maxPerAddress : maxPerSource, perSwarm: maxPerSwarm })
+          if (peer && !peer.complete) init.onArrival?.(infoHash)
         } else refreshPeer(s, peer, compact, r.complete)
         if (peer) {
           peer.expires = Math.min(r.expires, now() + ttl)

@@ -130,6 +130,47 @@ describe('createSuperSeed() and late bitfields', () => {
   })
 })
 
+describe('createSuperSeed() and clients that batch HAVEs or request in bursts', () => {
+  it('sent() frees the slot at once, keeps the piece counted as a copy until announced, and never shows it to the same peer again', () => {
+    const ss = createSuperSeed({ pieceCount: 4, window: 1, random: () => 0 })
+    expect(ss.reveal('a', () => false, () => 0)).toEqual([0])
+    ss.sent('a', 0) // sent whole; no HAVE yet (transmission sends them about once a second)
+    expect(ss.reveal('a', () => false, () => 0)).toEqual([1])
+    // Piece 0 is on its way to a: b is shown another piece first.
+    expect(ss.reveal('b', () => false, () => 0)).toEqual([2])
+    ss.peerHas('a', 0) // the batched HAVE: no double count
+    ss.sent('a', 1)
+    ss.peerHas('a', 1)
+    ss.peerGone('b')
+    // Nothing pending anywhere now: piece 0 (held by a, availability 1 in the caller) and 3 remain.
+    expect(ss.reveal('c', () => false, (i) => (i <= 1 ? 1 : 0))).toEqual([2])
+  })
+
+  it('sent() of a piece the peer was not shown changes nothing', () => {
+    const ss = createSuperSeed({ pieceCount: 4, window: 1, random: () => 0 })
+    ss.reveal('a', () => false, () => 0)
+    ss.sent('a', 3)
+    expect(ss.reveal('a', () => false, () => 0)).toEqual([])
+  })
+
+  it('starved() doubles one peer\'s window up to maxWindow; widen() starts it wider; peerGone() forgets it', () => {
+    const ss = createSuperSeed({ pieceCount: 64, window: 2, maxWindow: 8, random: () => 0 })
+    ss.reveal('a', () => false, () => 0)
+    expect(ss.windowOf('a')).toBe(2)
+    ss.starved('a')
+    expect(ss.windowOf('a')).toBe(4)
+    expect(ss.reveal('a', () => false, () => 0)).toHaveLength(2)
+    ss.starved('a')
+    ss.starved('a')
+    expect(ss.windowOf('a')).toBe(8)
+    expect(ss.windowOf('b')).toBe(2)
+    ss.widen('b', 100)
+    expect(ss.windowOf('b')).toBe(8)
+    ss.peerGone('a')
+    expect(ss.windowOf('a')).toBe(2)
+  })
+})
+
 describe('createPieceScheduler() end game filter', () => {
   it('pick() with an endGame filter doubles up only on pieces it allows (no origin duplicates of pieces peers hold)', () => {
     const s = createPieceScheduler({ pieceCount: 2, random: () => 0 })

@@ -84,6 +84,9 @@ export const HistorySchema = Type.Object({ rollouts: Type.Array(RolloutRecordSch
 
 /** GET /v1/retention: what seeders and caches must keep. */
 export const RetentionAnswerSchema = Type.Object({ keep: Type.Integer({ minimum: 0 }), digests: Type.Array(DigestSchema) })
+/** GET /v1/swarms/arrivals: swarms that gained a downloader after a sequence number (for origins). */
+export const ArrivalsAnswerSchema = Type.Object({ seq: Type.Integer({ minimum: 0 }), infoHashes: Type.Array(Type.String({ pattern: '^[0-9a-f]{40}$' }), { maxItems: 4096 }) })
+export type ArrivalsAnswer = Static<typeof ArrivalsAnswerSchema>
 export type RetentionAnswer = Static<typeof RetentionAnswerSchema>
 
 /** The seeder's answer to an upload: the bundle's torrent facts. */
