@@ -6,6 +6,9 @@
  * send the Authorization header. With several tracker replicas (the tracker's --replica-urls,
  * read from /v1/replicas) a request or stream that loses its replica moves on to the next one
  * (the tracker allows those origins by CORS), so a page outlives the replica that served it.
+ * Pages (URL fragments): `#/` rollouts, `#/rollout/<release>/<channel>` one rollout live,
+ * `#/history/<release>/<channel>` its moves, `#/hosts` every host, `#/host/<id>` one host's
+ * versions over time with its report for each (state, error, times, bytes from peers).
  */
 export const DASHBOARD_HTML = `<!doctype html>
 <html lang="en"><head><meta charset="utf-8"><title>Shoal rollouts</title>
@@ -24,7 +27,7 @@ table{border-collapse:collapse;background:#fff} td,th{padding:4px 10px;border-bo
 #login{display:none;gap:8px} .muted{color:#667}
 </style></head>
 <body>
-<header><strong>Shoal</strong><a href="#/">rollouts</a><span id="live" class="muted"></span>
+<header><strong>Shoal</strong><a href="#/">rollouts</a><a href="#/hosts">hosts</a><span id="live" class="muted"></span>
 <form id="login"><input id="token" type="password" placeholder="viewer token" size="36"><button>Show</button></form></header>
 <main id="main"><p class="muted">Loading…</p></main>
 <script>
@@ -67,10 +70,10 @@ async function renderHosts(release,channel){
   const {hosts}=await (await api('/v1/hosts')).json()
   const key=release+'@'+channel, by=$('#groupby')?.value||'region', groups=new Map()
   for(const h of hosts){const t=h.targets.find((x)=>x.follow===key);if(!t)continue;const g=h.labels[by]||'(no '+by+')';if(!groups.has(g))groups.set(g,[]);groups.get(g).push([h,t])}
-  $('#hosts').innerHTML=[...groups].sort().map(([g,list])=>'<div class="group"><h4>'+esc(g)+' <span class="muted">'+list.filter(([,t])=>t.state==='running').length+'/'+list.length+' running</span></h4><div class="grid">'+list.map(([h,t])=>'<span class="cell s-'+t.state+'" title="'+esc(h.id+': '+t.state+(t.errorCode?' '+t.errorCode:''))+'"></span>').join('')+'</div></div>').join('')
+  $('#hosts').innerHTML=[...groups].sort().map(([g,list])=>'<div class="group"><h4>'+esc(g)+' <span class="muted">'+list.filter(([,t])=>t.state==='running').length+'/'+list.length+' running</span></h4><div class="grid">'+list.map(([h,t])=>'<a class="cell s-'+t.state+'" href="#/host/'+encodeURIComponent(h.id)+'" title="'+esc(h.id+': '+t.state+(t.errorCode?' '+t.errorCode:''))+'"></a>').join('')+'</div></div>').join('')
 }
 async function rolloutPage(release,channel){
-  $('#main').innerHTML='<div id="status"></div><h3>Hosts by <select id="groupby"><option>region</option><option>rack</option><option>zone</option></select></h3><div id="hosts"></div>'
+  $('#main').innerHTML='<div id="status"></div><p><a id="history-link" href="#/history/'+release+'/'+channel+'">history of '+esc(decodeURIComponent(release)+'@'+decodeURIComponent(channel))+'</a></p><h3>Hosts by <select id="groupby"><option>region</option><option>rack</option><option>zone</option></select></h3><div id="hosts"></div>'
   $('#groupby').addEventListener('change',()=>renderHosts(release,channel))
   const series=[]; let hostsDue=0, hostsTimer
   const ctl=new AbortController(); stream=ctl
@@ -90,12 +93,29 @@ async function rolloutPage(release,channel){
     }catch(e){if(e.name==='AbortError'||e.message==='token refused')throw e}
   }
 }
+const when=(t)=>t?esc(t.replace('T',' ').replace(/\\.\\d+Z$/,'Z')):'-'
+const stateCell=(st)=>st?'<span class="cell s-'+esc(st)+'" style="display:inline-block"></span> '+esc(st):'<span class="muted">no report</span>'
+async function hostsPage(){
+  const {hosts}=await (await api('/v1/hosts')).json()
+  $('#main').innerHTML='<h2>Hosts</h2><table><tr><th>host</th><th>labels</th><th>targets</th><th>last seen</th></tr>'+hosts.map((h)=>'<tr><td><a href="#/host/'+encodeURIComponent(h.id)+'">'+esc(h.id)+'</a></td><td>'+esc(Object.entries(h.labels).map(([k,v])=>k+'='+v).join(' '))+'</td><td>'+h.targets.map((t)=>esc(t.follow+' '+(t.version??'-')+' ')+stateCell(t.state)+(t.errorCode?' '+esc(t.errorCode):'')).join('<br>')+'</td><td>'+when(h.lastSeen)+'</td></tr>').join('')+'</table>'
+}
+async function hostPage(id){
+  const h=await (await api('/v1/hosts/'+encodeURIComponent(id))).json()
+  $('#main').innerHTML='<h2 id="host-title">'+esc(h.id)+'</h2><div class="muted">'+esc(Object.entries(h.labels).map(([k,v])=>k+'='+v).join(' ')||'no labels')+' &middot; last seen '+when(h.lastSeen)+'</div>'+
+    h.channels.map((c)=>{const [r,ch]=c.follow.split('@');return '<h3><a href="#/rollout/'+encodeURIComponent(r)+'/'+encodeURIComponent(ch)+'">'+esc(c.follow)+'</a></h3><table class="host-moves"><tr><th>version</th><th>moved</th><th>state</th><th>error</th><th>first report</th><th>running at</th><th>last report</th><th>from peers</th></tr>'+
+      c.moves.map((m)=>{const p=m.report;return '<tr><td>'+esc(m.version)+'</td><td>'+when(m.at)+' by '+esc(m.by)+'</td><td>'+stateCell(p?.state)+'</td><td>'+(p?.errorCode?esc(p.errorCode+(p.message?': '+p.message:'')):'')+'</td><td>'+when(p?.firstReportAt)+'</td><td>'+when(p?.runningAt)+'</td><td>'+when(p?.at)+'</td><td>'+(p?mib(p.bytesFromPeers)+' / '+mib(p.bytesFromPeers+p.bytesFromOrigin):'-')+'</td></tr>'}).join('')+'</table>'}).join('')
+}
+async function historyPage(release,channel){
+  const {rollouts}=await (await api('/v1/channels/'+release+'/'+channel+'/history')).json()
+  $('#main').innerHTML='<h2>History of <a href="#/rollout/'+release+'/'+channel+'">'+esc(decodeURIComponent(release)+'@'+decodeURIComponent(channel))+'</a></h2><table id="history"><tr><th>at</th><th>from</th><th>to</th><th>digest</th><th>by</th></tr>'+
+    rollouts.slice().reverse().map((r)=>'<tr><td>'+when(r.at)+'</td><td>'+esc(r.fromVersion??'-')+'</td><td>'+esc(r.toVersion)+'</td><td class="muted">'+esc(r.digest.slice(0,19))+'…</td><td>'+esc(r.by)+'</td></tr>').join('')+'</table>'
+}
 async function route(){
   stream?.abort(); stream=null
   if(!token()) return askToken()
   if(bases.length===1) await loadReplicas()
-  const m=/^#\\/rollout\\/([^/]+)\\/([^/]+)/.exec(location.hash)
-  try{ if(m) await rolloutPage(m[1],m[2]); else await listPage() }catch(e){ if(e.name!=='AbortError') $('#main').innerHTML='<p>'+esc(e.message)+'</p>' }
+  const m=/^#\\/rollout\\/([^/]+)\\/([^/]+)/.exec(location.hash), hm=/^#\\/history\\/([^/]+)\\/([^/]+)/.exec(location.hash), host=/^#\\/host\\/([^/]+)/.exec(location.hash)
+  try{ if(m) await rolloutPage(m[1],m[2]); else if(hm) await historyPage(hm[1],hm[2]); else if(host) await hostPage(decodeURIComponent(host[1])); else if(location.hash==='#/hosts') await hostsPage(); else await listPage() }catch(e){ if(e.name!=='AbortError') $('#main').innerHTML='<p>'+esc(e.message)+'</p>' }
 }
 addEventListener('hashchange',route); route()
 </script></body></html>

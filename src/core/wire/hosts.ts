@@ -136,3 +136,29 @@ export const HostListSchema = Type.Object({
 })
 export type HostList = Static<typeof HostListSchema>
 
+
+/**
+ * GET /v1/hosts/:host: one host and, per channel it follows, the channel's latest moves (newest
+ * first, at most 20) each with this host's report for that version (null when it never reported
+ * one): what it was told to run, what it did and which errors it hit, over time.
+ */
+export const HostDetailSchema = Type.Composite([
+  HostRecordSchema,
+  Type.Object({
+    channels: Type.Array(
+      Type.Object({
+        follow: FollowSchema,
+        moves: Type.Array(
+          Type.Object({
+            version: Type.String(),
+            digest: DigestSchema,
+            by: Type.String(),
+            at: TimestampSchema,
+            report: Type.Union([ReportRecordSchema, Type.Null()]),
+          }),
+        ),
+      }),
+    ),
+  }),
+])
+export type HostDetail = Static<typeof HostDetailSchema>

@@ -6,6 +6,7 @@ import {
   checkActsForHost,
   DigestSchema,
   ERROR_RESPONSES,
+  HostDetailSchema,
   HostListSchema,
   HostRecordSchema,
   HostRegistrationSchema,
@@ -69,6 +70,28 @@ export function hostRoutes(app: FastifyInstance, ctx: TrackerContext): void {
     )
     return { hosts }
   })
+
+  app.get<{ Params: { host: string } }>(
+    '/v1/hosts/:host',
+    { config: { roles: ['viewer'] }, schema: { params: H, response: { 200: HostDetailSchema, ...ERROR_RESPONSES } } },
+    async (req) => {
+      const host = (await store.getHost(req.params.host)) ?? notFound(`host ${req.params.host}`)
+      const channels = await Promise.all(
+        host.follows.map(async (follow) => {
+          const at = follow.indexOf('@')
+          const history = await store.rolloutHistory(follow.slice(0, at), follow.slice(at + 1))
+          const moves = await Promise.all(
+            history
+              .slice(-20)
+              .reverse()
+              .map(async (m) => ({ version: m.toVersion, digest: m.digest, by: m.by, at: m.at, report: (await store.getReport(host.id, m.digest)) ?? null })),
+          )
+          return { follow, moves }
+        }),
+      )
+      return { ...host, channels }
+    },
+  )
 
   app.post<{ Params: { host: string }; Body: ReportBody }>(
     '/v1/hosts/:host/reports',
