@@ -1,3 +1,4 @@
+import { readFileSync } from 'node:fs'
 import { hostname } from 'node:os'
 import { join, resolve } from 'node:path'
 import { Option, type Command } from 'commander'
@@ -47,7 +48,7 @@ export function registerFetcher(program: Command, io: CliIo): void {
     .requiredOption('--data-dir <dir>', 'cache of bundles and downloads under way')
     .requiredOption('--tracker <urls>', 'tracker base URL, or several replicas\' separated by commas (failover)')
     .option('--follow <release@channel>', 'a target to follow (repeat for more)', collect, [])
-    .option('--host-id <id>', 'this host\'s name at the tracker (default the hostname)')
+    .option('--host-id <id>', 'this host\'s name at the tracker (default the hostname and the first 8 characters of /etc/machine-id: unique per machine even where hostnames repeat)')
     .option('--label <k=v>', 'a label such as region=eu or rack=r12 (repeat for more)', collect, [])
     .option('--peer-port <port>', 'peer wire port (0 picks one)', '6882')
     .option('--listen-host <addr>', 'address the peer wire listens on (default all)')
@@ -86,7 +87,7 @@ export function registerFetcher(program: Command, io: CliIo): void {
         labels[l.slice(0, at)] = l.slice(at + 1)
       }
       if (!SNAPSHOTTER_NAMES.includes(opts.snapshotter as SnapshotterName)) throw usage(`Cannot start the fetcher: --snapshotter must be one of ${SNAPSHOTTER_NAMES.join(', ')} (current value is ${opts.snapshotter})`)
-      const hostId = opts.hostId ?? hostname()
+      const hostId = opts.hostId ?? defaultHostId()
       checkName('host', hostId)
       const dataDir = resolve(opts.dataDir)
       const root = resolve(opts.root ?? join(dataDir, 'launcher'))
@@ -125,4 +126,20 @@ export function registerFetcher(program: Command, io: CliIo): void {
       await metrics?.app.close()
       await handOff?.stopAll()
     })
+}
+
+/**
+ * The host id a fetcher uses when none is given: the hostname with the start of the machine's
+ * systemd machine id (unique per installed machine, stable across reboots), so two machines
+ * cloned with one hostname are still two hosts. Only the hostname where there is no machine id.
+ */
+export function defaultHostId(machineIdFile = '/etc/machine-id'): string {
+  const name = hostname().toLowerCase().replace(/[^a-z0-9._-]/g, '-') || 'host'
+  let id = ''
+  try {
+    id = readFileSync(machineIdFile, 'utf8').trim().toLowerCase()
+  } catch {
+    return name
+  }
+  return /^[0-9a-f]{32}$/.test(id) ? `${name}-${id.slice(0, 8)}` : name
 }

@@ -228,6 +228,8 @@ export const ResponseInvalidError = defineError('RESPONSE_INVALID', 'io', 502,
   'A server answered with something outside the wire contract (a malformed target, digest or torrent); it was not used')
 export const LimitReachedError = defineError('LIMIT_REACHED', 'io', 429,
   'A bound the server keeps against runaway or hostile clients is full (hosts, event streams, connections); try later or raise it')
+export const HostIdInUseError = defineError('HOST_ID_IN_USE', 'conflict', 409,
+  'Another live fetcher already acts as this host id (two fetchers on one machine, or a copied data dir): give this one its own --host-id')
 export const TokensFileInvalidError = defineError('TOKENS_FILE_INVALID', 'invalid', 400,
   'The tokens file is not valid (one "role token [name]" per line)')
 

@@ -38,9 +38,12 @@ export interface TrackerApi {
   readonly url: string
   /** The BitTorrent announce URLs with this client's passkey, one per replica (tried in order). */
   readonly announceUrls: readonly string[]
-  registerHost(hostId: string, registration: { labels: Record<string, string>; follows: string[] }, o?: O): Promise<void>
-  /** A host's targets; with `since` (an etag), held until they differ or `waitSeconds` pass. */
-  targets(hostId: string, since: string | undefined, waitSeconds: number, o?: O): Promise<TargetsAnswer>
+  registerHost(hostId: string, registration: { labels: Record<string, string>; follows: string[]; instance?: string }, o?: O): Promise<void>
+  /**
+   * A host's targets; with `since` (an etag), held until they differ or `waitSeconds` pass. With
+   * `instance` (the fetcher process's id) the poll is its heartbeat for HOST_ID_IN_USE.
+   */
+  targets(hostId: string, since: string | undefined, waitSeconds: number, o?: O & { instance?: string }): Promise<TargetsAnswer>
   report(hostId: string, report: HostReport, o?: O): Promise<ReportRecord>
   hostReport(hostId: string, digest: Digest, o?: O): Promise<ReportRecord>
   hosts(o?: O): Promise<HostList>
@@ -73,8 +76,10 @@ export function createTrackerApi(client: ApiClient, token: string): TrackerApi {
       await client.call('PUT', `/v1/hosts/${e(hostId)}`, { ...o, body: registration, retriable: true })
     },
     targets(hostId, since, waitSeconds, o = {}) {
-      const q = since === undefined ? '' : `?since=${e(since)}&wait=${waitSeconds}`
-      return client.json('GET', `/v1/hosts/${e(hostId)}/targets${q}`, TargetsAnswerSchema, { timeoutMs: (waitSeconds + 15) * 1000, ...o }) as Promise<TargetsAnswer>
+      const { instance, ...call } = o
+      const params = [...(since === undefined ? [] : [`since=${e(since)}`, `wait=${waitSeconds}`]), ...(instance ? [`instance=${e(instance)}`] : [])]
+      const q = params.length ? `?${params.join('&')}` : ''
+      return client.json('GET', `/v1/hosts/${e(hostId)}/targets${q}`, TargetsAnswerSchema, { timeoutMs: (waitSeconds + 15) * 1000, ...call }) as Promise<TargetsAnswer>
     },
     report: (hostId, report, o) => client.json('POST', `/v1/hosts/${e(hostId)}/reports`, ReportRecordSchema, { ...o, body: report }) as Promise<ReportRecord>,
     hostReport: (hostId, digest, o) => client.json('GET', `/v1/hosts/${e(hostId)}/reports/${digest}`, ReportRecordSchema, o) as Promise<ReportRecord>,

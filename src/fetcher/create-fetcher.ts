@@ -1,3 +1,4 @@
+import { randomBytes } from 'node:crypto'
 import {
   createApiClient,
   createTrackerApi,
@@ -16,7 +17,7 @@ import { createSwarmNode, type SwarmNode, type TorrentSession } from '../swarm/i
 import { createBundleCache } from './bundle-cache.js'
 import { createTargetRunner, type Job } from './run-target.js'
 import { createReporter, type Reporter } from './create-reporter.js'
-import { watchTargets } from './watch-targets.js'
+import { claimHostId, watchTargets } from './watch-targets.js'
 
 export interface FetcherInit {
   /** Holds cache/ (complete bundles and their torrents) and partial/ (downloads under way). */
@@ -152,7 +153,14 @@ export function createFetcher(init: FetcherInit): Fetcher {
       await swarm.start()
       // Keep seeding what the cache holds, from before a restart.
       for (const d of await cache.list()) await seedFromCache(d).catch((err: unknown) => log('warn', 'cannot seed cached bundle', { digest: d, message: (err as Error).message }))
-      watching = watchTargets({ hostId, labels, follows, onTargets }, { api, log, signal: stopping.signal })
+      // Two live fetchers never act as one host: the second stops here with HOST_ID_IN_USE.
+      const instance = randomBytes(8).toString('hex')
+      const registered = await claimHostId({ hostId, labels, follows, instance }, { api, log, signal: stopping.signal }).catch(async (err: unknown) => {
+        reporter.stop()
+        await swarm.stop()
+        throw err
+      })
+      watching = watchTargets({ hostId, labels, follows, instance, registered, onTargets }, { api, log, signal: stopping.signal })
       return { peerPort: swarm.port }
     },
     async stop() {

@@ -16,6 +16,7 @@ import {
   type TokenTable,
 } from '../core/index.js'
 import { registerAnnounceRoutes } from './announce-routes.js'
+import { createHostInstances } from './host-instances.js'
 import { DASHBOARD_HTML } from './dashboard-page.js'
 import { hostRoutes } from './routes/host-routes.js'
 import { registryRoutes } from './routes/registry-routes.js'
@@ -104,6 +105,7 @@ export async function buildTracker(options: BuildTrackerOptions): Promise<Fastif
     limits: { maxHosts: options.maxHosts ?? 100_000, maxStreams: options.maxStreams ?? 1_000, streamStallMs: options.streamStallMs ?? 30_000, statusCacheMs, maxWatchSeconds: options.maxWatchSeconds ?? 30 },
     publicUrl: options.publicUrl,
     replicaUrls: options.replicaUrls ?? [],
+    instances: createHostInstances(),
   }
 
   // Replicas sharing a store: what another one wrote wakes this one's long-polls and streams.

@@ -1,3 +1,4 @@
+import type { HostInstances } from './host-instances.js'
 import type { EventEmitter } from 'node:events'
 import type { FastifyRequest } from 'fastify'
 import type { Registry } from 'prom-client'
@@ -41,6 +42,8 @@ export interface TrackerContext {
   publicUrl: string | undefined
   /** Every replica's URL (this one's among them), for the announce-list of served torrents. */
   replicaUrls: string[]
+  /** Which fetcher process acts as each host id (two live ones are refused). */
+  instances: HostInstances
 }
 
 /** Who made a request (the token's name), for the records that say who did what. */

@@ -27,10 +27,15 @@ export const LabelsSchema = Type.Record(
   { additionalProperties: false, maxProperties: MAX_LABELS, default: {} },
 )
 
+/** A fetcher process's random id (see HostRegistrationSchema). */
+export const InstanceSchema = Type.String({ pattern: '^[0-9a-f]{16,64}$' })
+
 export const HostRegistrationSchema = Type.Object(
   {
     labels: LabelsSchema,
     follows: Type.Array(FollowSchema, { maxItems: MAX_FOLLOWS, default: [] }),
+    /** The fetcher process acting as this host (random per start): two live ones are refused. */
+    instance: Type.Optional(InstanceSchema),
   },
   { additionalProperties: false },
 )

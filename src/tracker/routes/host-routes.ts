@@ -11,6 +11,7 @@ import {
   HostRecordSchema,
   HostRegistrationSchema,
   HostReportSchema,
+  InstanceSchema,
   LimitReachedError,
   NameSchema,
   ReportRecordSchema,
@@ -44,6 +45,7 @@ export function hostRoutes(app: FastifyInstance, ctx: TrackerContext): void {
       if (!(await store.getHost(req.params.host)) && (await store.hostCount()) >= limits.maxHosts) {
         throw new LimitReachedError(`Cannot register host ${req.params.host}: the registry holds ${limits.maxHosts} hosts (the tracker's --max-hosts)`, { details: { maxHosts: limits.maxHosts } })
       }
+      if (req.body.instance) ctx.instances.claim(req.params.host, req.body.instance)
       const record = await store.putHost({ id: req.params.host, labels: req.body.labels, follows: req.body.follows })
       ctx.status.hostChanged(record.id)
       return record
@@ -128,18 +130,23 @@ export function hostRoutes(app: FastifyInstance, ctx: TrackerContext): void {
    * needs. With `since` (the etag of the targets it has), the request is held until they change
    * or `wait` seconds pass (long-poll), so hosts learn of a move at once without polling fast.
    */
-  app.get<{ Params: { host: string }; Querystring: { since?: string; wait?: number } }>(
+  app.get<{ Params: { host: string }; Querystring: { since?: string; wait?: number; instance?: string } }>(
     '/v1/hosts/:host/targets',
     {
       config: { roles: ['host'] },
       schema: {
         params: H,
-        querystring: Type.Object({ since: Type.Optional(Type.String({ maxLength: 20_000 })), wait: Type.Optional(Type.Integer({ minimum: 0, maximum: 300 })) }, { additionalProperties: false }),
+        querystring: Type.Object({ since: Type.Optional(Type.String({ maxLength: 20_000 })), wait: Type.Optional(Type.Integer({ minimum: 0, maximum: 300 })), instance: Type.Optional(InstanceSchema) }, { additionalProperties: false }),
         response: { 200: TargetsAnswerSchema, ...ERROR_RESPONSES },
       },
     },
     async (req, reply) => {
       const host = (await store.getHost(req.params.host)) ?? notFound(`host ${req.params.host}`)
+      // The poll is this process's heartbeat: held until the answer is sent or the client goes.
+      if (req.query.instance) {
+        const end = ctx.instances.poll(host.id, req.query.instance)
+        reply.raw.once('close', end)
+      }
       let current = await targetsOf(ctx, host)
       const wait = Math.min(req.query.wait ?? 0, limits.maxWatchSeconds)
       if (req.query.since !== undefined && req.query.since === current.etag && wait > 0) {
