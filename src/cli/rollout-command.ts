@@ -1,5 +1,5 @@
 import type { Command } from 'commander'
-import { checkAnswer, createApiClient, createTrackerApi, ResponseInvalidError, RolloutStatusSchema, ShoalError, type TrackerApi } from '../core/index.js'
+import { checkAnswer, createApiClient, createTrackerApi, NotFoundError, ResponseInvalidError, RolloutStatusSchema, ShoalError, type TrackerApi } from '../core/index.js'
 import { untilSignal, usage, writeJson, type CliIo } from './cli-context.js'
 import { resolveFetch, resolveToken, withClientOptions, type ClientOptions } from './client-options.js'
 import { renderRolloutStatus, type RolloutStatusView } from './render-rollout.js'
@@ -58,7 +58,7 @@ const withApi = (c: Command): Command => withClientOptions(c.requiredOption('--t
 const printable = (s: string): string => s.replace(/[\u0000-\u001f\u007f-\u009f]/g, '?')
 
 export function registerRollout(program: Command, io: CliIo): void {
-  const rollout = program.command('rollout').description('Where rollouts stand: status, list, history')
+  const rollout = program.command('rollout').description('Where rollouts stand (status, list, history) and undo')
   withApi(rollout.command('status').argument('<release@channel>').option('--watch', 'keep updating (redraws on a terminal, prints changes in a pipe; in a pipe it ends when every host is done)').option('--next', 'with --watch: skip the rollout in place when the watch starts and follow the next move of the channel to its end (start it before a publish)'))
     .description('One screen for a rollout: hosts by state, % running, time to running, ETA, stragglers, failures, origin offload')
     .action(async (rc: string, opts: ApiOptions & { json?: boolean; watch?: boolean; next?: boolean }) => {
@@ -126,6 +126,19 @@ export function registerRollout(program: Command, io: CliIo): void {
       const h = { rollouts: await (await trackerFor(opts, io)).history(r, c) }
       if (opts.json) return writeJson(io, h)
       for (const m of h.rollouts) io.stdout.write(`${m.at}  ${(m.fromVersion ?? '(none)').padEnd(16)} -> ${m.toVersion.padEnd(16)} by ${m.by}\n`)
+    })
+  withApi(rollout.command('undo').argument('<release@channel>'))
+    .description('Move the channel back to the version it had before its last move (recorded in the history like any move); needs a publisher token')
+    .action(async (rc: string, opts: ApiOptions & { json?: boolean }) => {
+      const [r, c] = target(rc)
+      const token = await resolveToken(opts, io, `undo the last move of ${rc}`, 'a publisher')
+      const api = createTrackerApi(createApiClient({ url: opts.tracker, token, server: 'tracker', fetch: await resolveFetch(opts, io) }), token)
+      const last = (await api.history(r, c)).at(-1)
+      if (!last) throw new NotFoundError(`Cannot undo ${rc}: the channel has never moved`)
+      if (last.fromVersion === null) throw new NotFoundError(`Cannot undo ${rc}: its only move set it to ${last.toVersion}; there is no version before`)
+      const moved = await api.moveChannel(r, c, last.fromVersion)
+      if (opts.json) return writeJson(io, moved)
+      io.stdout.write(`${rc}: ${printable(last.toVersion)} -> ${printable(moved.channel.version)} (rollout ${moved.rollout.id}); hosts whose cache still holds it switch back without downloading\n`)
     })
 }
 

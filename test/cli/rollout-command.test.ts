@@ -86,5 +86,20 @@ describe('shoal rollout / shoal hosts (real tracker, seeder and fetchers)', () =
     expect(nextWatch.stdout).not.toContain('-> 1.0.0')
     expect(nextWatch.stdout).toContain('app@prod -> 2.0.0')
     expect(nextWatch.stdout).toContain('100% running (2/2)')
+
+    // undo: a viewer may not; a publisher moves the channel back, recorded in the history, and the
+    // hosts run 1.0.0 again from their caches (no bytes downloaded).
+    expect((await runCli(['rollout', 'undo', 'app@prod', ...api])).code).toBe(4)
+    const downloaded = async () => Number(/^shoal_fetcher_downloaded_bytes_total (\S+)$/m.exec(await (await fetch(fleet.fetchers[0]!.info.metrics as string)).text())?.[1])
+    const before = await downloaded()
+    const undo = await runCli(['rollout', 'undo', 'app@prod', '--tracker', fleet.tracker.url, '--token', TOKENS.publisher])
+    expect(undo.code, undo.stderr).toBe(0)
+    expect(undo.stdout).toContain('app@prod: 2.0.0 -> 1.0.0')
+    await waitFor('both hosts running 1.0.0 again', async () => {
+      const st = (await fleet.status()) as { version?: string; byState: Record<string, number> }
+      return st.version === '1.0.0' && st.byState.running === 2
+    })
+    expect(await downloaded()).toBe(before)
+    expect((await runCli(['rollout', 'history', 'app@prod', ...api])).stdout).toMatch(/2\.0\.0\s+-> 1\.0\.0\s+by ci/)
   }, 120_000)
 })
