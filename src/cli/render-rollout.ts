@@ -1,4 +1,4 @@
-import { HOST_STATES, type RolloutStatus } from '../core/index.js'
+import { STATUS_STATES, type RolloutStatus } from '../core/index.js'
 
 /** The rollout status as the tracker serves it (GET /v1/rollouts/:release/:channel/status). */
 export type RolloutStatusView = Omit<RolloutStatus, 'rolloutId' | 'byState' | 'stragglers' | 'otherFailures'> & {
@@ -8,8 +8,8 @@ export type RolloutStatusView = Omit<RolloutStatus, 'rolloutId' | 'byState' | 's
   stragglers: { host: string; state: string; bytesDone: number; lastReportAt: string | null }[]
 }
 
-const STATES = HOST_STATES
-const MARK: Record<string, string> = { pending: '.', downloading: 'd', verifying: 'v', unpacking: 'u', launching: 'l', running: '#', failed: 'X' }
+const STATES = STATUS_STATES
+const MARK: Record<string, string> = { pending: '.', downloading: 'd', verifying: 'v', unpacking: 'u', launching: 'l', running: '#', failed: 'X', lost: '?' }
 const secs = (s: number | null): string => (s === null ? '-' : s < 60 ? `${s.toFixed(1)} s` : `${Math.floor(s / 60)} min ${Math.round(s % 60)} s`)
 const bytes = (n: number): string => (n >= 2 ** 30 ? `${(n / 2 ** 30).toFixed(2)} GiB` : n >= 2 ** 20 ? `${(n / 2 ** 20).toFixed(1)} MiB` : `${(n / 1024).toFixed(0)} KiB`)
 
@@ -32,7 +32,7 @@ export function renderRolloutStatus(s: RolloutStatusView, options: { width?: num
   const t = s.timeToRunningSeconds
   // ETA from the pace so far: hosts running per second since the move, for the ones left.
   const elapsed = (now - Date.parse(s.movedAt)) / 1000
-  const left = s.hosts - running - (s.byState.failed ?? 0)
+  const left = s.hosts - running - (s.byState.failed ?? 0) - (s.byState.lost ?? 0)
   const eta = running > 0 && left > 0 ? secs((left * elapsed) / running) : left === 0 ? 'done' : '-'
   lines.push(`${s.percentRunning}% running (${running}/${s.hosts})   time to running p50 ${secs(t.p50)}  p90 ${secs(t.p90)}  max ${secs(t.max)}   ETA ${eta}`)
   const total = s.bytesFromPeers + s.bytesFromOrigin

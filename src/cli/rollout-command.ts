@@ -90,7 +90,7 @@ export function registerRollout(program: Command, io: CliIo): void {
         if (tty && !opts.json) io.stdout.write(`\x1b[H\x1b[J${text}`)
         else if (text !== last) io.stdout.write(text)
         last = text
-        return !tty && s.hosts > 0 && (s.byState.running ?? 0) + (s.byState.failed ?? 0) === s.hosts
+        return !tty && s.hosts > 0 && (s.byState.running ?? 0) + (s.byState.failed ?? 0) + (s.byState.lost ?? 0) === s.hosts
       }
       // The tracker's event stream pushes every change; if it breaks, reconnect after a second.
       let toldMissing = false
@@ -116,7 +116,7 @@ export function registerRollout(program: Command, io: CliIo): void {
       const channels = await api.channels()
       const rows = await Promise.all(channels.map(async (ch) => ({ ...ch, status: await api.status(ch.release, ch.channel) })))
       if (opts.json) return writeJson(io, { rollouts: rows.map((x) => x.status) })
-      for (const x of rows) io.stdout.write(`${`${x.release}@${x.channel}`.padEnd(30)} ${x.version.padEnd(16)} ${String(x.status.percentRunning).padStart(3)}% running  ${x.status.byState.failed ?? 0} failed  moved ${x.movedAt}\n`)
+      for (const x of rows) io.stdout.write(`${`${x.release}@${x.channel}`.padEnd(30)} ${x.version.padEnd(16)} ${String(x.status.percentRunning).padStart(3)}% running  ${x.status.byState.failed ?? 0} failed  ${x.status.byState.lost ?? 0} lost  moved ${x.movedAt}\n`)
       if (!rows.length) io.stdout.write('no channels yet\n')
     })
   withApi(rollout.command('history').argument('<release@channel>'))
@@ -146,7 +146,7 @@ export function registerHosts(program: Command, io: CliIo): void {
   withApi(program.command('hosts'))
     .description('Hosts, their labels and the state of each target they follow')
     .option('--label <k=v>', 'only hosts with this label')
-    .option('--state <state>', 'only hosts with a target in this state')
+    .option('--state <state>', 'only hosts with a target in this state (lost: not heard from for the tracker\'s --lost-after)')
     .action(async (opts: ApiOptions & { json?: boolean; label?: string; state?: string }) => {
       type Host = { id: string; labels: Record<string, string>; lastSeen: string; targets: { follow: string; version: string | null; state: string | null; errorCode: string | null }[] }
       let { hosts } = (await (await trackerFor(opts, io)).hosts()) as { hosts: Host[] }

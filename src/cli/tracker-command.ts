@@ -20,6 +20,7 @@ interface TrackerOptions {
   replicaUrls?: string
   maxHosts: string
   statusCacheMs: string
+  lostAfter: string
   maxStreams: string
   maxConnsPerIp: string
   maxConnections: string
@@ -46,6 +47,7 @@ export function registerTracker(program: Command, io: CliIo): void {
     .option('--udp-port <port>', 'also serve the UDP tracker protocol (BEP 15) on this port; no passkeys over UDP')
     .option('--max-hosts <n>', 'hosts the registry holds at most', '100000')
     .option('--status-cache-ms <ms>', 'how long one computed rollout status is shared by every reader (0: computed per read)', '250')
+    .option('--lost-after <seconds>', 'a host whose fetcher has not polled for this long counts as lost, not running', '90')
     .option('--max-streams <n>', 'event streams (dashboards, rollout status --watch) open at once', '1000')
     .option('--max-conns-per-ip <n>', 'connections one address may hold (0: no bound, e.g. behind a load balancer)', '256')
     .option('--max-connections <n>', 'connections held at most (keep it under the open-files limit)', '16384')
@@ -79,6 +81,7 @@ export function registerTracker(program: Command, io: CliIo): void {
       replicaUrls: opts.replicaUrls?.split(',').map((u) => u.trim()).filter(Boolean),
       maxHosts: Number(opts.maxHosts),
       statusCacheMs: Number(opts.statusCacheMs),
+      lostAfterSeconds: Number(opts.lostAfter),
       maxStreams: Number(opts.maxStreams),
       connections: { maxPerAddress: Number(opts.maxConnsPerIp), maxConnections: Number(opts.maxConnections) },
       tls: tlsFiles ? await readTlsFiles(tlsFiles) : undefined,

@@ -34,6 +34,8 @@ export interface BuildTrackerOptions {
   logger?: boolean | Record<string, unknown>
   /** Longest a host's watch request is held open, in seconds (default 30). */
   maxWatchSeconds?: number
+  /** A host whose fetcher has not polled its targets for this long is `lost` in statuses (default 90 s: three polls). */
+  lostAfterSeconds?: number
   /** Largest request body in bytes (default 1 MiB). */
   bodyLimit?: number
   /** Also serve the UDP tracker protocol (BEP 15) on this port when the app listens (0 picks one). */
@@ -92,7 +94,15 @@ export async function buildTracker(options: BuildTrackerOptions): Promise<Fastif
   changes.setMaxListeners(0)
   app.addHook('onClose', async () => void changes.removeAllListeners())
   const statusCacheMs = options.statusCacheMs ?? 250
-  const cache = createStatusCache(store, statusCacheMs)
+  const instances = createHostInstances()
+  const lostAfterMs = (options.lostAfterSeconds ?? 90) * 1000
+  const cache = createStatusCache(store, statusCacheMs, { isLost: (host) => instances.isLost(host, lostAfterMs) })
+  // A host going lost is no event anyone sends: look once a second and wake the status streams.
+  const liveness = setInterval(() => {
+    if (instances.newlyLost(lostAfterMs)) changes.emit('liveness')
+  }, 1_000)
+  liveness.unref()
+  app.addHook('onClose', async () => clearInterval(liveness))
   const ctx: TrackerContext = {
     store,
     tokens,
@@ -105,7 +115,8 @@ export async function buildTracker(options: BuildTrackerOptions): Promise<Fastif
     limits: { maxHosts: options.maxHosts ?? 100_000, maxStreams: options.maxStreams ?? 1_000, streamStallMs: options.streamStallMs ?? 30_000, statusCacheMs, maxWatchSeconds: options.maxWatchSeconds ?? 30 },
     publicUrl: options.publicUrl,
     replicaUrls: options.replicaUrls ?? [],
-    instances: createHostInstances(),
+    instances,
+    isLost: (host) => instances.isLost(host, lostAfterMs),
   }
 
   // Replicas sharing a store: what another one wrote wakes this one's long-polls and streams.

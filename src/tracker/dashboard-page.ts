@@ -23,7 +23,7 @@ table{border-collapse:collapse;background:#fff} td,th{padding:4px 10px;border-bo
 .grid{display:flex;flex-wrap:wrap;gap:2px;max-width:900px}.cell{width:9px;height:9px;border-radius:2px}
 .group{margin:6px 0}.group h4{margin:2px 0;font-weight:600}
 .s-pending{background:#b8c0cc}.s-downloading{background:#4a90d9}.s-verifying{background:#7b68ee}.s-unpacking{background:#9b59b6}
-.s-launching{background:#e0a030}.s-running{background:#2eaa55}.s-failed{background:#d0342c}
+.s-launching{background:#e0a030}.s-running{background:#2eaa55}.s-failed{background:#d0342c}.s-lost{background:#222}
 #login{display:none;gap:8px} .muted{color:#667}
 </style></head>
 <body>
@@ -31,7 +31,7 @@ table{border-collapse:collapse;background:#fff} td,th{padding:4px 10px;border-bo
 <form id="login"><input id="token" type="password" placeholder="viewer token" size="36"><button>Show</button></form></header>
 <main id="main"><p class="muted">Loading…</p></main>
 <script>
-const STATES=['pending','downloading','verifying','unpacking','launching','running','failed']
+const STATES=['pending','downloading','verifying','unpacking','launching','running','failed','lost']
 const $=(s)=>document.querySelector(s)
 const esc=(t)=>String(t).replace(/[&<>"]/g,(c)=>({'&':'&amp;','<':'&lt;','>':'&gt;','"':'&quot;'}[c]))
 const m=/token=([^&]+)/.exec(location.hash); if(m){sessionStorage.setItem('shoalToken',decodeURIComponent(m[1]));location.hash=location.hash.replace(/[?&]?token=[^&]+/,'')||'#/'}
@@ -56,7 +56,7 @@ async function listPage(){
 }
 function renderStatus(s,series){
   const bar=STATES.map((st)=>s.hosts&&s.byState[st]?'<span class="s-'+st+'" title="'+st+' '+s.byState[st]+'" style="width:'+(100*s.byState[st]/s.hosts)+'%"></span>':'').join('')
-  const left=s.hosts-(s.byState.running||0)-(s.byState.failed||0), el=(Date.now()-Date.parse(s.movedAt))/1000
+  const left=s.hosts-(s.byState.running||0)-(s.byState.failed||0)-(s.byState.lost||0), el=(Date.now()-Date.parse(s.movedAt))/1000
   const eta=left===0?'done':(s.byState.running?secs(left*el/s.byState.running):'-')
   const t0=Date.parse(s.movedAt), tMax=Math.max(1,(series.at(-1)?.t??t0)-t0)
   const pts=series.map((p)=>((p.t-t0)/tMax*600).toFixed(1)+','+(120-(s.hosts?p.running/s.hosts:0)*110).toFixed(1)).join(' ')

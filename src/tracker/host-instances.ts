@@ -14,12 +14,20 @@ export interface HostInstances {
   /** A targets long-poll of `instance` starts; the returned function ends it. */
   poll(hostId: string, instance: string): () => void
   forget(hostId: string): void
+  /**
+   * A host whose fetcher this replica has seen is lost when none of its instances has polled for
+   * `afterMs`. A host never seen polling here (another replica's, or before a restart) is not.
+   */
+  isLost(hostId: string, afterMs: number): boolean
+  /** Whether any host became lost (at `afterMs`) since the last call: the statuses changed. */
+  newlyLost(afterMs: number): boolean
 }
 
 export function createHostInstances(init: { graceMs?: number; now?: () => number } = {}): HostInstances {
   const graceMs = init.graceMs ?? 5_000
   const now = init.now ?? (() => performance.now())
   const current = new Map<string, { instance: string; polls: number; lastSeen: number }>()
+  let checkedAt = now()
 
   const take = (hostId: string, instance: string): { instance: string; polls: number; lastSeen: number } => {
     const c = current.get(hostId)
@@ -52,5 +60,19 @@ export function createHostInstances(init: { graceMs?: number; now?: () => number
       }
     },
     forget: (hostId) => void current.delete(hostId),
+    isLost(hostId, afterMs) {
+      const c = current.get(hostId)
+      return c !== undefined && c.polls === 0 && now() - c.lastSeen > afterMs
+    },
+    newlyLost(afterMs) {
+      const t = now()
+      let crossed = false
+      // Hosts idle past the bound since the last check: one pass over the idle ones.
+      for (const c of current.values()) {
+        if (c.polls === 0 && t - c.lastSeen > afterMs && c.lastSeen + afterMs >= checkedAt) crossed = true
+      }
+      checkedAt = t
+      return crossed
+    },
   }
 }

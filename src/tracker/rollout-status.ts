@@ -1,4 +1,4 @@
-import { HOST_STATES, type HostState, type RolloutStatus } from '../core/index.js'
+import { STATUS_STATES, type StatusState, type RolloutStatus } from '../core/index.js'
 import type { ChannelRecord, HostRecord, ReportRecord, RolloutRecord } from './tracker-store.js'
 
 export type { RolloutStatus }
@@ -19,11 +19,11 @@ export function computeRolloutStatus(
   rollout: RolloutRecord | undefined,
   followers: HostRecord[],
   reports: ReportRecord[],
-  options: { stragglers?: number; examples?: number; failureCodes?: number } = {},
+  options: { stragglers?: number; examples?: number; failureCodes?: number; isLost?: (hostId: string) => boolean } = {},
 ): RolloutStatus {
   const { stragglers: maxStragglers = 10, examples = 3, failureCodes = 20 } = options
   const byHost = new Map(reports.map((r) => [r.hostId, r]))
-  const byState = Object.fromEntries(HOST_STATES.map((s) => [s, 0])) as Record<HostState, number>
+  const byState = Object.fromEntries(STATUS_STATES.map((s) => [s, 0])) as Record<StatusState, number>
   const movedAtMs = Date.parse(channel.movedAt)
   const times: number[] = []
   // Per code: how many hosts and the first few of them (never every host: the status is sent to
@@ -34,7 +34,8 @@ export function computeRolloutStatus(
   let fromOrigin = 0
   for (const host of followers) {
     const r = byHost.get(host.id)
-    const state: HostState = r?.state ?? 'pending'
+    const reported = r?.state ?? 'pending'
+    const state: StatusState = reported !== 'failed' && options.isLost?.(host.id) ? 'lost' : reported
     byState[state]++
     if (r) {
       fromPeers += r.bytesFromPeers

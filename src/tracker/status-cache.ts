@@ -1,4 +1,4 @@
-import { HOST_STATES, NotFoundError, type HostState, type RolloutStatus } from '../core/index.js'
+import { HOST_STATES, NotFoundError, type HostState, type RolloutStatus, type StatusState } from '../core/index.js'
 import type { ChannelRecord, HostRecord, ReportRecord, RolloutRecord, TrackerStore } from './tracker-store.js'
 
 /**
@@ -172,15 +172,24 @@ async function catchUp(store: TrackerStore, v: View): Promise<void> {
 /** A host with this progress and last report goes before straggler x. */
 const slower = (bytesDone: number, at: string, x: RolloutStatus['stragglers'][number]): boolean => bytesDone < x.bytesDone || (bytesDone === x.bytesDone && at < String(x.lastReportAt))
 
-function statusFrom(v: View, options: { stragglers?: number; examples?: number; failureCodes?: number } = {}): RolloutStatus {
-  const { stragglers: maxStragglers = 10, examples = 3, failureCodes = 20 } = options
+function statusFrom(v: View, options: { stragglers?: number; examples?: number; failureCodes?: number; isLost?: (hostId: string) => boolean } = {}): RolloutStatus {
+  const { stragglers: maxStragglers = 10, examples = 3, failureCodes = 20, isLost } = options
+  // Lost is not a counter: it is whether the host still polls now, so it is applied at each read.
+  const byState: Record<StatusState, number> = { ...v.byState, lost: 0 }
   // The slowest not yet running: least progress, then oldest report (no report sorts last); a
   // bounded selection in one pass that allocates only for hosts that make the list.
   const slow: RolloutStatus['stragglers'] = []
   // forEach, not for-of: no [key, value] array per host (this loop is most of a read at 100,000 hosts).
   v.followers.forEach((r, host) => {
-    const state: HostState = r === undefined ? 'pending' : r.state
-    if (state === 'running' || state === 'failed') return
+    const reported: HostState = r === undefined ? 'pending' : r.state
+    if (reported === 'failed') return
+    let state: StatusState = reported
+    if (isLost?.(host)) {
+      byState[reported]--
+      byState.lost++
+      state = 'lost'
+    }
+    if (state === 'running') return
     const bytesDone = r === undefined ? 0 : r.bytesDone
     if (slow.length === maxStragglers) {
       const last = slow[maxStragglers - 1]!
@@ -212,8 +221,8 @@ function statusFrom(v: View, options: { stragglers?: number; examples?: number; 
     movedBy: v.ch.movedBy,
     movedAt: v.ch.movedAt,
     hosts: total,
-    byState: { ...v.byState },
-    percentRunning: total === 0 ? 0 : Math.round((v.byState.running / total) * 1000) / 10,
+    byState,
+    percentRunning: total === 0 ? 0 : Math.round((byState.running / total) * 1000) / 10,
     timeToRunningSeconds: { p50: percentile(t, 50), p90: percentile(t, 90), max: t.length ? t[t.length - 1]! : null },
     stragglers: slow,
     failures: shown,
@@ -224,7 +233,7 @@ function statusFrom(v: View, options: { stragglers?: number; examples?: number; 
   }
 }
 
-export function createStatusCache(store: TrackerStore, ttlMs: number): StatusCache {
+export function createStatusCache(store: TrackerStore, ttlMs: number, options: { isLost?: (hostId: string) => boolean } = {}): StatusCache {
   const cache = new Map<string, { at: number; value: RolloutStatus }>()
   const views = new Map<string, { view: View; filled: Promise<View> }>()
 
@@ -260,7 +269,7 @@ export function createStatusCache(store: TrackerStore, ttlMs: number): StatusCac
       const run = v.lock.then(() => catchUp(store, v))
       v.lock = run.catch(() => {})
       await run
-      const value = statusFrom(v)
+      const value = statusFrom(v, { isLost: options.isLost })
       cache.set(key, { at, value })
       return value
     },

@@ -44,6 +44,8 @@ export interface TrackerContext {
   replicaUrls: string[]
   /** Which fetcher process acts as each host id (two live ones are refused). */
   instances: HostInstances
+  /** Whether a host counts as lost now (see HostInstances.isLost and the tracker's --lost-after). */
+  isLost(hostId: string): boolean
 }
 
 /** Who made a request (the token's name), for the records that say who did what. */

@@ -34,6 +34,24 @@ describe('one host id, one live fetcher (issue 14: host identity)', () => {
     hosts.claim('other', 'a'.repeat(16)) // ids are independent
   })
 
+  it('isLost(): only a host seen polling here, idle past the bound; newlyLost() says once when one crosses it', () => {
+    let t = 0
+    const hosts = createHostInstances({ now: () => t })
+    expect(hosts.isLost('never-seen', 1_000)).toBe(false)
+    const end = hosts.poll('h', 'a'.repeat(16))
+    t = 10_000
+    expect(hosts.isLost('h', 1_000)).toBe(false) // polling
+    end()
+    expect(hosts.newlyLost(1_000)).toBe(false)
+    t += 1_001
+    expect(hosts.isLost('h', 1_000)).toBe(true)
+    expect(hosts.newlyLost(1_000)).toBe(true)
+    t += 500
+    expect(hosts.newlyLost(1_000)).toBe(false) // already said
+    hosts.poll('h', 'a'.repeat(16))
+    expect(hosts.isLost('h', 1_000)).toBe(false) // back
+  })
+
   it('defaultHostId(): the hostname with the start of /etc/machine-id, or the hostname alone without one', async () => {
     const dir = await tempDir()
     await writeFile(join(dir, 'machine-id'), '3D1219C7C4C5404AAA1F6D2A48ADFDA4\n')

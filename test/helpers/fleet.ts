@@ -55,7 +55,7 @@ export interface Fleet {
 }
 
 /** A tracker, a seeder and N `shoal fetcher` processes on loopback, following app@prod. */
-export async function startFleet(dir: string, opts: { hosts: number; fetcherArgs?: string[]; seederArgs?: string[]; trackerBuild?: DaemonBuild }): Promise<Fleet> {
+export async function startFleet(dir: string, opts: { hosts: number; fetcherArgs?: string[]; seederArgs?: string[]; trackerArgs?: string[]; trackerBuild?: DaemonBuild }): Promise<Fleet> {
   const tokens = join(dir, 'tokens')
   await writeFile(tokens, TOKENS_FILE)
   const children: ChildProcess[] = []
@@ -66,7 +66,7 @@ export async function startFleet(dir: string, opts: { hosts: number; fetcherArgs
     fetchers: [],
     children,
     async startTracker(port) {
-      const t = await startTracker(join(dir, 'tracker'), tokens, port ? ['--port', port] : [], opts.trackerBuild)
+      const t = await startTracker(join(dir, 'tracker'), tokens, [...(port ? ['--port', port] : []), ...(opts.trackerArgs ?? [])], opts.trackerBuild)
       children.push(t.child)
       fleet.tracker = t
     },

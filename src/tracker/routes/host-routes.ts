@@ -65,7 +65,9 @@ export function hostRoutes(app: FastifyInstance, ctx: TrackerContext): void {
           h.follows.map(async (f) => {
             const ch = channels.get(f)
             const r = ch ? await store.getReport(h.id, ch.digest) : undefined
-            return { follow: f, version: ch?.version ?? null, digest: ch?.digest ?? null, state: ch ? (r?.state ?? 'pending') : null, errorCode: r?.errorCode ?? null, bytesDone: r?.bytesDone ?? 0, at: r?.at ?? null }
+            const reported = ch ? (r?.state ?? 'pending') : null
+            const state = reported && reported !== 'failed' && ctx.isLost(h.id) ? 'lost' : reported
+            return { follow: f, version: ch?.version ?? null, digest: ch?.digest ?? null, state, errorCode: r?.errorCode ?? null, bytesDone: r?.bytesDone ?? 0, at: r?.at ?? null }
           }),
         ),
       })),

@@ -21,6 +21,9 @@ export function rolloutRoutes(app: FastifyInstance, ctx: TrackerContext): void {
   ctx.changes.on('change', () => {
     for (const f of feeds.values()) f.changed()
   })
+  ctx.changes.on('liveness', () => {
+    for (const f of feeds.values()) f.changed()
+  })
   ctx.changes.on('report', (digest: string) => {
     for (const f of feeds.values()) f.changed(digest)
   })
