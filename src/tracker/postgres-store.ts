@@ -198,7 +198,7 @@ const records = <T>(rows: Array<{ record: unknown }>): T[] => rows.map((r) => r.
 /** Bundles, versions, channels and their rollouts. */
 const MAX_CACHED_INFOHASHES = 10_000
 
-function registryOn({ query, transaction, now, fp, note }: PgContext): Omit<TrackerStore, 'start' | 'stop' | 'putHost' | 'getHost' | 'hostCount' | 'listHosts' | 'putReport' | 'reportsFor' | 'getReport'> {
+function registryOn({ query, transaction, now, fp, note }: PgContext): Omit<TrackerStore, 'start' | 'stop' | 'putHost' | 'deleteHost' | 'getHost' | 'hostCount' | 'listHosts' | 'putReport' | 'reportsFor' | 'getReport'> {
   const infoHashes = new Map<string, Digest>()
   return {
     putBundle: (b) =>
@@ -261,7 +261,7 @@ function registryOn({ query, transaction, now, fp, note }: PgContext): Omit<Trac
 }
 
 /** Hosts and their reports. */
-function hostsOn(ctx: PgContext): Pick<TrackerStore, 'putHost' | 'getHost' | 'hostCount' | 'listHosts' | 'putReport' | 'reportsFor' | 'getReport' | 'reportsOf'> {
+function hostsOn(ctx: PgContext): Pick<TrackerStore, 'putHost' | 'deleteHost' | 'getHost' | 'hostCount' | 'listHosts' | 'putReport' | 'reportsFor' | 'getReport' | 'reportsOf'> {
   const { query, now, fp, note } = ctx
   const reports = createReportWriter(ctx)
   return {
@@ -270,6 +270,12 @@ function hostsOn(ctx: PgContext): Pick<TrackerStore, 'putHost' | 'getHost' | 'ho
       await fp.hit('tracker.store.disk')
       await query(`register host ${h.id}`, `WITH saved AS (INSERT INTO hosts (id, record) VALUES ($1, $2) ON CONFLICT (id) DO UPDATE SET record = EXCLUDED.record) SELECT pg_notify('${CHANNEL}', $3)`, [h.id, record, note({ kind: 'host', id: h.id })])
       return record
+    },
+    async deleteHost(id) {
+      await fp.hit('tracker.store.disk')
+      const gone = await query<{ id: string }>(`forget host ${id}`, 'DELETE FROM hosts WHERE id = $1 RETURNING id', [id])
+      if (gone.length > 0) await query('tell the replicas', `SELECT pg_notify('${CHANNEL}', $1)`, [note({ kind: 'host', id })])
+      return gone.length > 0
     },
     getHost: async (id) => records<HostRecord>(await query('read a host', 'SELECT record FROM hosts WHERE id = $1', [id])).map(saneHost)[0],
     hostCount: async () => Number((await query<{ n: string }>('count hosts', 'SELECT count(*) AS n FROM hosts'))[0]!.n),

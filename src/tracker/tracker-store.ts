@@ -106,6 +106,8 @@ export interface TrackerStore {
   listChannels(): Promise<ChannelRecord[]>
   rolloutHistory(release: string, channel: string): Promise<RolloutRecord[]>
   putHost(h: Omit<HostRecord, 'schema' | 'lastSeen'>): Promise<HostRecord>
+  /** Forgets a host (a decommissioned machine); its reports stay. False when there was none. */
+  deleteHost(id: string): Promise<boolean>
   getHost(id: string): Promise<HostRecord | undefined>
   hostCount(): Promise<number>
   listHosts(): Promise<HostRecord[]>
@@ -272,6 +274,13 @@ export function createTrackerStore(init: TrackerStoreInit): TrackerStore {
       await put(K.host(h.id), record)
       hosts.set(h.id, record)
       return record
+    },
+    async deleteHost(id) {
+      if (!hosts.has(id)) return false
+      await fp.hit('tracker.store.disk')
+      await db!.batch([{ type: 'del', key: K.host(id) }], { sync: true })
+      hosts.delete(id)
+      return true
     },
     getHost: async (id) => hosts.get(id),
     hostCount: async () => hosts.size,

@@ -88,6 +88,12 @@ describe('postgres store: reports written together', () => {
       expect(second.firstReportAt).toBe(answers[7]!.firstReportAt)
       expect(second.runningAt).toBeDefined() // it ran before it failed: the first running time is kept
       expect(await store.getReport('h7', D)).toMatchObject({ state: 'failed', errorCode: 'LAUNCH_FAILED' })
+      // A forgotten host is gone from the hosts (its reports stay); forgetting it again says so.
+      expect(await store.deleteHost('h7')).toBe(true)
+      expect(await store.getHost('h7')).toBeUndefined()
+      expect(await store.hostCount()).toBe(299)
+      expect(await store.deleteHost('h7')).toBe(false)
+      expect(await store.getReport('h7', D)).toMatchObject({ state: 'failed' })
     } finally {
       await store.stop()
     }

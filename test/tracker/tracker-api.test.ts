@@ -13,6 +13,7 @@ const TOKENS = {
   seeder: 'seed-token-0123456789abcdef',
   host: deriveHostToken(HOST_KEY, 'h1'),
   viewer: 'view-token-0123456789abcdef',
+  admin: 'admin-token-0123456789abcdef',
 }
 const tokensText = `${Object.entries(TOKENS).filter(([role]) => role !== 'host').map(([role, t]) => `${role} ${t} ${role}-bot`).join('\n')}\nhost-key ${HOST_KEY} fleet\n`
 const hostAuth = (h: string) => ({ authorization: `Bearer ${deriveHostToken(HOST_KEY, h)}` })
@@ -130,6 +131,17 @@ describe('tracker API', () => {
     expect(s.timeToRunningSeconds.max).toBeGreaterThanOrEqual(0)
     const unknownHost = await report('nobody', { state: 'running', bytesDone: 1 })
     expect(unknownHost.json()).toMatchObject({ statusCode: 404, code: 'NOT_FOUND' })
+
+    // A decommissioned host is forgotten by an admin only, and leaves the status at once.
+    expect((await app.inject({ method: 'DELETE', url: '/v1/hosts/h4', headers: hostAuth('h4') })).statusCode).toBe(403)
+    expect((await app.inject({ method: 'DELETE', url: '/v1/hosts/h4', headers: auth('publisher') })).statusCode).toBe(403)
+    expect((await app.inject({ method: 'DELETE', url: '/v1/hosts/h4', headers: auth('admin') })).statusCode).toBe(204)
+    expect((await app.inject({ method: 'DELETE', url: '/v1/hosts/h4', headers: auth('admin') })).json()).toMatchObject({ statusCode: 404, code: 'NOT_FOUND' })
+    expect((await app.inject({ url: '/v1/hosts/h4', headers: auth('viewer') })).statusCode).toBe(404)
+    const after = (await app.inject({ url: '/v1/rollouts/web/prod/status', headers: auth('viewer') })).json()
+    expect(after).toMatchObject({ hosts: 4, percentRunning: 50, failures: [] })
+    expect(after.byState.failed).toBe(0)
+    expect((await app.inject({ url: '/v1/hosts', headers: auth('viewer') })).json().hosts.map((h: { id: string }) => h.id)).toEqual(['h1', 'h2', 'h3', 'h5'])
   })
 
   it('GET /v1/hosts/:h/targets long-polls: a held request returns as soon as the channel moves', async () => {

@@ -17,6 +17,7 @@ import {
   ReportRecordSchema,
   TargetsAnswerSchema,
   type Digest,
+  type HostDetail,
   type HostRegistration,
   type Target,
 } from '../../core/index.js'
@@ -78,22 +79,18 @@ export function hostRoutes(app: FastifyInstance, ctx: TrackerContext): void {
   app.get<{ Params: { host: string } }>(
     '/v1/hosts/:host',
     { config: { roles: ['viewer'] }, schema: { params: H, response: { 200: HostDetailSchema, ...ERROR_RESPONSES } } },
-    async (req) => {
-      const host = (await store.getHost(req.params.host)) ?? notFound(`host ${req.params.host}`)
-      const channels = await Promise.all(
-        host.follows.map(async (follow) => {
-          const at = follow.indexOf('@')
-          const history = await store.rolloutHistory(follow.slice(0, at), follow.slice(at + 1))
-          const moves = await Promise.all(
-            history
-              .slice(-20)
-              .reverse()
-              .map(async (m) => ({ version: m.toVersion, digest: m.digest, by: m.by, at: m.at, report: (await store.getReport(host.id, m.digest)) ?? null })),
-          )
-          return { follow, moves }
-        }),
-      )
-      return { ...host, channels }
+    async (req) => hostDetail(store, (await store.getHost(req.params.host)) ?? notFound(`host ${req.params.host}`)),
+  )
+
+  app.delete<{ Params: { host: string } }>(
+    '/v1/hosts/:host',
+    { config: { roles: ['admin'] }, schema: { description: 'Forgets a decommissioned host (admin): it leaves every status; its reports stay. A fetcher still running under the id registers it again.', params: H, response: { 204: Type.Null(), ...ERROR_RESPONSES } } },
+    async (req, reply) => {
+      if (!(await store.deleteHost(req.params.host))) notFound(`host ${req.params.host}`)
+      ctx.instances.forget(req.params.host)
+      ctx.status.hostChanged(req.params.host)
+      ctx.changes.emit('liveness')
+      return reply.status(204).send()
     },
   )
 
@@ -173,6 +170,24 @@ export function hostRoutes(app: FastifyInstance, ctx: TrackerContext): void {
       return current
     },
   )
+}
+
+/** GET /v1/hosts/:host: per followed channel its last 20 moves, newest first, each with this host's report. */
+async function hostDetail(store: TrackerContext['store'], host: HostRecord): Promise<HostDetail> {
+  const channels = await Promise.all(
+    host.follows.map(async (follow) => {
+      const at = follow.indexOf('@')
+      const history = await store.rolloutHistory(follow.slice(0, at), follow.slice(at + 1))
+      const moves = await Promise.all(
+        history
+          .slice(-20)
+          .reverse()
+          .map(async (m) => ({ version: m.toVersion, digest: m.digest, by: m.by, at: m.at, report: (await store.getReport(host.id, m.digest)) ?? null })),
+      )
+      return { follow, moves }
+    }),
+  )
+  return { ...host, channels }
 }
 
 /** A host's current targets and their etag. */
