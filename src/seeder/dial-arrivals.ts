@@ -1,3 +1,4 @@
+import { setTimeout as sleep } from 'node:timers/promises'
 import type { Log, TrackerApi } from '../core/index.js'
 import type { SwarmNode } from '../swarm/index.js'
 
@@ -15,16 +16,7 @@ export interface ArrivalsFollower {
 export function followArrivals(init: { tracker: TrackerApi; swarm: SwarmNode; log?: Log; minGapMs?: number; waitSeconds?: number }): ArrivalsFollower {
   const { tracker, swarm, log = () => {}, minGapMs = 1_000, waitSeconds = 25 } = init
   const abort = new AbortController()
-  const pause = (ms: number): Promise<void> =>
-    new Promise((resolve) => {
-      const done = (): void => {
-        clearTimeout(t)
-        abort.signal.removeEventListener('abort', done)
-        resolve()
-      }
-      const t = setTimeout(done, Math.max(0, ms))
-      abort.signal.addEventListener('abort', done, { once: true })
-    })
+  const pause = (ms: number): Promise<void> => sleep(Math.max(0, ms), undefined, { signal: abort.signal }).catch(() => {})
 
   const loop = async (): Promise<void> => {
     let after: number | undefined
