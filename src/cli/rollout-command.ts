@@ -2,7 +2,8 @@ import type { Command } from 'commander'
 import { checkAnswer, createApiClient, createTrackerApi, NotFoundError, ResponseInvalidError, RolloutStatusSchema, ShoalError, type TrackerApi } from '../core/index.js'
 import { untilSignal, usage, writeJson, type CliIo } from './cli-context.js'
 import { resolveFetch, resolveToken, withClientOptions, type ClientOptions } from './client-options.js'
-import { renderRolloutStatus, type RolloutStatusView } from './render-rollout.js'
+import { DEFAULT_GATES } from '../tracker/plan-waves.js'
+import { renderPlan, renderRolloutStatus, type RolloutStatusView } from './render-rollout.js'
 
 interface ApiOptions extends ClientOptions {
   tracker: string
@@ -57,8 +58,19 @@ const withApi = (c: Command): Command => withClientOptions(c.requiredOption('--t
 // eslint-disable-next-line no-control-regex -- matching control characters is the point
 const printable = (s: string): string => s.replace(/[\u0000-\u001f\u007f-\u009f]/g, '?')
 
+/** `60s`, `2m`, `1h` or plain seconds. */
+export function parseSeconds(text: string): number {
+  const m = /^([0-9]{1,7})(s|m|h)?$/.exec(text.trim())
+  if (!m) throw usage(`Cannot read the duration "${text}": write seconds (90), or 30s, 2m, 1h`)
+  return Number(m[1]) * { s: 1, m: 60, h: 3600 }[(m[2] ?? 's') as 's' | 'm' | 'h']
+}
+
 export function registerRollout(program: Command, io: CliIo): void {
-  const rollout = program.command('rollout').description('Where rollouts stand (status, list, history) and undo')
+  const publisherApi = async (opts: ApiOptions, rc: string, what: string): Promise<TrackerApi> => {
+    const token = await resolveToken(opts, io, `${what} ${rc}`, 'a publisher')
+    return createTrackerApi(createApiClient({ url: opts.tracker, token, server: 'tracker', fetch: await resolveFetch(opts, io) }), token)
+  }
+  const rollout = program.command('rollout').description('Rollouts: start one in waves, see where they stand (status, list, history), pause, resume, abort, undo')
   withApi(rollout.command('status').argument('<release@channel>').option('--watch', 'keep updating (redraws on a terminal, prints changes in a pipe; in a pipe it ends when every host is done)').option('--next', 'with --watch: skip the rollout in place when the watch starts and follow the next move of the channel to its end (start it before a publish)'))
     .description('One screen for a rollout: hosts by state, % running, time to running, ETA, stragglers, failures, origin offload')
     .action(async (rc: string, opts: ApiOptions & { json?: boolean; watch?: boolean; next?: boolean }) => {
@@ -90,7 +102,9 @@ export function registerRollout(program: Command, io: CliIo): void {
         if (tty && !opts.json) io.stdout.write(`\x1b[H\x1b[J${text}`)
         else if (text !== last) io.stdout.write(text)
         last = text
-        return !tty && s.hosts > 0 && (s.byState.running ?? 0) + (s.byState.failed ?? 0) + (s.byState.lost ?? 0) === s.hosts
+        // A planned rollout that halted or was aborted has ended too (its staged hosts never run it).
+        const ended = s.plan ? ['halted', 'aborted'].includes(s.plan.progress.state) : false
+        return !tty && s.hosts > 0 && (ended || (s.byState.running ?? 0) + (s.byState.failed ?? 0) + (s.byState.unhealthy ?? 0) + (s.byState.lost ?? 0) === s.hosts)
       }
       // The tracker's event stream pushes every change; if it breaks, reconnect after a second.
       let toldMissing = false
@@ -125,8 +139,49 @@ export function registerRollout(program: Command, io: CliIo): void {
       const [r, c] = target(rc)
       const h = { rollouts: await (await trackerFor(opts, io)).history(r, c) }
       if (opts.json) return writeJson(io, h)
-      for (const m of h.rollouts) io.stdout.write(`${m.at}  ${(m.fromVersion ?? '(none)').padEnd(16)} -> ${m.toVersion.padEnd(16)} by ${m.by}\n`)
+      for (const m of h.rollouts) {
+        const planned = m.progress ? `  [${m.progress.state}${m.progress.rolledBack ? ', rolled back' : ''}]` : ''
+        io.stdout.write(`${m.at}  ${(m.fromVersion ?? '(none)').padEnd(16)} -> ${m.toVersion.padEnd(16)} by ${printable(m.by)}${planned}\n`)
+        for (const e of m.progress?.events ?? []) io.stdout.write(`    ${e.at}  ${printable(e.what)}${e.by !== 'tracker' ? ` by ${printable(e.by)}` : ''}${e.detail ? `: ${printable(e.detail)}` : ''}\n`)
+      }
     })
+  withApi(rollout.command('start').argument('<release@channel>'))
+    .description('Move the channel to a version in waves: every host stages it at once, then hosts activate wave by wave, spread across a fault-domain label, each wave healthy for the bake time before the next; needs a publisher token')
+    .requiredOption('--to <version>', 'the published version to roll out')
+    .option('--waves <sizes>', 'cumulative wave sizes: host counts or shares of the hosts', DEFAULT_GATES.waves.join(','))
+    .option('--by <label>', 'fault-domain label to spread each wave across (rack, zone)')
+    .option('--max-unavailable <n|p%>', 'most hosts of one fault domain out of service at once', DEFAULT_GATES.maxUnavailable)
+    .option('--bake <duration>', 'how long a wave must stay healthy before the next opens (30s, 2m)', `${DEFAULT_GATES.bakeSeconds}s`)
+    .option('--halt-after <n|p%>', 'failures in a wave (failed, unhealthy, lost) that halt the rollout', DEFAULT_GATES.haltAfter)
+    .option('--auto-rollback', 'on a halt, send the hosts it activated back to the version before (they hold it: no download)')
+    .option('--dry-run', 'show the plan and change nothing')
+    .action(async (rc: string, opts: ApiOptions & { json?: boolean; to: string; waves: string; by?: string; maxUnavailable: string; bake: string; haltAfter: string; autoRollback?: boolean; dryRun?: boolean }) => {
+      const [r, c] = target(rc)
+      const api = await publisherApi(opts, rc, opts.dryRun ? 'plan a rollout of' : 'start a rollout of')
+      const gates = {
+        waves: opts.waves.split(',').map((w) => w.trim()).filter(Boolean),
+        ...(opts.by ? { by: opts.by } : {}),
+        maxUnavailable: opts.maxUnavailable,
+        bakeSeconds: parseSeconds(opts.bake),
+        haltAfter: opts.haltAfter,
+        autoRollback: opts.autoRollback === true,
+      }
+      const a = await api.startRollout(r, c, { version: opts.to, gates, ...(opts.dryRun ? { dryRun: true } : {}) })
+      if (opts.json) return writeJson(io, a)
+      io.stdout.write(renderPlan(a.plan))
+      if (a.dryRun) io.stdout.write('dry run: nothing changed\n')
+      else io.stdout.write(`${rc} -> ${printable(opts.to)} (rollout ${a.rollout!.id}); every host stages it now, wave 1 activates; follow it with: shoal rollout status ${rc} --watch\n`)
+    })
+  for (const [action, what] of [['pause', 'Open no further batch or wave (hosts already activating finish)'], ['resume', 'Continue a paused rollout'], ['abort', 'End the rollout: no further activation, and the hosts it activated go back to the version before']] as const) {
+    withApi(rollout.command(action).argument('<release@channel>'))
+      .description(`${what}; recorded in the history; needs a publisher token`)
+      .action(async (rc: string, opts: ApiOptions & { json?: boolean }) => {
+        const [r, c] = target(rc)
+        const rec = await (await publisherApi(opts, rc, `${action} the rollout of`)).controlRollout(r, c, action)
+        if (opts.json) return writeJson(io, rec)
+        io.stdout.write(`${rec.id}: ${rec.progress?.state}${rec.progress?.rolledBack ? ' (activated hosts go back to ' + printable(rec.fromVersion ?? '') + ')' : ''}\n`)
+      })
+  }
   withApi(rollout.command('undo').argument('<release@channel>'))
     .description('Move the channel back to the version it had before its last move (recorded in the history like any move); needs a publisher token')
     .action(async (rc: string, opts: ApiOptions & { json?: boolean }) => {

@@ -188,6 +188,8 @@ export const ReleaseNotActiveError = defineError('RELEASE_NOT_ACTIVE', 'not-foun
   'The release has no current (or no previous) activation to act on')
 export const LaunchFailedError = defineError('LAUNCH_FAILED', 'io', 500,
   'The container agent could not start the release or it exited with an error')
+export const UnhealthyError = defineError('UNHEALTHY', 'io', 503,
+  'The release started but failed its health check (the launch config\'s healthCheck) the configured number of times in a row')
 export const CommandFailedError = defineError('COMMAND_FAILED', 'io', 500,
   'An external command (mount, btrfs, runc, cp) failed')
 
@@ -230,6 +232,8 @@ export const LimitReachedError = defineError('LIMIT_REACHED', 'io', 429,
   'A bound the server keeps against runaway or hostile clients is full (hosts, event streams, connections); try later or raise it')
 export const HostIdInUseError = defineError('HOST_ID_IN_USE', 'conflict', 409,
   'Another live fetcher already acts as this host id (two fetchers on one machine, or a copied data dir): give this one its own --host-id')
+export const RolloutStateError = defineError('ROLLOUT_STATE', 'conflict', 409,
+  'The rollout is not in a state that allows this (pause a running one, resume a paused one; a halted one stays halted) or has no plan')
 export const TokensFileInvalidError = defineError('TOKENS_FILE_INVALID', 'invalid', 400,
   'The tokens file is not valid (one "role token [name]" per line)')
 

@@ -22,8 +22,17 @@ export interface HandOff {
    * caller then checks the file itself before keeping it).
    */
   stage(bundle: BundleToRun, onState: (state: 'unpacking') => void): Promise<{ verified: boolean }>
-  /** Makes a staged bundle the release's current one and starts it. */
-  activate(bundle: BundleToRun, onState: (state: 'launching') => void): Promise<void>
+  /**
+   * Makes a staged bundle the release's current one and starts it. Resolves once it runs and, when
+   * its launch config has a health check, has passed it (UNHEALTHY when it cannot pass it within
+   * `retries` intervals). Afterwards `onHealth` hears each change: unhealthy (with the reason),
+   * healthy again, or failed for good (the agent gave up restarting it). `signal` abandons an
+   * activation that is no longer wanted (another version was asked for meanwhile).
+   */
+  activate(bundle: BundleToRun, onState: (state: 'launching') => void, options?: { signal?: AbortSignal; onHealth?: (h: HealthChange) => void }): Promise<void>
   /** Stops everything it started. */
   stopAll(): Promise<void>
 }
+
+/** A running release's health after its activation: healthy, failing its health check, or stopped for good. */
+export type HealthChange = { state: 'running' } | { state: 'unhealthy' | 'failed'; code: string; message: string }

@@ -30,4 +30,4 @@ export { createApiClient, type ApiClient, type ApiClientInit, type CallOptions }
 export { createTrackerApi, type TrackerApi } from './tracker-api.js'
 export { createSeederApi, type SeederApi } from './seeder-api.js'
 export { createTrustPolicy, type TrustPolicy } from './trust-policy.js'
-export type { BundleToRun, HandOff } from './hand-off.js'
+export type { BundleToRun, HandOff, HealthChange } from './hand-off.js'

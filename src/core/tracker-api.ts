@@ -11,8 +11,12 @@ import {
   ReportRecordSchema,
   ArrivalsAnswerSchema,
   RetentionAnswerSchema,
+  RolloutRecordSchema,
+  RolloutStartAnswerSchema,
   RolloutStatusSchema,
   TargetsAnswerSchema,
+  type RolloutStart,
+  type RolloutStartAnswer,
   VersionRecordSchema,
   type BundleAnswer,
   type BundleRegistration,
@@ -57,6 +61,9 @@ export interface TrackerApi {
   channels(o?: O): Promise<ChannelRecord[]>
   history(release: string, channel: string, o?: O): Promise<RolloutRecord[]>
   status(release: string, channel: string, o?: O): Promise<RolloutStatus>
+  /** Starts a planned rollout (or, with dryRun, only plans it). */
+  startRollout(release: string, channel: string, body: RolloutStart, o?: O): Promise<RolloutStartAnswer>
+  controlRollout(release: string, channel: string, action: 'pause' | 'resume' | 'abort', o?: O): Promise<RolloutRecord>
   /** The rollout's event stream (server-sent events): the raw answer, read by the caller. */
   events(release: string, channel: string, o?: O): Promise<Response>
   retention(keep: number, o?: O): Promise<RetentionAnswer>
@@ -100,6 +107,8 @@ export function createTrackerApi(client: ApiClient, token: string): TrackerApi {
     channel: (release, channel, o) => client.json('GET', `/v1/channels/${e(release)}/${e(channel)}`, ChannelRecordSchema, o) as Promise<ChannelRecord>,
     channels: async (o) => (await client.json('GET', '/v1/channels', ChannelListSchema, o)).channels as ChannelRecord[],
     history: async (release, channel, o) => (await client.json('GET', `/v1/channels/${e(release)}/${e(channel)}/history`, HistorySchema, o)).rollouts as RolloutRecord[],
+    startRollout: (release, channel, body, o) => client.json('POST', `/v1/rollouts/${e(release)}/${e(channel)}`, RolloutStartAnswerSchema, { timeoutMs: 60_000, ...o, body }) as Promise<RolloutStartAnswer>,
+    controlRollout: (release, channel, action, o) => client.json('POST', `/v1/rollouts/${e(release)}/${e(channel)}/${action}`, RolloutRecordSchema, o) as Promise<RolloutRecord>,
     status: (release, channel, o) => client.json('GET', `/v1/rollouts/${e(release)}/${e(channel)}/status`, RolloutStatusSchema, o) as Promise<RolloutStatus>,
     events: (release, channel, o) => client.call('GET', `/v1/rollouts/${e(release)}/${e(channel)}/events`, { timeoutMs: null, ...o, headers: { accept: 'text/event-stream' } }),
     retention: (keep, o) => client.json('GET', `/v1/retention?keep=${keep}`, RetentionAnswerSchema, { timeoutMs: 30_000, ...o }),

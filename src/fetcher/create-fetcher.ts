@@ -132,17 +132,35 @@ export function createFetcher(init: FetcherInit): Fetcher {
     const next = answer.filter((t) => followed.has(t.follow))
     if (next.length < answer.length) log('warn', 'ignoring targets this host does not follow', { follows: answer.filter((t) => !followed.has(t.follow)).map((t) => t.follow).slice(0, 8) })
     targets = next
-    const wanted = new Set<string>(next.map((t) => t.digest))
+    // A target only to stage comes with the version to keep running meanwhile (`hold`): that one
+    // is wanted too, activated (a host that restarted mid-rollout starts it again from its cache).
+    const wants: Target[] = []
+    for (const t of next) {
+      wants.push(t)
+      if (t.activate === false && t.hold) {
+        const { hold, activate: _, ...rest } = t
+        wants.push({ ...rest, version: hold.version, digest: hold.digest, signature: hold.signature })
+      }
+    }
+    const wanted = new Set<string>(wants.map((t) => t.digest))
     for (const [d, job] of jobs) {
       // A target that moved on is abandoned unless it already finished (then it stays cached).
       if (!wanted.has(d) && job.state !== 'running') job.abort.abort()
       if (!wanted.has(d)) jobs.delete(d)
     }
-    for (const t of next) {
-      if (jobs.has(t.digest)) continue
-      const job: Job = { target: t, abort: new AbortController(), state: 'pending', done: Promise.resolve() }
-      job.done = run(job)
-      jobs.set(t.digest, job)
+    for (const t of wants) {
+      const job = jobs.get(t.digest)
+      if (job) {
+        // Its wave opened: a staged target is activated (a job still staging reads this when done).
+        if (job.target.activate === false && t.activate !== false) {
+          job.target = t
+          if (job.state === 'staged') job.done = job.done.then(() => run(job))
+        }
+        continue
+      }
+      const fresh: Job = { target: t, abort: new AbortController(), state: 'pending', done: Promise.resolve() }
+      fresh.done = run(fresh)
+      jobs.set(t.digest, fresh)
     }
   }
 

@@ -1,6 +1,6 @@
 import { setTimeout as sleep } from 'node:timers/promises'
 import { readFile } from 'node:fs/promises'
-import { BundleDigestMismatchError, digestFile, ShoalError, type Digest, type HandOff, type HostReport, type Log, type Target, type TrackerApi, type TrustPolicy } from '../core/index.js'
+import { BundleDigestMismatchError, digestFile, ShoalError, type Digest, type HandOff, type HealthChange, type HostReport, type Log, type Target, type TrackerApi, type TrustPolicy } from '../core/index.js'
 import { openPieceFile, parseTorrentInfo, type SwarmNode, type TorrentSession } from '../swarm/index.js'
 import type { BundleCache } from './bundle-cache.js'
 import type { Reporter } from './create-reporter.js'
@@ -74,7 +74,7 @@ export function createTargetRunner(init: TargetRunnerInit, c: TargetRunnerCompon
    * the cache, activates. Each bundle is hashed once on the host: by the launcher's install, or
    * here when nothing unpacks it (no hand-off, or the image was installed before).
    */
-  const bring = async (job: Job, signal: AbortSignal): Promise<void> => {
+  const bring = async (job: Job, signal: AbortSignal): Promise<'staged' | 'running'> => {
     const t = job.target
     const fact = (state: HostReport['state']): void => reportState(job, state)
     const subject = { path: '', digest: t.digest, release: t.release, version: t.version }
@@ -103,8 +103,27 @@ export function createTargetRunner(init: TargetRunnerInit, c: TargetRunnerCompon
       const st = session.stats()
       log('info', 'bundle verified', { digest: t.digest, bytes: session.info.length, bytesFromPeers: st.bytesFromPeers, bytesFromOrigin: st.bytesFromOrigin, hashFailures: st.hashFailures })
     }
+    // Staged: ready to start. Under a planned rollout the tracker says when to activate (the
+    // job is run again then, see the fetcher's onTargets); the host keeps its version meanwhile.
+    if (job.target.activate === false) {
+      fact('staged')
+      log('info', 'target staged; waiting for its wave', { follow: t.follow, version: t.version, digest: t.digest })
+      return 'staged'
+    }
     if (handOff) {
-      await handOff.activate({ ...subject, path: cache.path(t.digest, 'tar') }, fact).catch((err: unknown) => {
+      const onHealth = (h: HealthChange): void => {
+        // Only the job still in charge of this digest speaks for it.
+        if (signal.aborted || job.state === 'staged') return
+        if (h.state === 'running') reportState(job, 'running')
+        else {
+          job.state = h.state
+          job.errorCode = h.code
+          if (h.state === 'failed') failures.launch++
+          reporter.report({ digest: t.digest, state: h.state, bytesDone: 0, errorCode: h.code, message: h.message.slice(0, 2000) })
+          log('warn', h.state === 'unhealthy' ? 'release unhealthy' : 'release stopped for good', { follow: t.follow, version: t.version, code: h.code, message: h.message })
+        }
+      }
+      await handOff.activate({ ...subject, path: cache.path(t.digest, 'tar') }, fact, { signal, onHealth }).catch((err: unknown) => {
         failures.launch++
         throw err
       })
@@ -112,6 +131,7 @@ export function createTargetRunner(init: TargetRunnerInit, c: TargetRunnerCompon
     await cache.touch(t.digest) // most recently used, for eviction
     fact('running')
     log('info', 'target running', { follow: t.follow, version: t.version, digest: t.digest })
+    return 'running'
   }
 
   const run = async (job: Job): Promise<void> => {
@@ -127,9 +147,10 @@ export function createTargetRunner(init: TargetRunnerInit, c: TargetRunnerCompon
         if (signal.aborted) return
         const e = err instanceof ShoalError ? err : undefined
         if (e?.kind === 'integrity') failures.verify++
-        job.state = 'failed'
+        // A release that does not pass its health check is `unhealthy`, not failed: it was staged and started.
+        job.state = e?.code === 'UNHEALTHY' ? 'unhealthy' : 'failed'
         job.errorCode = e?.code ?? 'IO_FAILED'
-        reporter.report({ digest: t.digest, state: 'failed', bytesDone: 0, errorCode: job.errorCode, message: (err as Error).message.slice(0, 2000) })
+        reporter.report({ digest: t.digest, state: job.state, bytesDone: 0, errorCode: job.errorCode, message: (err as Error).message.slice(0, 2000) })
         log('warn', 'target failed; will retry', { follow: t.follow, digest: t.digest, code: job.errorCode, message: (err as Error).message, retryInMs: delay })
         await sleep(delay, undefined, { signal }).catch(() => {})
         delay = Math.min(retry.max, delay * 2)

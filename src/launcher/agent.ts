@@ -18,6 +18,16 @@ export interface RunningRelease {
   readonly done: Promise<{ exitCode: number }>
   /** Stops it (SIGTERM, then SIGKILL after a grace period). Idempotent. */
   stop(): Promise<void>
+  /** Present when the release has a health check the agent runs. */
+  readonly health?: ReleaseHealth
+}
+
+/** What an agent's health check says: first healthy (or UNHEALTHY), then each change. */
+export interface ReleaseHealth {
+  /** Resolves at the first passed check; rejects with UNHEALTHY when none passed within `retries` intervals, or with the release's failure. */
+  readonly ready: Promise<void>
+  /** Each change after the first: false with the reason when it fails `retries` checks in a row, true when it passes again. */
+  onChange(listener: (healthy: boolean, reason: string) => void): void
 }
 
 export type AgentName = 'process' | 'exec' | 'oci'

@@ -1,6 +1,6 @@
 import { spawn, type ChildProcess, type SpawnOptions } from 'node:child_process'
-import { LaunchFailedError } from '../core/index.js'
-import type { RunningRelease } from './agent.js'
+import { LaunchFailedError, UnhealthyError } from '../core/index.js'
+import type { ReleaseHealth, RunningRelease } from './agent.js'
 
 export interface SuperviseInit {
   command: string
@@ -46,6 +46,37 @@ export function superviseChild(init: SuperviseInit): RunningRelease {
   })
   done.catch(() => {})
 
+  // Health as the fetcher sees it: ready at the first passed check (UNHEALTHY if none passed
+  // within `retries` intervals of the start), then each change.
+  let healthy = false
+  let everReady = false
+  const listeners: Array<(healthy: boolean, reason: string) => void> = []
+  let markReady!: () => void
+  let refuse!: (e: Error) => void
+  const ready = new Promise<void>((resolve, reject) => {
+    markReady = resolve
+    refuse = reject
+  })
+  ready.catch(() => {})
+  done.catch((e: Error) => refuse(e))
+  const startedAt = performance.now()
+  const healthOf = (ok: boolean, reason: string): void => {
+    if (ok && !everReady) {
+      everReady = true
+      healthy = true
+      markReady()
+      return
+    }
+    if (!everReady) {
+      if (!ok) refuse(new UnhealthyError(`${label} did not pass its health check within ${init.health!.retries} intervals: ${reason}`, { details: { reason } }))
+      return
+    }
+    if (ok !== healthy) {
+      healthy = ok
+      for (const l of listeners) l(ok, reason)
+    }
+  }
+
   const startOnce = (): void => {
     let c: ChildProcess
     try {
@@ -60,20 +91,47 @@ export function superviseChild(init: SuperviseInit): RunningRelease {
       const h = init.health
       let failures = 0
       let checking = false
-      healthTimer = setInterval(() => {
+      let lastError = ''
+      // Until the first pass, probe often (up to every 250 ms) so a healthy start shows at once;
+      // it counts as unhealthy only after `retries` intervals without one.
+      const probe = (): void => {
         if (checking || child !== c) return
         checking = true
         h.check(AbortSignal.timeout(h.timeoutMs))
-          .catch(() => false)
+          .catch((err: unknown) => {
+            lastError = (err as Error).message
+            return false
+          })
           .then((ok) => {
             checking = false
+            if (child !== c || stopping) return
+            if (!ok && !lastError) lastError = 'check failed'
+            if (!everReady) {
+              if (ok) healthOf(true, '')
+              else if (performance.now() - startedAt >= h.intervalMs * h.retries) {
+                healthOf(false, lastError)
+                unhealthy = true
+                c.kill('SIGTERM')
+              }
+              return
+            }
             failures = ok ? 0 : failures + 1
-            if (failures >= h.retries && child === c && !stopping) {
+            if (ok) healthOf(true, '')
+            if (failures >= h.retries) {
+              healthOf(false, `${failures} health checks failed in a row (last: ${lastError})`)
               unhealthy = true
               c.kill('SIGTERM')
             }
+            lastError = ''
           })
-      }, h.intervalMs)
+      }
+      let lastProbe = performance.now()
+      healthTimer = setInterval(() => {
+        if (!everReady || performance.now() - lastProbe >= h.intervalMs) {
+          lastProbe = performance.now()
+          probe()
+        }
+      }, Math.min(h.intervalMs, 250))
     }
     if (init.stdout) c.stdout?.pipe(init.stdout, { end: false })
     else c.stdout?.resume()
@@ -106,8 +164,10 @@ export function superviseChild(init: SuperviseInit): RunningRelease {
   }
   startOnce()
 
+  const health: ReleaseHealth | undefined = init.health ? { ready, onChange: (l) => void listeners.push(l) } : undefined
   return {
     done,
+    ...(health ? { health } : {}),
     async stop() {
       stopping = true
       if (timer) clearTimeout(timer)

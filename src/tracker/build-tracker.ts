@@ -21,6 +21,7 @@ import { DASHBOARD_HTML } from './dashboard-page.js'
 import { hostRoutes } from './routes/host-routes.js'
 import { registryRoutes } from './routes/registry-routes.js'
 import { rolloutRoutes } from './routes/rollout-routes.js'
+import { createRolloutDriver } from './rollout-driver.js'
 import { createStatusCache } from './status-cache.js'
 import type { SwarmSync } from './redis-swarm.js'
 import type { TrackerContext } from './tracker-context.js'
@@ -103,14 +104,40 @@ export async function buildTracker(options: BuildTrackerOptions): Promise<Fastif
   }, 1_000)
   liveness.unref()
   app.addHook('onClose', async () => clearInterval(liveness))
+  const rollouts = createRolloutDriver(store, {
+    isLost: (host) => instances.isLost(host, lostAfterMs),
+    // A step changes hosts' targets and the status: wake the long-polls and streams.
+    onStep: (release, channel) => {
+      cache.invalidate(release, channel)
+      changes.emit('change')
+    },
+    log: (msg, fields) => app.log.info(fields, msg),
+  })
+  const driving = setInterval(() => {
+    rollouts.tick().catch((err: unknown) => app.log.warn({ message: (err as Error).message }, 'rollout tick failed'))
+  }, 1_000)
+  driving.unref()
+  app.addHook('onClose', async () => {
+    clearInterval(driving)
+    rollouts.stop()
+  })
   const ctx: TrackerContext = {
     store,
     tokens,
     changes,
     metrics,
     shuttingDown: shuttingDown.signal,
-    statusOf: cache.statusOf,
-    invalidate: cache.invalidate,
+    // The status carries the plan of a planned rollout (null for a plain move).
+    statusOf: async (release, channel, notBefore) => {
+      const st = await cache.statusOf(release, channel, notBefore)
+      const plan = await rollouts.view({ release, channel, rolloutId: st.rolloutId })
+      return plan ? { ...st, plan } : st
+    },
+    rollouts,
+    invalidate: (release, channel) => {
+      rollouts.changed(release, channel)
+      cache.invalidate(release, channel)
+    },
     status: cache,
     limits: { maxHosts: options.maxHosts ?? 100_000, maxStreams: options.maxStreams ?? 1_000, streamStallMs: options.streamStallMs ?? 30_000, statusCacheMs, maxWatchSeconds: options.maxWatchSeconds ?? 30 },
     publicUrl: options.publicUrl,
@@ -122,9 +149,11 @@ export async function buildTracker(options: BuildTrackerOptions): Promise<Fastif
   // Replicas sharing a store: what another one wrote wakes this one's long-polls and streams.
   const unwatch = store.watch?.((c) => {
     if (c.kind === 'move') {
+      rollouts.changed(c.release, c.channel)
       cache.invalidate(c.release, c.channel)
       changes.emit('change')
     } else if (c.kind === 'report') {
+      rollouts.poke()
       cache.reportedElsewhere(c.digest, c.hosts)
       changes.emit('report', c.digest)
     } else cache.hostChanged(c.id)

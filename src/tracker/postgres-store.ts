@@ -2,7 +2,7 @@ import { randomBytes } from 'node:crypto'
 import pg from 'pg'
 import { NO_FAILPOINTS, NotFoundError, ShoalError, StoreUnavailableError, redactUrl, type Digest, type Failpoints } from '../core/index.js'
 import { MIGRATIONS, MIGRATION_LOCK } from './postgres-migrations.js'
-import { channelMove, mergeBundle, publishVersion, reportRecord } from './store-records.js'
+import { seqOfRollout, channelMove, mergeBundle, publishVersion, reportRecord } from './store-records.js'
 import { RECORD_SCHEMA, saneHost, type BundleRecord, type ChannelRecord, type HostRecord, type ReportRecord, type RolloutRecord, type StoreChange, type TrackerStore, type VersionRecord } from './tracker-store.js'
 
 export interface PostgresStoreInit {
@@ -237,13 +237,13 @@ function registryOn({ query, transaction, now, fp, note }: PgContext): Omit<Trac
     listVersions: async (r) => records<VersionRecord>(await query('list versions', 'SELECT record FROM versions WHERE release = $1 ORDER BY version', [r])),
     listAllVersions: async () => records<VersionRecord>(await query('list versions', 'SELECT record FROM versions ORDER BY release, version')),
 
-    moveChannel: (release, channel, version, by) =>
+    moveChannel: (release, channel, version, by, plan) =>
       transaction(`move ${release}@${channel}`, `channel:${release}@${channel}`, async (c) => {
         const target = (await c.query<{ record: VersionRecord }>('SELECT record FROM versions WHERE release = $1 AND version = $2', [release, version])).rows[0]?.record
         if (!target) throw new NotFoundError(`Cannot move ${release}@${channel}: version ${version} is not published`, { details: { release, version } })
         const current = (await c.query<{ record: ChannelRecord }>('SELECT record FROM channels WHERE release = $1 AND channel = $2', [release, channel])).rows[0]?.record
         const seq = Number((await c.query<{ n: string }>('SELECT count(*) AS n FROM rollouts WHERE release = $1 AND channel = $2', [release, channel])).rows[0]!.n) + 1
-        const moved = channelMove({ release, channel, version, by, seq, at: now().toISOString() }, target, current)
+        const moved = channelMove({ release, channel, version, by, seq, at: now().toISOString(), plan }, target, current)
         await fp.hit('tracker.move.before-write')
         await c.query('INSERT INTO rollouts (release, channel, seq, record) VALUES ($1, $2, $3, $4)', [release, channel, seq, moved.rollout])
         await c.query('INSERT INTO channels (release, channel, record) VALUES ($1, $2, $3) ON CONFLICT (release, channel) DO UPDATE SET record = EXCLUDED.record', [release, channel, moved.channel])
@@ -256,6 +256,24 @@ function registryOn({ query, transaction, now, fp, note }: PgContext): Omit<Trac
     getChannel: async (r, c) => records<ChannelRecord>(await query('read a channel', 'SELECT record FROM channels WHERE release = $1 AND channel = $2', [r, c]))[0],
     listChannels: async () => records<ChannelRecord>(await query('list channels', 'SELECT record FROM channels ORDER BY release, channel')),
     rolloutHistory: async (r, c) => records<RolloutRecord>(await query('read rollout history', 'SELECT record FROM rollouts WHERE release = $1 AND channel = $2 ORDER BY seq', [r, c])),
+    async getRollout(r, c, id) {
+      const seq = seqOfRollout(r, c, id)
+      if (seq === undefined) return undefined
+      return records<RolloutRecord>(await query('read a rollout', 'SELECT record FROM rollouts WHERE release = $1 AND channel = $2 AND seq = $3', [r, c, seq]))[0]
+    },
+    async setProgress(r, c, id, progress, expectRev) {
+      const seq = seqOfRollout(r, c, id)
+      if (seq === undefined) return false
+      await fp.hit('tracker.store.disk')
+      // Compare-and-set on the revision: replicas driving one rollout never undo each other's step.
+      const rows = await query<{ seq: number }>(
+        `step rollout ${id}`,
+        `WITH saved AS (UPDATE rollouts SET record = jsonb_set(record, '{progress}', $4::jsonb) WHERE release = $1 AND channel = $2 AND seq = $3 AND (record->'progress'->>'rev')::int = $5 RETURNING seq)
+         SELECT seq, pg_notify('${CHANNEL}', $6) FROM saved`,
+        [r, c, seq, JSON.stringify(progress), expectRev, note({ kind: 'move', release: r, channel: c })],
+      )
+      return rows.length > 0
+    },
 
   }
 }

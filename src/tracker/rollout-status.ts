@@ -42,8 +42,8 @@ export function computeRolloutStatus(
       fromOrigin += r.bytesFromOrigin
     }
     if (state === 'running' && r?.runningAt) times.push(Math.max(0, (Date.parse(r.runningAt) - movedAtMs) / 1000))
-    if (state === 'failed') {
-      const code = r?.errorCode ?? 'UNKNOWN'
+    if (reported === 'failed' || reported === 'unhealthy') {
+      const code = r?.errorCode ?? (reported === 'unhealthy' ? 'UNHEALTHY' : 'UNKNOWN')
       const f = failures.get(code) ?? { count: 0, hosts: [] }
       f.count++
       if (f.hosts.length < examples) f.hosts.push(host.id)

@@ -85,7 +85,7 @@ function contributionOf(v: View, r: ReportRecord | undefined): Contribution {
     state,
     peers: r?.bytesFromPeers ?? 0,
     origin: r?.bytesFromOrigin ?? 0,
-    ...(state === 'failed' ? { code: r?.errorCode ?? 'UNKNOWN' } : {}),
+    ...(state === 'failed' || state === 'unhealthy' ? { code: r?.errorCode ?? (state === 'unhealthy' ? 'UNHEALTHY' : 'UNKNOWN') } : {}),
     ...(state === 'running' && r?.runningAt ? { time: Math.max(0, (Date.parse(r.runningAt) - v.movedAtMs) / 1000) } : {}),
   }
 }

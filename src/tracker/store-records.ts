@@ -1,4 +1,5 @@
 import { BundleConflictError, VersionConflictError } from '../core/index.js'
+import { startProgress, type RolloutPlan } from './plan-waves.js'
 import { RECORD_SCHEMA, type BundleRecord, type ChannelRecord, type ReportRecord, type RolloutRecord, type TrackerStore, type VersionRecord } from './tracker-store.js'
 
 /**
@@ -34,11 +35,11 @@ export function mergeBundle(existing: BundleRecord | undefined, b: BundleInput, 
 
 /** A channel moved to a published version: the new channel record and the rollout that says so. */
 export function channelMove(
-  move: { release: string; channel: string; version: string; by: string; seq: number; at: string },
+  move: { release: string; channel: string; version: string; by: string; seq: number; at: string; plan?: RolloutPlan },
   target: VersionRecord,
   current: ChannelRecord | undefined,
 ): { channel: ChannelRecord; rollout: RolloutRecord } {
-  const { release, channel, version, by, seq, at } = move
+  const { release, channel, version, by, seq, at, plan } = move
   const rollout: RolloutRecord = {
     schema: RECORD_SCHEMA,
     id: `${release}@${channel}#${seq}`,
@@ -47,11 +48,20 @@ export function channelMove(
     fromVersion: current?.version ?? null,
     toVersion: version,
     digest: target.digest,
+    fromDigest: current?.digest ?? null,
     by,
     at,
+    ...(plan ? { gates: plan.gates, plan, progress: startProgress(at, by, `${plan.waves.length} waves, ${plan.waves.flat(2).length} hosts`) } : {}),
   }
   const record: ChannelRecord = { schema: RECORD_SCHEMA, release, channel, version, digest: target.digest, rolloutId: rollout.id, movedBy: by, movedAt: at }
   return { channel: record, rollout }
+}
+
+/** The sequence number in a rollout id `release@channel#seq` of that channel; undefined for anything else. */
+export function seqOfRollout(release: string, channel: string, id: string): number | undefined {
+  const prefix = `${release}@${channel}#`
+  if (!id.startsWith(prefix) || !/^[1-9][0-9]{0,11}$/.test(id.slice(prefix.length))) return undefined
+  return Number(id.slice(prefix.length))
 }
 
 type ReportInput = Parameters<TrackerStore['putReport']>[0]

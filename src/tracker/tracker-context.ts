@@ -1,4 +1,5 @@
 import type { HostInstances } from './host-instances.js'
+import type { RolloutDriver } from './rollout-driver.js'
 import type { EventEmitter } from 'node:events'
 import type { FastifyRequest } from 'fastify'
 import type { Registry } from 'prom-client'
@@ -33,6 +34,8 @@ export interface TrackerContext {
   shuttingDown: AbortSignal
   /** The rollout status of a channel, computed after `notBefore` (ms since epoch) if given. */
   statusOf(release: string, channel: string, notBefore?: number): Promise<RolloutStatus>
+  /** Planned rollouts: their hosts' targets, steps and controls. */
+  rollouts: RolloutDriver
   /** A channel moved: its cached status is stale at once. */
   invalidate(release: string, channel: string): void
   /** The incremental status views, told of reports and host changes made through this replica. */

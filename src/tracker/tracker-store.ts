@@ -11,7 +11,9 @@ import {
   NotFoundError,
   type Digest,
 } from '../core/index.js'
-import { channelMove, mergeBundle, publishVersion, reportRecord } from './store-records.js'
+import type { RolloutProgress } from '../core/index.js'
+import type { RolloutPlan } from './plan-waves.js'
+import { channelMove, mergeBundle, publishVersion, reportRecord, seqOfRollout } from './store-records.js'
 
 /** Version of every stored record's shape; bump with a migration. */
 export const RECORD_SCHEMA = 1
@@ -47,8 +49,14 @@ export interface RolloutRecord {
   fromVersion: string | null
   toVersion: string
   digest: Digest
+  /** What the channel pointed at before (null: the first move). Absent in records from before it. */
+  fromDigest?: Digest | null
   by: string
   at: string
+  /** A planned rollout: its gates, and the waves and batches of host ids (absent: a plain move). */
+  gates?: RolloutPlan['gates']
+  plan?: RolloutPlan
+  progress?: RolloutProgress
 }
 
 export interface ChannelRecord {
@@ -101,7 +109,15 @@ export interface TrackerStore {
   listVersions(release: string): Promise<VersionRecord[]>
   /** Every version of every release. */
   listAllVersions(): Promise<VersionRecord[]>
-  moveChannel(release: string, channel: string, version: string, by: string): Promise<{ channel: ChannelRecord; rollout: RolloutRecord }>
+  /** Moves a channel; with a plan, the rollout record carries it and its starting progress, in the same write. */
+  moveChannel(release: string, channel: string, version: string, by: string, plan?: RolloutPlan): Promise<{ channel: ChannelRecord; rollout: RolloutRecord }>
+  /** One rollout record by its id (`release@channel#seq`). */
+  getRollout(release: string, channel: string, id: string): Promise<RolloutRecord | undefined>
+  /**
+   * Writes a planned rollout's progress if its stored revision is still `expectRev` (replicas
+   * driving the same rollout never overwrite each other's step); false otherwise.
+   */
+  setProgress(release: string, channel: string, id: string, progress: RolloutProgress, expectRev: number): Promise<boolean>
   getChannel(release: string, channel: string): Promise<ChannelRecord | undefined>
   listChannels(): Promise<ChannelRecord[]>
   rolloutHistory(release: string, channel: string): Promise<RolloutRecord[]>
@@ -249,13 +265,13 @@ export function createTrackerStore(init: TrackerStoreInit): TrackerStore {
     listVersions: (r) => range<VersionRecord>(`version!${r}!`),
     listAllVersions: () => range<VersionRecord>('version!'),
 
-    moveChannel: (release, channel, version, by) =>
+    moveChannel: (release, channel, version, by, plan) =>
       exclusive(async () => {
         const target = await get<VersionRecord>(K.version(release, version))
         if (!target) throw new NotFoundError(`Cannot move ${release}@${channel}: version ${version} is not published`, { details: { release, version } })
         const current = await get<ChannelRecord>(K.channel(release, channel))
         const history = await range<RolloutRecord>(`rollout!${release}!${channel}!`)
-        const { channel: record, rollout } = channelMove({ release, channel, version, by, seq: history.length + 1, at: now().toISOString() }, target, current)
+        const { channel: record, rollout } = channelMove({ release, channel, version, by, seq: history.length + 1, at: now().toISOString(), plan }, target, current)
         // One atomic batch: the move and its rollout record exist together or not at all.
         await fp.hit('tracker.move.before-write')
         await putAll([
@@ -268,6 +284,18 @@ export function createTrackerStore(init: TrackerStoreInit): TrackerStore {
     getChannel: (r, c) => get<ChannelRecord>(K.channel(r, c)),
     listChannels: () => range<ChannelRecord>('channel!'),
     rolloutHistory: (r, c) => range<RolloutRecord>(`rollout!${r}!${c}!`),
+    getRollout: async (r, c, id) => {
+      const seq = seqOfRollout(r, c, id)
+      return seq === undefined ? undefined : get<RolloutRecord>(K.rollout(r, c, seq))
+    },
+    setProgress: (r, c, id, progress, expectRev) =>
+      exclusive(async () => {
+        const seq = seqOfRollout(r, c, id)
+        const record = seq === undefined ? undefined : await get<RolloutRecord>(K.rollout(r, c, seq))
+        if (!record?.progress || record.progress.rev !== expectRev) return false
+        await put(K.rollout(r, c, seq!), { ...record, progress })
+        return true
+      }),
 
     async putHost(h) {
       const record: HostRecord = { schema: RECORD_SCHEMA, ...h, lastSeen: now().toISOString() }

@@ -55,7 +55,10 @@ export interface Fleet {
 }
 
 /** A tracker, a seeder and N `shoal fetcher` processes on loopback, following app@prod. */
-export async function startFleet(dir: string, opts: { hosts: number; fetcherArgs?: string[]; seederArgs?: string[]; trackerArgs?: string[]; trackerBuild?: DaemonBuild }): Promise<Fleet> {
+export async function startFleet(
+  dir: string,
+  opts: { hosts: number; fetcherArgs?: string[]; seederArgs?: string[]; trackerArgs?: string[]; trackerBuild?: DaemonBuild; fetcherExtra?: (k: number) => { args?: string[]; env?: Record<string, string> } },
+): Promise<Fleet> {
   const tokens = join(dir, 'tokens')
   await writeFile(tokens, TOKENS_FILE)
   const children: ChildProcess[] = []
@@ -79,8 +82,8 @@ export async function startFleet(dir: string, opts: { hosts: number; fetcherArgs
       await mkdir(dataDir, { recursive: true })
       const f = await startDaemon('fetcher', [
         '--data-dir', dataDir, '--tracker', fleet.tracker.url, '--token', hostToken(`host${k}`), '--follow', 'app@prod', '--host-id', `host${k}`,
-        '--peer-port', '0', '--listen-host', '127.0.0.1', '--agent', 'none', ...(opts.fetcherArgs ?? []), ...extra,
-      ])
+        '--peer-port', '0', '--listen-host', '127.0.0.1', '--agent', 'none', ...(opts.fetcherArgs ?? []), ...(opts.fetcherExtra?.(k).args ?? []), ...extra,
+      ], 'source', opts.fetcherExtra?.(k).env)
       children.push(f.child)
       fleet.fetchers[k] = { id: `host${k}`, dataDir, child: f.child, info: f.info }
     },

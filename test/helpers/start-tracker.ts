@@ -16,11 +16,11 @@ export type DaemonBuild = 'source' | 'dist'
  * Starts a `shoal <command>` daemon as a real process; resolves with its base URL once it prints
  * its `{"listening": ...}` line (bounded at 30 s).
  */
-export async function startDaemon(command: string, args: string[], build: DaemonBuild = 'source'): Promise<{ url: string; child: ChildProcess; info: Record<string, unknown> }> {
+export async function startDaemon(command: string, args: string[], build: DaemonBuild = 'source', env?: Record<string, string>): Promise<{ url: string; child: ChildProcess; info: Record<string, unknown> }> {
   // A fixed --port in args wins (a restarted daemon keeps its address); otherwise the OS picks.
   // The fetcher has no HTTP port and no -q: its log lines go to stderr (inherited).
   const port = command === 'fetcher' ? [] : [...(args.includes('--port') ? [] : ['--port', '0']), '-q']
-  const child = spawn(process.execPath, [...(build === 'dist' ? [BIN] : ['--import', 'tsx', MAIN]), command, ...args, ...port], { stdio: ['ignore', 'pipe', process.env.SHOAL_TEST_LOGS ? 'inherit' : 'ignore'] })
+  const child = spawn(process.execPath, [...(build === 'dist' ? [BIN] : ['--import', 'tsx', MAIN]), command, ...args, ...port], { stdio: ['ignore', 'pipe', process.env.SHOAL_TEST_LOGS ? 'inherit' : 'ignore'], ...(env ? { env: { ...process.env, ...env } } : {}) })
   const lines = createInterface({ input: child.stdout! })
   const info = await new Promise<Record<string, unknown>>((resolve, reject) => {
     const timer = setTimeout(() => reject(new Error(`${command} did not start within 30 s`)), 30_000)

@@ -67,7 +67,7 @@ export function storeContract(name: string, make: () => Promise<{ open(): Tracke
       const first = await store.moveChannel('web', 'prod', '1', 'ci')
       expect(first).toEqual({
         channel: { schema: 1, release: 'web', channel: 'prod', version: '1', digest: D(1), rolloutId: 'web@prod#1', movedBy: 'ci', movedAt: clock.now.toISOString() },
-        rollout: { schema: 1, id: 'web@prod#1', release: 'web', channel: 'prod', fromVersion: null, toVersion: '1', digest: D(1), by: 'ci', at: clock.now.toISOString() },
+        rollout: { schema: 1, id: 'web@prod#1', release: 'web', channel: 'prod', fromVersion: null, fromDigest: null, toVersion: '1', digest: D(1), by: 'ci', at: clock.now.toISOString() },
       })
       for (let v = 2; v <= 12; v++) await store.moveChannel('web', 'prod', String(v), `eng-${v}`)
       await store.moveChannel('web', 'canary', '5', 'ci')

@@ -124,7 +124,7 @@ describe('tracker API', () => {
     await report('h4', { state: 'failed', bytesDone: 100, bytesFromOrigin: 100, errorCode: 'DISK_FULL' })
     const s = (await app.inject({ url: '/v1/rollouts/web/prod/status', headers: auth('viewer') })).json()
     expect(s).toMatchObject({ version: '1', digest: D1, hosts: 5, percentRunning: 40, bytesFromPeers: 230, bytesFromOrigin: 110 })
-    expect(s.byState).toEqual({ pending: 1, downloading: 1, verifying: 0, unpacking: 0, launching: 0, running: 2, failed: 1, lost: 0 })
+    expect(s.byState).toEqual({ pending: 1, downloading: 1, verifying: 0, unpacking: 0, staged: 0, launching: 0, running: 2, unhealthy: 0, failed: 1, lost: 0 })
     expect(s.failures).toEqual([{ code: 'DISK_FULL', count: 1, exampleHosts: ['h4'] }])
     expect(s.stragglers.map((x: { host: string }) => x.host)).toEqual(['h5', 'h3'])
     expect(s.originOffload).toBeCloseTo(230 / 340)

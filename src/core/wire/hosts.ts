@@ -77,8 +77,15 @@ export const TargetSchema = Type.Object({
   digest: DigestSchema,
   rolloutId: Type.String({ maxLength: 300 }),
   signature: Type.Optional(Type.Unknown()),
+  /**
+   * false: stage only (download, verify, unpack; report `staged`) and keep running `hold` until a
+   * later answer says activate. Absent (a tracker from before waves) or true: activate.
+   */
+  activate: Type.Optional(Type.Boolean()),
+  /** The version to keep running while this one is only staged (the one the host ran before). */
+  hold: Type.Optional(Type.Object({ version: NameSchema('version'), digest: DigestSchema, signature: Type.Optional(Type.Unknown()) })),
 })
-export type Target = Omit<Static<typeof TargetSchema>, 'digest'> & { digest: Digest }
+export type Target = Omit<Static<typeof TargetSchema>, 'digest' | 'hold'> & { digest: Digest; hold?: { version: string; digest: Digest; signature?: unknown } }
 
 export const TargetsAnswerSchema = Type.Object({
   targets: Type.Array(TargetSchema, { maxItems: MAX_FOLLOWS }),

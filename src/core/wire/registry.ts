@@ -5,6 +5,7 @@
 import { Type, type Static } from '@sinclair/typebox'
 import type { Digest } from '../digest.js'
 import { DigestSchema, InfoHashSchema, NameSchema, TimestampSchema } from './common.js'
+import { PlanSummarySchema, RolloutGatesSchema, RolloutProgressSchema } from './rollouts.js'
 
 /** PUT /v1/bundles/:digest (a seeder registers a bundle it holds). */
 export const BundleRegistrationSchema = Type.Object(
@@ -73,12 +74,20 @@ export const RolloutRecordSchema = Type.Object({
   fromVersion: Type.Union([Type.String(), Type.Null()]),
   toVersion: NameSchema('version'),
   digest: DigestSchema,
+  /** The digest the channel pointed at before (what a rollback returns to). */
+  fromDigest: Type.Optional(Type.Union([DigestSchema, Type.Null()])),
   by: Type.String(),
   at: TimestampSchema,
+  /** A planned rollout's gates and where it stands (absent: a plain move, one wave, no gates). */
+  gates: Type.Optional(RolloutGatesSchema),
+  progress: Type.Optional(RolloutProgressSchema),
 })
-export type RolloutRecord = Omit<Static<typeof RolloutRecordSchema>, 'digest'> & { digest: Digest }
+export type RolloutRecord = Omit<Static<typeof RolloutRecordSchema>, 'digest' | 'fromDigest'> & { digest: Digest; fromDigest?: Digest | null }
 
 export const ChannelMoveSchema = Type.Object({ channel: ChannelRecordSchema, rollout: RolloutRecordSchema })
+/** POST /v1/rollouts/:release/:channel: the plan, and (unless a dry run) the move it started. */
+export const RolloutStartAnswerSchema = Type.Object({ dryRun: Type.Boolean(), plan: PlanSummarySchema, channel: Type.Optional(ChannelRecordSchema), rollout: Type.Optional(RolloutRecordSchema) })
+export type RolloutStartAnswer = Omit<Static<typeof RolloutStartAnswerSchema>, 'channel' | 'rollout'> & { channel?: ChannelRecord; rollout?: RolloutRecord }
 export const ChannelListSchema = Type.Object({ channels: Type.Array(ChannelRecordSchema) })
 export const HistorySchema = Type.Object({ rollouts: Type.Array(RolloutRecordSchema) })
 

@@ -21,6 +21,7 @@ import {
   type HostRegistration,
   type Target,
 } from '../../core/index.js'
+import { targetMode } from '../plan-waves.js'
 import { notFound, type TrackerContext } from '../tracker-context.js'
 import type { HostRecord } from '../tracker-store.js'
 
@@ -114,6 +115,7 @@ export function hostRoutes(app: FastifyInstance, ctx: TrackerContext): void {
       })
       reportsCounter.inc({ state: b.state })
       ctx.status.reported(report)
+      ctx.rollouts.poke()
       ctx.changes.emit('report', b.digest)
       return report
     },
@@ -190,18 +192,37 @@ async function hostDetail(store: TrackerContext['store'], host: HostRecord): Pro
   return { ...host, channels }
 }
 
-/** A host's current targets and their etag. */
+/**
+ * A host's current targets and their etag. Under a planned rollout a host is told, per its place in
+ * the plan, to run the new version, to stage it while holding the one before, or to run the one
+ * before (after a rollback); see targetMode.
+ */
 async function targetsOf(ctx: TrackerContext, host: HostRecord): Promise<{ targets: Target[]; etag: string }> {
   const targets: Target[] = []
+  const modes: string[] = []
   for (const f of host.follows) {
     const [release, channel] = f.split('@') as [string, string]
     const ch = await ctx.store.getChannel(release, channel)
     if (!ch) continue
-    const v = await ctx.store.getVersion(release, ch.version)
-    targets.push({ follow: f, release, version: ch.version, digest: ch.digest, rolloutId: ch.rolloutId, ...(v?.signature !== undefined ? { signature: v.signature } : {}) })
+    const planned = await ctx.rollouts.planned(ch)
+    const r = planned?.record
+    const previous = r?.fromDigest && r.fromVersion ? { version: r.fromVersion, digest: r.fromDigest } : undefined
+    const mode = planned ? targetMode(planned.index.get(host.id), planned.record.progress, previous !== undefined) : 'new'
+    const pick = mode === 'old' ? previous! : { version: ch.version, digest: ch.digest }
+    const v = await ctx.store.getVersion(release, pick.version)
+    const target: Target = { follow: f, release, version: pick.version, digest: pick.digest, rolloutId: ch.rolloutId, ...(v?.signature !== undefined ? { signature: v.signature } : {}) }
+    if (mode === 'stage') {
+      target.activate = false
+      if (previous) {
+        const pv = await ctx.store.getVersion(release, previous.version)
+        target.hold = { ...previous, ...(pv?.signature !== undefined ? { signature: pv.signature } : {}) }
+      }
+    }
+    targets.push(target)
+    modes.push(mode[0]!)
   }
   // The digest is part of it: rollout ids start again at #1 on a tracker that lost its state,
   // and a host holding the old etag would then never see the new target.
-  const etag = targets.map((t) => `${t.follow}=${t.rolloutId}:${t.digest.slice(7, 23)}`).join(',')
+  const etag = targets.map((t, i) => `${t.follow}=${t.rolloutId}:${t.digest.slice(7, 23)}:${modes[i]}`).join(',')
   return { targets, etag }
 }

@@ -1,10 +1,22 @@
 import { Type } from '@sinclair/typebox'
 import type { FastifyInstance } from 'fastify'
 import { Gauge } from 'prom-client'
-import { ERROR_RESPONSES, LimitReachedError, NameSchema, RolloutStatusSchema } from '../../core/index.js'
+import {
+  ERROR_RESPONSES,
+  LimitReachedError,
+  NameSchema,
+  NotFoundError,
+  RolloutRecordSchema,
+  RolloutStartAnswerSchema,
+  RolloutStartSchema,
+  RolloutStatusSchema,
+  type RolloutStart,
+} from '../../core/index.js'
 import { openEventStream } from '../event-stream.js'
+import { planWaves, summarizePlan } from '../plan-waves.js'
 import { createStatusFeed, type StatusFeed } from '../status-feed.js'
-import type { TrackerContext } from '../tracker-context.js'
+import { who, type TrackerContext } from '../tracker-context.js'
+
 
 const RC = Type.Object({ release: NameSchema('release'), channel: NameSchema('channel') })
 
@@ -45,6 +57,49 @@ export function rolloutRoutes(app: FastifyInstance, ctx: TrackerContext): void {
       }
     },
   })
+
+  /**
+   * Starts a planned rollout: the channel moves to `version` and its hosts activate it in waves
+   * (see planWaves), the plan stored with the rollout record in the same write. With `dryRun`,
+   * only the plan is returned. A plain `PUT /v1/channels/...` stays one wave with no gates.
+   */
+  app.post<{ Params: { release: string; channel: string }; Body: RolloutStart }>(
+    '/v1/rollouts/:release/:channel',
+    { config: { roles: ['publisher'] }, schema: { params: RC, body: RolloutStartSchema, response: { 200: RolloutStartAnswerSchema, ...ERROR_RESPONSES } } },
+    async (req) => {
+      const { release, channel } = req.params
+      const v = await store.getVersion(release, req.body.version)
+      if (!v) throw new NotFoundError(`Cannot start a rollout of ${release}@${channel}: version ${req.body.version} is not published`, { details: { release, version: req.body.version } })
+      const follow = `${release}@${channel}`
+      const hosts = (await store.listHosts()).filter((h) => h.follows.includes(follow))
+      const plan = planWaves(hosts, req.body.gates, v.digest)
+      const summary = summarizePlan(plan, hosts)
+      if (req.body.dryRun) return { dryRun: true, plan: summary }
+      const moved = await store.moveChannel(release, channel, req.body.version, who(req), plan)
+      ctx.invalidate(release, channel)
+      ctx.changes.emit('change')
+      return { dryRun: false, plan: summary, ...moved }
+    },
+  )
+
+  for (const action of ['pause', 'resume', 'abort'] as const) {
+    app.post<{ Params: { release: string; channel: string } }>(
+      `/v1/rollouts/:release/:channel/${action}`,
+      {
+        config: { roles: ['publisher'] },
+        schema: {
+          description: { pause: 'Opens no further batch or wave (hosts already activating finish)', resume: 'Continues a paused rollout', abort: 'Ends the rollout: no further activation, and the hosts it activated go back to the version before (they hold it)' }[action],
+          params: RC,
+          response: { 200: RolloutRecordSchema, ...ERROR_RESPONSES },
+        },
+      },
+      async (req) => {
+        const r = await ctx.rollouts.control(req.params.release, req.params.channel, action, who(req))
+        ctx.invalidate(req.params.release, req.params.channel)
+        return r
+      },
+    )
+  }
 
   app.get<{ Params: { release: string; channel: string } }>(
     '/v1/rollouts/:release/:channel/status',
