@@ -80,6 +80,27 @@ export function storeContract(name: string, make: () => Promise<{ open(): Tracke
       expect(await store.rolloutHistory('web', 'canary')).toHaveLength(1)
     })
 
+    it('a planned move stores its plan and progress with the rollout; progress is written only at the revision it was read at, and survives a restart', async () => {
+      const { store, reopen } = await fresh()
+      await store.putVersion({ release: 'web', version: '1', digest: D(1), publishedBy: 'ci' })
+      await store.putVersion({ release: 'web', version: '2', digest: D(2), publishedBy: 'ci' })
+      await store.moveChannel('web', 'prod', '1', 'ci')
+      const plan = { gates: { waves: ['1', '100%'], maxUnavailable: '10%', bakeSeconds: 0, haltAfter: '1', autoRollback: true }, waves: [[['h1']], [['h2', 'h3']]] }
+      const { rollout } = await store.moveChannel('web', 'prod', '2', 'ci', plan)
+      expect(rollout).toMatchObject({ fromDigest: D(1), plan, progress: { rev: 0, state: 'running', wave: 0 } })
+      expect(await store.getRollout('web', 'prod', 'web@prod#1')).toMatchObject({ toVersion: '1' })
+      expect(await store.getRollout('web', 'prod', 'web@other#1')).toBeUndefined()
+      const next = { ...rollout.progress!, rev: 1, wave: 1 }
+      expect(await store.setProgress('web', 'prod', rollout.id, next, 0)).toBe(true)
+      // A second writer that read revision 0 loses: its step is not written over the first.
+      expect(await store.setProgress('web', 'prod', rollout.id, { ...next, state: 'paused' }, 0)).toBe(false)
+      // A plain move has no progress to set.
+      expect(await store.setProgress('web', 'prod', 'web@prod#1', next, 0)).toBe(false)
+      const again = await reopen()
+      expect((await again.getRollout('web', 'prod', rollout.id))!.progress).toMatchObject({ rev: 1, wave: 1, state: 'running' })
+      expect((await again.rolloutHistory('web', 'prod')).map((r) => r.progress?.state ?? null)).toEqual([null, 'running'])
+    })
+
     it('hosts: registered, re-registered in place, listed in id order, counted', async () => {
       const { store } = await fresh()
       for (const id of ['h2', 'h10', 'h1']) await store.putHost({ id, labels: { rack: id }, follows: ['web@prod'] })
