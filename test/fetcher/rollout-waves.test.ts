@@ -39,7 +39,7 @@ async function appTree(dir: string, version: string, healthy: boolean): Promise<
   return tree
 }
 
-type Plan = { progress: { state: string; wave: number; batch: number; rolledBack: boolean; reason: string | null; events: { what: string; at: string }[] }; waves: { hosts: number; running: number; state: string }[] }
+type Plan = { progress: { state: string; wave: number; batch: number; bakeUntil: string | null; rolledBack: boolean; reason: string | null; events: { what: string; at: string }[] }; waves: { hosts: number; running: number; state: string }[] }
 type Status = { version: string; hosts: number; byState: Record<string, number>; plan?: Plan }
 
 describe('rollouts in waves with real fetchers and a real app behind a health check (issue 14)', () => {
@@ -161,6 +161,42 @@ describe('rollouts in waves with real fetchers and a real app behind a health ch
     const history = await runCli(['rollout', 'history', 'app@prod', '--tracker', fleet.tracker.url, '--token', TOKENS.viewer])
     expect(history.stdout).toContain('[halted, rolled back]')
   }, 420_000)
+
+  it('kill -9 of fetchers mid-rollout: lost within three heartbeats, counted by the halt rule; restarted, they catch up', async () => {
+    const fleet = await startFleet(await tempDir(), { hosts: 4, trackerArgs: ['--lost-after', '2'] })
+    fleets.push(fleet)
+    const pub = ['--tracker', fleet.tracker.url, '--token', TOKENS.publisher]
+    await fleet.publish('1.0.0', 64 << 10)
+    await waitFor('4 hosts running', async () => (await fleet.status()).byState.running === 4)
+    const tree = join(fleet.dir, 'tree-2')
+    await mkdir(tree, { recursive: true })
+    await writeFile(join(tree, 'payload.bin'), Buffer.alloc(64 << 10, 2))
+    expect((await runCli(['publish', tree, '-r', 'app', '--version', '2.0.0', '--seeder', fleet.seeder.url, ...pub, '-q'])).code).toBe(0)
+    const start = await runCli(['rollout', 'start', 'app@prod', '--to', '2.0.0', '--waves', '1,100%', '--max-unavailable', '100%', '--bake', '3s', '--halt-after', '2', '--json', ...pub])
+    expect(start.code, start.stderr).toBe(0)
+    const plan = JSON.parse(start.stdout) as { plan: { waves: { sample: string[] }[] } }
+    const wave2 = plan.plan.waves[1]!.sample.slice(0, 2).map((h) => Number(h.slice(4)))
+    // Two hosts of wave 2 die while wave 1 bakes.
+    await waitFor('wave 1 baking', async () => ((await fleet.status()) as unknown as Status).plan?.progress.bakeUntil !== null || false, 60_000)
+    const killedAt = performance.now()
+    for (const k of wave2) fleet.fetchers[k]!.child.kill('SIGKILL')
+    const halted = (await waitFor('halted on 2 lost hosts', async () => {
+      const s = (await fleet.status()) as unknown as Status
+      return s.plan?.progress.state === 'halted' ? s : undefined
+    }, 60_000)) as Status
+    expect(halted.byState.lost, JSON.stringify(halted)).toBe(2)
+    // The canary runs 2.0.0; the live host of wave 2 was activated with its wave (it may still be starting).
+    expect(halted.byState.running).toBeGreaterThanOrEqual(1)
+    expect(halted.plan!.progress.wave).toBe(1)
+    expect(halted.plan!.progress.reason).toMatch(/2 of 3 hosts in wave 2 failed.*\(lost\)/)
+    // Lost within three heartbeat intervals of the kill (--lost-after 2 s), then halted at once.
+    expect(performance.now() - killedAt).toBeLessThan(3 * 2_000 + 3_000)
+    for (const k of wave2) await fleet.startFetcher(k)
+    await waitFor('restarted hosts catch up on 2.0.0', async () => {
+      const s = (await fleet.status()) as unknown as Status
+      return s.byState.running === 4 && !s.byState.lost
+    }, 60_000)
+  }, 180_000)
 })
 
 async function metric(url: string, name: string): Promise<number> {
