@@ -82,7 +82,8 @@ export function createTargetRunner(init: TargetRunnerInit, c: TargetRunnerCompon
     trust.check({ release: t.release, version: t.version, digest: t.digest }, t.signature)
     if (await cache.has(t.digest)) {
       await seedFromCache(t.digest)
-      if (handOff) await handOff.stage({ ...subject, path: cache.path(t.digest, 'tar') }, fact)
+      // Staged before (its wave has opened): the image is there; no `unpacking` flash in the status.
+      if (handOff) await handOff.stage({ ...subject, path: cache.path(t.digest, 'tar') }, job.state === 'staged' ? () => {} : fact)
     } else {
       reportState(job, 'pending')
       const session = await fetchBundle(t, (s, rate) => reportState(job, 'downloading', s, rate), { api, swarm, cache, webSeedToken: init.webSeedToken, signal })

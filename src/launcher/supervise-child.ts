@@ -58,7 +58,8 @@ export function superviseChild(init: SuperviseInit): RunningRelease {
     refuse = reject
   })
   ready.catch(() => {})
-  done.catch((e: Error) => refuse(e))
+  // A release that finished cleanly before its first check ran (a one-shot job) is not unhealthy.
+  done.then(() => markReady(), (e: Error) => refuse(e))
   const startedAt = performance.now()
   const healthOf = (ok: boolean, reason: string): void => {
     if (ok && !everReady) {
