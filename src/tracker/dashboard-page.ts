@@ -23,7 +23,8 @@ table{border-collapse:collapse;background:#fff} td,th{padding:4px 10px;border-bo
 .grid{display:flex;flex-wrap:wrap;gap:2px;max-width:900px}.cell{width:9px;height:9px;border-radius:2px}
 .group{margin:6px 0}.group h4{margin:2px 0;font-weight:600}
 .s-pending{background:#b8c0cc}.s-downloading{background:#4a90d9}.s-verifying{background:#7b68ee}.s-unpacking{background:#9b59b6}
-.s-launching{background:#e0a030}.s-running{background:#2eaa55}.s-failed{background:#d0342c}.s-lost{background:#222}
+.s-staged{background:#36a9a0}.s-launching{background:#e0a030}.s-running{background:#2eaa55}.s-unhealthy{background:#f07800}.s-failed{background:#d0342c}.s-lost{background:#222}
+.w-open{font-weight:600}.w-halted{color:#d0342c;font-weight:600}.halt{background:#fde8e6;border-left:4px solid #d0342c;padding:6px 10px;max-width:900px}
 #login{display:none;gap:8px} .muted{color:#667}
 </style></head>
 <body>
@@ -31,7 +32,7 @@ table{border-collapse:collapse;background:#fff} td,th{padding:4px 10px;border-bo
 <form id="login"><input id="token" type="password" placeholder="viewer token" size="36"><button>Show</button></form></header>
 <main id="main"><p class="muted">Loading…</p></main>
 <script>
-const STATES=['pending','downloading','verifying','unpacking','launching','running','failed','lost']
+const STATES=['pending','downloading','verifying','unpacking','staged','launching','running','unhealthy','failed','lost']
 const $=(s)=>document.querySelector(s)
 const esc=(t)=>String(t).replace(/[&<>"]/g,(c)=>({'&':'&amp;','<':'&lt;','>':'&gt;','"':'&quot;'}[c]))
 const m=/token=([^&]+)/.exec(location.hash); if(m){sessionStorage.setItem('shoalToken',decodeURIComponent(m[1]));location.hash=location.hash.replace(/[?&]?token=[^&]+/,'')||'#/'}
@@ -56,15 +57,28 @@ async function listPage(){
 }
 function renderStatus(s,series){
   const bar=STATES.map((st)=>s.hosts&&s.byState[st]?'<span class="s-'+st+'" title="'+st+' '+s.byState[st]+'" style="width:'+(100*s.byState[st]/s.hosts)+'%"></span>':'').join('')
-  const left=s.hosts-(s.byState.running||0)-(s.byState.failed||0)-(s.byState.lost||0), el=(Date.now()-Date.parse(s.movedAt))/1000
+  const left=s.hosts-(s.byState.running||0)-(s.byState.failed||0)-(s.byState.unhealthy||0)-(s.byState.lost||0), el=(Date.now()-Date.parse(s.movedAt))/1000
   const eta=left===0?'done':(s.byState.running?secs(left*el/s.byState.running):'-')
-  const t0=Date.parse(s.movedAt), tMax=Math.max(1,(series.at(-1)?.t??t0)-t0)
-  const pts=series.map((p)=>((p.t-t0)/tMax*600).toFixed(1)+','+(120-(s.hosts?p.running/s.hosts:0)*110).toFixed(1)).join(' ')
+  // The curve is the tracker's record (each host's first running time), so it is there for a page opened late;
+  // a tracker without it leaves the curve to what this page saw.
+  const t0=Date.parse(s.movedAt), curve=s.runningCurve?[[0,0],...s.runningCurve.map(([t,n])=>[t*1000,n]),[Math.max(el*1000,(s.runningCurve.at(-1)?.[0]??0)*1000),s.byState.running||0]]:series.map((p)=>[p.t-t0,p.running])
+  const tMax=Math.max(1,...curve.map((p)=>p[0]))
+  const pts=curve.map(([t,n])=>(t/tMax*600).toFixed(1)+','+(120-(s.hosts?n/s.hosts:0)*110).toFixed(1)).join(' ')
   $('#status').innerHTML='<h2 id="title">'+esc(s.release+'@'+s.channel)+' &rarr; '+esc(s.version)+'</h2><div class="muted">'+esc(s.digest)+' &middot; moved by '+esc(s.movedBy)+' at '+esc(s.movedAt)+'</div>'+
    '<div class="figs"><div class="fig"><b id="pct">'+s.percentRunning+'%</b>running ('+(s.byState.running||0)+'/'+s.hosts+')</div><div class="fig"><b>'+secs(s.timeToRunningSeconds.p50)+'</b>p50 to running</div><div class="fig"><b>'+secs(s.timeToRunningSeconds.p90)+'</b>p90</div><div class="fig"><b>'+secs(s.timeToRunningSeconds.max)+'</b>max</div><div class="fig"><b>'+eta+'</b>ETA</div><div class="fig"><b>'+(s.originOffload==null?'-':Math.round(s.originOffload*100)+'%')+'</b>from peers ('+mib(s.bytesFromPeers)+' / origin '+mib(s.bytesFromOrigin)+')</div></div>'+
    '<div class="bar">'+bar+'</div><div class="muted">'+STATES.filter((st)=>s.byState[st]).map((st)=>st+' '+s.byState[st]).join(' &middot; ')+'</div>'+
+   planView(s)+
    '<h3>Hosts running over time</h3><svg width="620" height="130" style="background:#fff"><polyline fill="none" stroke="#2eaa55" stroke-width="2" points="'+pts+'"/></svg>'+
    '<h3>Failures</h3>'+(s.failures.length?'<table><tr><th>code</th><th>hosts</th><th>examples</th></tr>'+s.failures.map((f)=>'<tr><td>'+esc(f.code)+'</td><td>'+f.count+'</td><td>'+esc(f.exampleHosts.join(', '))+'</td></tr>').join('')+'</table>':'<p class="muted">none</p>')
+}
+function planView(s){
+  const p=s.plan; if(!p) return '<p class="muted">plain move: one wave, no gates</p>'
+  const g=p.gates, pr=p.progress
+  const bake=pr.bakeUntil?Math.max(0,Math.ceil((Date.parse(pr.bakeUntil)-Date.now())/1000)):null
+  return '<h3>Plan: <span id="plan-state">'+esc(pr.state)+(pr.rolledBack?', rolled back to '+esc(p.fromVersion??'-'):'')+'</span></h3>'+
+   (pr.reason?'<div class="halt" id="halt-reason">'+esc(pr.reason)+'</div>':'')+
+   '<div class="muted">waves '+esc(g.waves.join(', '))+(g.by?' by '+esc(g.by):'')+' &middot; max unavailable '+esc(g.maxUnavailable)+' per domain &middot; bake '+g.bakeSeconds+' s &middot; halt after '+esc(g.haltAfter)+(g.autoRollback?' &middot; auto-rollback':'')+'</div>'+
+   '<table id="waves"><tr><th>wave</th><th>hosts</th><th>running</th><th>failed</th><th>state</th></tr>'+p.waves.map((w,i)=>'<tr class="w-'+w.state+'"><td>'+(i+1)+'</td><td>'+w.hosts+'</td><td>'+w.running+'</td><td>'+w.failed+'</td><td>'+esc(w.state)+(w.state==='baking'&&bake!==null?' ('+bake+' s left)':'')+'</td></tr>').join('')+'</table>'
 }
 async function renderHosts(release,channel){
   const {hosts}=await (await api('/v1/hosts')).json()
@@ -107,8 +121,8 @@ async function hostPage(id){
 }
 async function historyPage(release,channel){
   const {rollouts}=await (await api('/v1/channels/'+release+'/'+channel+'/history')).json()
-  $('#main').innerHTML='<h2>History of <a href="#/rollout/'+release+'/'+channel+'">'+esc(decodeURIComponent(release)+'@'+decodeURIComponent(channel))+'</a></h2><table id="history"><tr><th>at</th><th>from</th><th>to</th><th>digest</th><th>by</th></tr>'+
-    rollouts.slice().reverse().map((r)=>'<tr><td>'+when(r.at)+'</td><td>'+esc(r.fromVersion??'-')+'</td><td>'+esc(r.toVersion)+'</td><td class="muted">'+esc(r.digest.slice(0,19))+'…</td><td>'+esc(r.by)+'</td></tr>').join('')+'</table>'
+  $('#main').innerHTML='<h2>History of <a href="#/rollout/'+release+'/'+channel+'">'+esc(decodeURIComponent(release)+'@'+decodeURIComponent(channel))+'</a></h2><table id="history"><tr><th>at</th><th>from</th><th>to</th><th>digest</th><th>by</th><th>plan</th></tr>'+
+    rollouts.slice().reverse().map((r)=>'<tr><td>'+when(r.at)+'</td><td>'+esc(r.fromVersion??'-')+'</td><td>'+esc(r.toVersion)+'</td><td class="muted">'+esc(r.digest.slice(0,19))+'…</td><td>'+esc(r.by)+'</td><td>'+(r.progress?esc(r.progress.state+(r.progress.rolledBack?', rolled back':''))+'<br><span class="muted">'+r.progress.events.map((e)=>when(e.at)+' '+esc(e.what)+(e.by!=='tracker'?' by '+esc(e.by):'')+(e.detail?': '+esc(e.detail):'')).join('<br>')+'</span>':'<span class="muted">plain move</span>')+'</td></tr>').join('')+'</table>'
 }
 async function route(){
   stream?.abort(); stream=null

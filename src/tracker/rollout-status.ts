@@ -69,6 +69,7 @@ export function computeRolloutStatus(
     hosts: total,
     byState,
     percentRunning: total === 0 ? 0 : Math.round((byState.running / total) * 1000) / 10,
+    runningCurve: runningCurve(times),
     timeToRunningSeconds: { p50: percentile(times, 50), p90: percentile(times, 90), max: times.length ? times[times.length - 1]! : null },
     stragglers: notRunning.slice(0, maxStragglers),
     failures: shown,
@@ -77,4 +78,15 @@ export function computeRolloutStatus(
     bytesFromOrigin: fromOrigin,
     originOffload: fromPeers + fromOrigin === 0 ? null : fromPeers / (fromPeers + fromOrigin),
   }
+}
+
+/** At most `points` samples [seconds, hosts running by then] of sorted times to running (see RolloutStatus.runningCurve). */
+export function runningCurve(sorted: readonly number[], points = 60): Array<[number, number]> {
+  const n = sorted.length
+  const out: Array<[number, number]> = []
+  for (let i = 1; i <= Math.min(points, n); i++) {
+    const idx = Math.ceil((i * n) / Math.min(points, n)) - 1
+    out.push([sorted[idx]!, idx + 1])
+  }
+  return out
 }

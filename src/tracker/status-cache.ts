@@ -1,3 +1,4 @@
+import { runningCurve } from './rollout-status.js'
 import { HOST_STATES, NotFoundError, type HostState, type RolloutStatus, type StatusState } from '../core/index.js'
 import type { ChannelRecord, HostRecord, ReportRecord, RolloutRecord, TrackerStore } from './tracker-store.js'
 
@@ -223,6 +224,7 @@ function statusFrom(v: View, options: { stragglers?: number; examples?: number; 
     hosts: total,
     byState,
     percentRunning: total === 0 ? 0 : Math.round((byState.running / total) * 1000) / 10,
+    runningCurve: runningCurve(t),
     timeToRunningSeconds: { p50: percentile(t, 50), p90: percentile(t, 90), max: t.length ? t[t.length - 1]! : null },
     stragglers: slow,
     failures: shown,

@@ -99,6 +99,12 @@ export const RolloutStatusSchema = Type.Object({
   hosts: count,
   byState: stateCounts,
   percentRunning: Type.Number({ minimum: 0, maximum: 100 }),
+  /**
+   * Hosts running over time, from the tracker's record (each host's first running report): at
+   * most 60 points [seconds since the move, hosts running by then], so a page opened after the
+   * rollout still draws the curve.
+   */
+  runningCurve: Type.Optional(Type.Array(Type.Tuple([Type.Number({ minimum: 0 }), count]), { maxItems: 60 })),
   timeToRunningSeconds: Type.Object({ p50: Type.Union([Type.Number(), Type.Null()]), p90: Type.Union([Type.Number(), Type.Null()]), max: Type.Union([Type.Number(), Type.Null()]) }),
   stragglers: Type.Array(Type.Object({ host: Type.String(), state: Type.Union(STATUS_STATES.map((s) => Type.Literal(s))), bytesDone: count, lastReportAt: Type.Union([Type.String(), Type.Null()]) })),
   /** The most frequent failure codes (at most 20), each with a few example hosts. */
