@@ -77,6 +77,9 @@ export interface SimResult {
   /** Racks holding hosts: the minimum cross-rack traffic is racks * S (the origin has its own rack). */
   racks: number
   lastDoneS: number
+  /** Per host (by index): when it held the whole bundle (s; Infinity if never), and its rack. */
+  doneAt: number[]
+  rackOf: number[]
   events: number
   /** choosePiece calls, and those that found nothing. */
   picks: number
@@ -649,6 +652,8 @@ export function simulate(cfg: SimConfig): SimResult {
     crossRackBytes,
     racks: hostRacks,
     lastDoneS: hosts.reduce((m, h) => (h.doneAt < Infinity ? Math.max(m, h.doneAt) : m), 0),
+    doneAt: hosts.map((h) => (h.failed ? Infinity : h.doneAt)),
+    rackOf: hosts.map((h) => h.rack),
     events,
     picks,
     emptyPicks,

@@ -7,12 +7,16 @@
  *     [--piece-kib K] [--topology aware,none] [--oversub 4] [--hosts-per-rack 40]
  *     [--racks-per-region 10] [--late 0] [--fail 0] [--seed 1]
  *   npm run bench:simulate -- --cross-check      # the bench:fleet set-ups (N=8 and 16, 16 MiB, 10 Mbit/s)
+ *   ... [--waves 1,10%,50%,100%] [--max-unavailable 100%,10%] [--activate-s 0.1,0.5]
+ *     after each run, the same rollout activated in waves by rack with the tracker's planner (bake 0,
+ *     all healthy): time until every host runs, against one wave (every host activates when staged)
  *
  * Runs on one core, no root; prints a progress line to stderr every few seconds of wall time.
  */
 import { mkdirSync, writeFileSync } from 'node:fs'
 import { fileURLToPath } from 'node:url'
 import { benchOption } from '../bench-args.js'
+import { activateInWaves } from './activate-waves.js'
 import { simulate, type SimConfig, type SimResult } from './fleet-sim.js'
 
 const argv = process.argv.slice(2)
@@ -105,7 +109,30 @@ if (crossCheck) {
   }
 }
 table(rows)
+if (!crossCheck) {
+  // Waves cost only activation: staging (the download) is the same swarm-wide run.
+  const waves = benchOption('waves', '1,10%,50%,100%').split(',')
+  const waveRows = rows.flatMap(({ config, result: r }) => benchOption('activate-s', '0.1,0.5').split(',').map(Number).flatMap((activateS) => {
+    const oneWave = Math.max(...r.doneAt.filter((d) => d < Infinity)) + activateS
+    return benchOption('max-unavailable', '100%,10%').split(',').map((mu) => {
+      const w = activateInWaves(r.doneAt.map((d) => (d < Infinity ? d : 0)), r.rackOf, { waves, by: 'rack', maxUnavailable: mu, bakeSeconds: 0, haltAfter: '1', autoRollback: false }, activateS)
+      return {
+        hosts: r.hosts,
+        topology: config.topology ?? 'aware',
+        waves: `${waves.join(',')} (${w.waves})`,
+        'max-unavailable per rack': mu,
+        batches: w.batches,
+        'activate s': activateS,
+        'one wave: all running s': oneWave.toFixed(2),
+        'waves: all running s': w.lastRunningS.toFixed(2),
+        'waves / one wave': (w.lastRunningS / oneWave).toFixed(2),
+        'bound (batches x activate) s': (w.batches * activateS).toFixed(2),
+      }
+    })
+  }))
+  console.table(waveRows)
+}
 const out = fileURLToPath(new URL(`../results/simulate${crossCheck ? '-cross-check' : ''}.json`, import.meta.url))
 mkdirSync(fileURLToPath(new URL('../results/', import.meta.url)), { recursive: true })
-writeFileSync(out, JSON.stringify(rows.map(({ config, result }) => ({ config, result: { ...result, ratios: undefined, p50: q(result, 0.5), p90: q(result, 0.9), p99: q(result, 0.99) } })), null, 2) + '\n')
+writeFileSync(out, JSON.stringify(rows.map(({ config, result }) => ({ config, result: { ...result, ratios: undefined, doneAt: undefined, rackOf: undefined, p50: q(result, 0.5), p90: q(result, 0.9), p99: q(result, 0.99) } })), null, 2) + '\n')
 console.log(`results: ${out}`)
