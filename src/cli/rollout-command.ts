@@ -130,7 +130,7 @@ export function registerRollout(program: Command, io: CliIo): void {
       const channels = await api.channels()
       const rows = await Promise.all(channels.map(async (ch) => ({ ...ch, status: await api.status(ch.release, ch.channel) })))
       if (opts.json) return writeJson(io, { rollouts: rows.map((x) => x.status) })
-      for (const x of rows) io.stdout.write(`${`${x.release}@${x.channel}`.padEnd(30)} ${x.version.padEnd(16)} ${String(x.status.percentRunning).padStart(3)}% running  ${x.status.byState.failed ?? 0} failed  ${x.status.byState.lost ?? 0} lost  moved ${x.movedAt}\n`)
+      for (const x of rows) io.stdout.write(`${`${x.release}@${x.channel}`.padEnd(30)} ${x.version.padEnd(16)} ${String(x.status.percentRunning).padStart(3)}% running  ${x.status.byState.failed ?? 0} failed  ${x.status.byState.unhealthy ?? 0} unhealthy  ${x.status.byState.lost ?? 0} lost${x.status.plan ? `  plan ${x.status.plan.progress.state}` : ''}  moved ${x.movedAt}\n`)
       if (!rows.length) io.stdout.write('no channels yet\n')
     })
   withApi(rollout.command('history').argument('<release@channel>'))

@@ -29,6 +29,29 @@ describe('renderRolloutStatus()', () => {
     expect(text).toContain('h9')
     expect(text).toContain('75% offloaded')
   })
+
+  it('shows a plan: gates, each wave with its state, the open one marked, the bake countdown, and why it halted', () => {
+    const progress = { rev: 3, state: 'running' as const, rolledBack: false, wave: 1, batch: 0, bakeUntil: '2026-11-23T03:01:20.000Z', reason: null, events: [] }
+    const plan = {
+      gates: { waves: ['1', '50%', '100%'], by: 'rack', maxUnavailable: '25%', bakeSeconds: 60, haltAfter: '1', autoRollback: true },
+      progress,
+      fromVersion: '1.4.1',
+      waves: [
+        { hosts: 1, batches: 1, running: 1, failed: 0, state: 'done' as const },
+        { hosts: 4, batches: 2, running: 4, failed: 0, state: 'baking' as const },
+        { hosts: 5, batches: 2, running: 0, failed: 0, state: 'waiting' as const },
+      ],
+    }
+    const now = Date.parse('2026-11-23T03:01:00.000Z')
+    const text = renderRolloutStatus({ ...status, byState: { ...status.byState, staged: 5 }, plan }, { width: 42, now })
+    expect(text).toContain('plan: running; waves 1,50%,100% by rack, max unavailable 25%, bake 60 s, halt after 1, auto-rollback')
+    expect(text).toMatch(/> wave 2:\s+4 hosts {2}4 running {2}0 failed {2}baking \(20 s left\)/)
+    expect(text).toMatch(/ {3}wave 3:\s+5 hosts {2}0 running {2}0 failed {2}waiting/)
+    expect(text).toContain('s staged 5')
+    const halted = renderRolloutStatus({ ...status, plan: { ...plan, progress: { ...progress, state: 'halted', rolledBack: true, reason: '1 of 4 hosts in wave 2 failed (halt after 1): h3 (UNHEALTHY)' } } }, { now })
+    expect(halted).toContain('plan: halted (activated hosts rolled back to 1.4.1)')
+    expect(halted).toContain('why: 1 of 4 hosts in wave 2 failed (halt after 1): h3 (UNHEALTHY)')
+  })
 })
 
 describe('shoal rollout / shoal hosts (real tracker, seeder and fetchers)', () => {
