@@ -1,8 +1,7 @@
 import type { Command } from 'commander'
-import { checkAnswer, createApiClient, createTrackerApi, NotFoundError, ResponseInvalidError, RolloutStatusSchema, ShoalError, type TrackerApi } from '../core/index.js'
+import { checkAnswer, createApiClient, DEFAULT_GATES, createTrackerApi, NotFoundError, ResponseInvalidError, RolloutStatusSchema, ShoalError, type TrackerApi } from '../core/index.js'
 import { untilSignal, usage, writeJson, type CliIo } from './cli-context.js'
 import { resolveFetch, resolveToken, withClientOptions, type ClientOptions } from './client-options.js'
-import { DEFAULT_GATES } from '../tracker/plan-waves.js'
 import { renderPlan, renderRolloutStatus, type RolloutStatusView } from './render-rollout.js'
 
 interface ApiOptions extends ClientOptions {

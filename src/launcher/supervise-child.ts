@@ -89,50 +89,16 @@ export function superviseChild(init: SuperviseInit): RunningRelease {
     child = c
     unhealthy = false
     if (init.health) {
-      const h = init.health
-      let failures = 0
-      let checking = false
-      let lastError = ''
-      // Until the first pass, probe often (up to every 250 ms) so a healthy start shows at once;
-      // it counts as unhealthy only after `retries` intervals without one.
-      const probe = (): void => {
-        if (checking || child !== c) return
-        checking = true
-        h.check(AbortSignal.timeout(h.timeoutMs))
-          .catch((err: unknown) => {
-            lastError = (err as Error).message
-            return false
-          })
-          .then((ok) => {
-            checking = false
-            if (child !== c || stopping) return
-            if (!ok && !lastError) lastError = 'check failed'
-            if (!everReady) {
-              if (ok) healthOf(true, '')
-              else if (performance.now() - startedAt >= h.intervalMs * h.retries) {
-                healthOf(false, lastError)
-                unhealthy = true
-                c.kill('SIGTERM')
-              }
-              return
-            }
-            failures = ok ? 0 : failures + 1
-            if (ok) healthOf(true, '')
-            if (failures >= h.retries) {
-              healthOf(false, `${failures} health checks failed in a row (last: ${lastError})`)
-              unhealthy = true
-              c.kill('SIGTERM')
-            }
-            lastError = ''
-          })
-      }
-      let lastProbe = performance.now()
-      healthTimer = setInterval(() => {
-        if (!everReady || performance.now() - lastProbe >= h.intervalMs) {
-          lastProbe = performance.now()
-          probe()
-        }
-      }, Math.min(h.intervalMs, 250))
+      healthTimer = probeHealth(init.health, {
+        current: () => child === c && !stopping,
+        ready: () => everReady,
+        sinceStartMs: () => performance.now() - startedAt,
+        onResult: healthOf,
+        kill: () => {
+          unhealthy = true
+          c.kill('SIGTERM')
+        },
+      })
     }
     if (init.stdout) c.stdout?.pipe(init.stdout, { end: false })
     else c.stdout?.resume()
@@ -185,4 +151,54 @@ export function superviseChild(init: SuperviseInit): RunningRelease {
       clearTimeout(kill)
     },
   }
+}
+
+/**
+ * Runs a child's health checks: until the first pass, up to every 250 ms (a healthy start shows at
+ * once), reporting unhealthy (and killing the child) only after `retries` intervals without one;
+ * after it, every interval, unhealthy after `retries` failures in a row, healthy again on a pass.
+ */
+function probeHealth(
+  h: NonNullable<SuperviseInit['health']>,
+  on: { current: () => boolean; ready: () => boolean; sinceStartMs: () => number; onResult: (ok: boolean, reason: string) => void; kill: () => void },
+): NodeJS.Timeout {
+  let failures = 0
+  let checking = false
+  let lastError = ''
+  let lastProbe = performance.now()
+  const probe = (): void => {
+    if (checking || !on.current()) return
+    checking = true
+    h.check(AbortSignal.timeout(h.timeoutMs))
+      .catch((err: unknown) => {
+        lastError = (err as Error).message
+        return false
+      })
+      .then((ok) => {
+        checking = false
+        if (!on.current()) return
+        if (!ok && !lastError) lastError = 'check failed'
+        if (!on.ready()) {
+          if (ok) on.onResult(true, '')
+          else if (on.sinceStartMs() >= h.intervalMs * h.retries) {
+            on.onResult(false, lastError)
+            on.kill()
+          }
+          return
+        }
+        failures = ok ? 0 : failures + 1
+        if (ok) on.onResult(true, '')
+        if (failures >= h.retries) {
+          on.onResult(false, `${failures} health checks failed in a row (last: ${lastError})`)
+          on.kill()
+        }
+        lastError = ''
+      })
+  }
+  return setInterval(() => {
+    if (!on.ready() || performance.now() - lastProbe >= h.intervalMs) {
+      lastProbe = performance.now()
+      probe()
+    }
+  }, Math.min(h.intervalMs, 250))
 }

@@ -16,7 +16,7 @@ export interface RolloutPlan {
 /** What a host does with a planned rollout's channel: run the new version, stage it and keep the old, or run the old one. */
 export type TargetMode = 'new' | 'stage' | 'old'
 
-export const DEFAULT_GATES: RolloutGates = { waves: ['1', '10%', '50%', '100%'], maxUnavailable: '10%', bakeSeconds: 60, haltAfter: '1', autoRollback: false }
+export { DEFAULT_GATES } from '../core/index.js'
 
 /** `10%` of n rounded up (at least 1 when n > 0), or a count; capped at n. */
 function sizeOf(spec: string, n: number): number {

@@ -172,6 +172,28 @@ const K = {
   report: (d: Digest, host: string) => `report!${digestHex(d)}!${host}`,
 }
 
+/** A planned rollout's record and its compare-and-set progress, on the level store's helpers. */
+function plannedRollouts(
+  get: <T>(key: string) => Promise<T | undefined>,
+  put: (key: string, value: unknown) => Promise<void>,
+  exclusive: <T>(fn: () => Promise<T>) => Promise<T>,
+): Pick<TrackerStore, 'getRollout' | 'setProgress'> {
+  return {
+    getRollout: async (r, c, id) => {
+      const seq = seqOfRollout(r, c, id)
+      return seq === undefined ? undefined : get<RolloutRecord>(K.rollout(r, c, seq))
+    },
+    setProgress: (r, c, id, progress, expectRev) =>
+      exclusive(async () => {
+        const seq = seqOfRollout(r, c, id)
+        const record = seq === undefined ? undefined : await get<RolloutRecord>(K.rollout(r, c, seq))
+        if (!record?.progress || record.progress.rev !== expectRev) return false
+        await put(K.rollout(r, c, seq!), { ...record, progress })
+        return true
+      }),
+  }
+}
+
 /**
  * Registry and rollout state in `level` under dataDir. Every write is `sync: true`: once the
  * API has acknowledged it, a `kill -9` (or power loss) cannot take it back.
@@ -284,18 +306,7 @@ export function createTrackerStore(init: TrackerStoreInit): TrackerStore {
     getChannel: (r, c) => get<ChannelRecord>(K.channel(r, c)),
     listChannels: () => range<ChannelRecord>('channel!'),
     rolloutHistory: (r, c) => range<RolloutRecord>(`rollout!${r}!${c}!`),
-    getRollout: async (r, c, id) => {
-      const seq = seqOfRollout(r, c, id)
-      return seq === undefined ? undefined : get<RolloutRecord>(K.rollout(r, c, seq))
-    },
-    setProgress: (r, c, id, progress, expectRev) =>
-      exclusive(async () => {
-        const seq = seqOfRollout(r, c, id)
-        const record = seq === undefined ? undefined : await get<RolloutRecord>(K.rollout(r, c, seq))
-        if (!record?.progress || record.progress.rev !== expectRev) return false
-        await put(K.rollout(r, c, seq!), { ...record, progress })
-        return true
-      }),
+    ...plannedRollouts(get, put, exclusive),
 
     async putHost(h) {
       const record: HostRecord = { schema: RECORD_SCHEMA, ...h, lastSeen: now().toISOString() }

@@ -1,5 +1,5 @@
 import { createReadStream } from 'node:fs'
-import { readFile, readdir, writeFile } from 'node:fs/promises'
+import { readFile, readdir, rm, writeFile } from 'node:fs/promises'
 import { join } from 'node:path'
 import { describe, expect, it } from 'vitest'
 import { packBundleToFile, type Digest } from '../../src/core/index.js'
@@ -142,4 +142,33 @@ describe('process agent health check', () => {
     await running.stop()
     await expect(running.done).resolves.toMatchObject({ exitCode: expect.any(Number) })
   })
+
+  it('health: ready at the first passed check; UNHEALTHY when none passes within retries intervals; later a run of failures, then a pass, are each told once', async () => {
+    const { createProcessAgent } = await import('../../src/launcher/index.js')
+    const rootfs = await tempDir()
+    const flag = join(rootfs, 'healthy')
+    const agent = createProcessAgent({ env: process.env, backoffMs: 1 })
+    const ctx = { id: 't3', rootfs, release: 'web', version: '1', digest: `sha256:${'a'.repeat(64)}` as const, stateDir: rootfs }
+    const never = await agent.start({ ...ctx, launch: { entrypoint: ['sleep', '600'], restart: 'never', healthCheck: { command: ['false'], intervalSeconds: 0.1, retries: 2 } } })
+    const t0 = performance.now()
+    await expect(never.health!.ready).rejects.toMatchObject({ code: 'UNHEALTHY' })
+    expect(performance.now() - t0).toBeGreaterThanOrEqual(200) // retries x interval, not the first failed probe
+    await never.stop()
+
+    await writeFile(flag, '')
+    const flaky = await agent.start({ ...ctx, launch: { entrypoint: ['sleep', '600'], healthCheck: { command: ['test', '-e', flag], intervalSeconds: 0.05, retries: 2 } } })
+    await flaky.health!.ready
+    const told: string[] = []
+    const changed = new Promise<void>((resolve) => flaky.health!.onChange((ok, reason) => {
+      told.push(ok ? 'healthy' : `unhealthy: ${reason}`)
+      if (told.length === 2) resolve()
+      else if (!ok) void writeFile(flag, '') // it recovers (the restarted child passes again)
+    }))
+    await rm(flag)
+    await changed
+    expect(told[0]).toMatch(/^unhealthy: 2 health checks failed in a row/)
+    expect(told[1]).toBe('healthy')
+    await flaky.stop()
+  })
 })
+

@@ -31,6 +31,8 @@ export const RolloutGatesSchema = Type.Object(
   { additionalProperties: false },
 )
 export type RolloutGates = Static<typeof RolloutGatesSchema>
+/** `shoal rollout start`'s defaults: a canary, 10%, half, all; a tenth of a domain at a time; a minute's bake; halt at the first failure. */
+export const DEFAULT_GATES: RolloutGates = { waves: ['1', '10%', '50%', '100%'], maxUnavailable: '10%', bakeSeconds: 60, haltAfter: '1', autoRollback: false }
 
 /** POST /v1/rollouts/:release/:channel: move the channel to `version` under a plan (or only show the plan). */
 export const RolloutStartSchema = Type.Object(
