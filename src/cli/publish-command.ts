@@ -22,7 +22,7 @@ export function registerPublish(program: Command, io: CliIo): void {
     .argument('<path>', 'a build output directory, or a bundle file')
     .requiredOption('-r, --release <name>', 'release name')
     .requiredOption('--version <version>', 'release version (immutable once published)')
-    .option('-c, --channel <name>', 'move release@channel to this version')
+    .option('-c, --channel <name>', 'move release@channel to this version as a plain move: one wave, no gates (every host at once; for waves: shoal rollout start)')
     .requiredOption('--seeder <url>', 'seeder base URL')
     .requiredOption('--tracker <urls>', 'tracker base URL, or several replicas\' separated by commas (failover)')
     .option('--sign <keyfile>', 'sign (release, version, digest) with this ed25519 key')
@@ -43,6 +43,6 @@ export function registerPublish(program: Command, io: CliIo): void {
       },
     ).finally(() => progress.stop())
     if (opts.json) writeJson(io, result)
-    else io.stdout.write(`published ${opts.release}@${opts.version} ${result.digest}${result.newVersion ? '' : ' (already published)'}${opts.channel ? `; ${opts.release}@${opts.channel} -> ${opts.version}` : ''}\n`)
+    else io.stdout.write(`published ${opts.release}@${opts.version} ${result.digest}${result.newVersion ? '' : ' (already published)'}${opts.channel ? `; ${opts.release}@${opts.channel} -> ${opts.version} (a plain move: one wave, no gates)` : ''}\n`)
   })
 }

@@ -38,6 +38,7 @@ export function renderRolloutStatus(s: RolloutStatusView, options: { width?: num
   const total = s.bytesFromPeers + s.bytesFromOrigin
   lines.push(total ? `bytes from peers ${bytes(s.bytesFromPeers)}, from origin ${bytes(s.bytesFromOrigin)} (${Math.round((s.originOffload ?? 0) * 100)}% offloaded)` : 'no bytes moved yet')
   if (s.plan) lines.push(...planLines(s.plan, now))
+  else if (s.plan === undefined && s.hosts > 0) lines.push('plain move: one wave, no gates')
   if (s.failures.length) {
     lines.push('failures:')
     for (const f of s.failures) lines.push(`  ${f.code.padEnd(26)} ${String(f.count).padStart(5)}  e.g. ${f.exampleHosts.join(', ')}`)

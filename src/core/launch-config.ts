@@ -23,11 +23,16 @@ export const LaunchConfigSchema = Type.Object(
       Type.Object(
         {
           command: Type.Optional(Type.Array(Type.String({ minLength: 1 }), { minItems: 1 })),
+          /**
+           * GET http://127.0.0.1:PORT/PATH, healthy on 2xx/3xx. The port is fixed (`port`) or read
+           * from an environment variable the host gives the release (`portEnv`, e.g. APP_PORT),
+           * for hosts that run several copies side by side. Exactly one of them.
+           */
           httpGet: Type.Optional(
-            Type.Object(
-              { port: Type.Integer({ minimum: 1, maximum: 65535 }), path: Type.String({ pattern: '^/' }) },
-              { additionalProperties: false },
-            ),
+            Type.Union([
+              Type.Object({ port: Type.Integer({ minimum: 1, maximum: 65535 }), path: Type.String({ pattern: '^/' }) }, { additionalProperties: false }),
+              Type.Object({ portEnv: Type.String({ pattern: '^[A-Za-z_][A-Za-z0-9_]{0,63}$' }), path: Type.String({ pattern: '^/' }) }, { additionalProperties: false }),
+            ]),
           ),
           intervalSeconds: Type.Optional(Type.Number({ exclusiveMinimum: 0, maximum: 3600 })),
           timeoutSeconds: Type.Optional(Type.Number({ exclusiveMinimum: 0, maximum: 3600 })),
@@ -84,7 +89,7 @@ export function canonicalLaunchConfig(config: LaunchConfig): LaunchConfig {
     const h = config.healthCheck
     const hc: NonNullable<LaunchConfig['healthCheck']> = {}
     if (h.command) hc.command = [...h.command]
-    if (h.httpGet) hc.httpGet = { port: h.httpGet.port, path: h.httpGet.path }
+    if (h.httpGet) hc.httpGet = 'port' in h.httpGet ? { port: h.httpGet.port, path: h.httpGet.path } : { portEnv: h.httpGet.portEnv, path: h.httpGet.path }
     if (h.intervalSeconds !== undefined) hc.intervalSeconds = h.intervalSeconds
     if (h.timeoutSeconds !== undefined) hc.timeoutSeconds = h.timeoutSeconds
     if (h.retries !== undefined) hc.retries = h.retries

@@ -39,9 +39,12 @@ function healthCheckFor(ctx: LaunchContext, cwd: string, env: NodeJS.ProcessEnv)
   const retries = h.retries ?? 3
   const check = async (signal: AbortSignal): Promise<boolean> => {
     if (h.httpGet) {
-      const res = await fetch(`http://127.0.0.1:${h.httpGet.port}${h.httpGet.path}`, { signal })
+      const port = 'port' in h.httpGet ? h.httpGet.port : Number(env[h.httpGet.portEnv])
+      if (!Number.isInteger(port) || port < 1 || port > 65535) throw new Error(`the health check's port variable ${'portEnv' in h.httpGet ? h.httpGet.portEnv : ''} is not a port in the release's environment`)
+      const res = await fetch(`http://127.0.0.1:${port}${h.httpGet.path}`, { signal })
       await res.body?.cancel()
-      return res.status >= 200 && res.status < 400
+      if (res.status < 200 || res.status >= 400) throw new Error(`GET ${h.httpGet.path} answered HTTP ${res.status}`)
+      return true
     }
     const [cmd, ...args] = h.command!
     return new Promise<boolean>((resolve) => {

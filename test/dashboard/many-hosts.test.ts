@@ -58,7 +58,7 @@ describe('2,000 simulated hosts (report traffic from this test, not 2,000 daemon
     const json = await runCli(['rollout', 'status', 'app@prod', '--tracker', url, '--token', TOKENS.viewer, '--json'])
     const s = JSON.parse(json.stdout)
     expect(s.hosts).toBe(N)
-    expect(s.byState).toEqual({ ...tally, lost: 0 }) // no host here long-polls: none is judged lost
+    expect(s.byState).toEqual({ ...tally, staged: 0, unhealthy: 0, lost: 0 }) // no host here long-polls: none is judged lost
     expect(s.failures).toEqual([expect.objectContaining({ code: 'DISK_FULL', count: tally.failed })])
     const metrics = await (await fetch(`${url}/metrics`)).text()
     expect(metrics).toContain(`shoal_tracker_rollout_hosts{release="app",channel="prod",state="running"} ${tally.running}`)

@@ -8,8 +8,16 @@ import { useTempDirs } from '../helpers/temp-dir.js'
 
 const tempDir = useTempDirs()
 const fleets: Fleet[] = []
-afterEach(() => {
-  for (const f of fleets.splice(0)) f.kill()
+afterEach(async () => {
+  for (const f of fleets.splice(0)) {
+    // Fetchers first, with SIGTERM: each stops the app it started (a SIGKILL would orphan it).
+    await Promise.all(f.fetchers.filter((x) => x && x.child.exitCode === null && x.child.signalCode === null).map((x) => new Promise((r) => {
+      x.child.once('exit', r)
+      x.child.kill('SIGTERM')
+      setTimeout(r, 15_000).unref()
+    })))
+    f.kill()
+  }
 })
 
 const HOSTS = 12
@@ -32,7 +40,7 @@ async function appTree(dir: string, version: string, healthy: boolean): Promise<
     JSON.stringify({
       entrypoint: ['node', 'server.js'],
       restart: 'on-failure',
-      healthCheck: { command: ['sh', '-c', 'curl -fsS -m 1 -o /dev/null "http://127.0.0.1:$APP_PORT/healthz"'], intervalSeconds: 1, timeoutSeconds: 1, retries: 2 },
+      healthCheck: { httpGet: { portEnv: 'APP_PORT', path: '/healthz' }, intervalSeconds: 1, timeoutSeconds: 2, retries: 4 },
     }),
   )
   await writeFile(join(tree, 'payload.bin'), Buffer.alloc(1 << 20, version))
@@ -98,7 +106,12 @@ describe('rollouts in waves with real fetchers and a real app behind a health ch
       return (s.byState.staged ?? 0) >= 10 || (s.plan?.progress.wave ?? 0) > 0
     }, 60_000)
     // Mid-rollout the tracker dies (kill -9) and comes back on its port: the plan and the open wave are on disk.
-    await waitFor('wave 3 open', async () => ((await status()).plan?.progress.wave ?? 0) >= 2, 90_000)
+    await waitFor('wave 3 open', async () => {
+      const s = await status()
+      // A halt here is a failure of the test's premise (a healthy version): say why at once.
+      if (s.plan?.progress.state === 'halted') throw new Error(`the good version halted: ${s.plan.progress.reason}`)
+      return (s.plan?.progress.wave ?? 0) >= 2
+    }, 90_000)
     fleet.tracker.child.kill('SIGKILL')
     await new Promise((r) => fleet.tracker.child.once('exit', r))
     await fleet.startTracker(trackerPort)
