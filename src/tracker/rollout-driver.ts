@@ -10,6 +10,9 @@ export interface PlannedRollout {
 
 export type RolloutControl = 'pause' | 'resume' | 'abort'
 
+/** How long a rollout read stays good without a change notice (a lost NOTIFY costs at most this). */
+const CACHE_MS = 1_000
+
 export interface RolloutDriver {
   /** The channel's current rollout when it has a plan (cached; re-read after `changed`). */
   planned(ch: Pick<ChannelRecord, 'release' | 'channel' | 'rolloutId'>): Promise<PlannedRollout | undefined>
@@ -38,7 +41,11 @@ export function createRolloutDriver(
   components: { isLost: (host: string) => boolean; onStep: (release: string, channel: string) => void; now?: () => number; log?: (msg: string, fields: Record<string, unknown>) => void },
 ): RolloutDriver {
   const now = components.now ?? Date.now
-  const cached = new Map<string, PlannedRollout | null>() // release@channel -> rollout (null: a plain move)
+  // release@channel -> the rollout read for one rollout id (null: a plain move), and when. An entry
+  // answers only for its own rollout id, and only for CACHE_MS: a step written by another replica
+  // is seen within that even if its notification is lost.
+  const cached = new Map<string, { id: string; at: number; value: PlannedRollout | null }>()
+  const generation = new Map<string, number>() // release@channel -> changes seen (bounded by channels)
   const indexes = new Map<string, Map<string, [number, number]>>() // rollout id -> index (plans never change)
   let ticking = false
   let poked: NodeJS.Timeout | undefined
@@ -47,21 +54,23 @@ export function createRolloutDriver(
   const planned = async (ch: Pick<ChannelRecord, 'release' | 'channel' | 'rolloutId'>): Promise<PlannedRollout | undefined> => {
     const key = `${ch.release}@${ch.channel}`
     const hit = cached.get(key)
-    if (hit !== undefined && (hit === null || hit.record.id === ch.rolloutId)) return hit ?? undefined
+    if (hit && hit.id === ch.rolloutId && now() - hit.at < CACHE_MS) return hit.value ?? undefined
+    const at = now()
+    const gen = generation.get(key) ?? 0
     const record = await store.getRollout(ch.release, ch.channel, ch.rolloutId)
-    if (!record?.plan || !record.progress) {
-      if (record) cached.set(key, null)
-      return undefined
+    let value: PlannedRollout | null = null
+    if (record?.plan && record.progress) {
+      let index = indexes.get(record.id)
+      if (!index) {
+        if (indexes.size >= 64) indexes.clear()
+        index = indexPlan(record.plan)
+        indexes.set(record.id, index)
+      }
+      value = { record: record as PlannedRollout['record'], index }
     }
-    let index = indexes.get(record.id)
-    if (!index) {
-      if (indexes.size >= 64) indexes.clear()
-      index = indexPlan(record.plan)
-      indexes.set(record.id, index)
-    }
-    const p: PlannedRollout = { record: record as PlannedRollout['record'], index }
-    cached.set(key, p)
-    return p
+    // A read that raced a change (changed() was called meanwhile) is used once, never kept.
+    if ((generation.get(key) ?? 0) === gen) cached.set(key, { id: ch.rolloutId, at, value })
+    return value ?? undefined
   }
 
   /** Each planned host's state for the new version (undefined: no longer registered or following). */
@@ -78,10 +87,17 @@ export function createRolloutDriver(
     }
   }
 
+  /** Forgets a channel's cached rollout; a read under way when this runs is not kept. */
+  const drop = (release: string, channel: string): void => {
+    const key = `${release}@${channel}`
+    cached.delete(key)
+    generation.set(key, (generation.get(key) ?? 0) + 1)
+  }
+
   const write = async (r: PlannedRollout, next: RolloutProgress): Promise<boolean> => {
     const { release, channel, id } = r.record
     const ok = await store.setProgress(release, channel, id, next, r.record.progress.rev)
-    cached.delete(`${release}@${channel}`)
+    drop(release, channel)
     if (ok) {
       if (next.events.length && next.events.at(-1) !== r.record.progress.events.at(-1)) components.log?.('rollout step', { rollout: id, ...next.events.at(-1) })
       components.onStep(release, channel)
@@ -109,7 +125,7 @@ export function createRolloutDriver(
 
   return {
     planned,
-    changed: (release, channel) => void cached.delete(`${release}@${channel}`),
+    changed: drop,
     tick,
     poke() {
       if (poked || stopped) return
