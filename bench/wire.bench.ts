@@ -11,7 +11,8 @@
  * (S / time, averaged over downloaders), CPU-seconds per GiB of each downloader and of the seeder
  * (its CPU over the same interval, per GiB it served), and each downloader's peak RSS (VmHWM).
  *
- *   npm run bench:wire -- [--size-mib 1024] [--fanout 4] [--runs 1] [--only shoal,aria2c]
+ *   npm run bench:wire -- [--size-mib 1024] [--fanout 4] [--runs 1] [--only shoal,aria2c] [--profile DIR]
+ *   (--profile: the fetchers and the seeder write V8 CPU profiles there, --cpu-prof)
  *
  * Needs aria2c for its rows (Debian aria2). Everything it starts and writes is removed on exit.
  */
@@ -33,6 +34,9 @@ const S = Number(benchOption('size-mib', '1024')) * 2 ** 20
 const FANOUT = Number(benchOption('fanout', '4'))
 const RUNS = Number(benchOption('runs', '1'))
 const ONLY = benchOption('only', 'shoal,aria2c').split(',')
+/** A directory for V8 CPU profiles of the fetchers and the seeder (node --cpu-prof). */
+const PROFILE = benchOption('profile', '')
+const prof = (name: string): string[] => (PROFILE ? ['--cpu-prof', `--cpu-prof-dir=${PROFILE}`, `--cpu-prof-name=${name}-${process.pid}-${Date.now()}.cpuprofile`] : [])
 const GiB = 2 ** 30
 const TOKENS = { publisher: randomBytes(12).toString('hex'), seeder: randomBytes(12).toString('hex'), hostKey: randomBytes(24).toString('hex') }
 const hostToken = (id: string): string => deriveHostToken(TOKENS.hostKey, id)
@@ -108,6 +112,19 @@ async function quiet(pid: number): Promise<void> {
   }
 }
 
+/** SIGTERM when profiling (a profile is written at a clean exit), bounded by 20 s; SIGKILL otherwise and after. */
+async function stopAll(list: ChildProcess[]): Promise<void> {
+  await Promise.all(list.map((c) => new Promise<void>((resolve) => {
+    if (c.exitCode !== null || c.signalCode !== null) return resolve()
+    const timer = setTimeout(() => c.kill('SIGKILL'), PROFILE ? 20_000 : 0)
+    c.once('exit', () => {
+      clearTimeout(timer)
+      resolve()
+    })
+    c.kill(PROFILE ? 'SIGTERM' : 'SIGKILL')
+  })))
+}
+
 async function writeRandom(path: string, size: number): Promise<void> {
   const out = createWriteStream(path)
   for (let left = size; left > 0; left -= 1 << 20) {
@@ -130,7 +147,7 @@ async function main(): Promise<void> {
     await writeFile(join(work, 'tokens'), `publisher ${TOKENS.publisher}\nseeder ${TOKENS.seeder}\nhost-key ${TOKENS.hostKey}\n`)
     const tracker = start(process.execPath, [SHOAL, 'tracker', '--data-dir', join(work, 'tracker'), '--tokens', join(work, 'tokens'), '--host', '127.0.0.1', '--port', '0', '-q'])
     const trackerUrl = (JSON.parse(await waitLine(tracker, (l) => l.includes('listening'), 'tracker')) as { listening: string }).listening
-    const seeder = start(process.execPath, [SHOAL, 'seeder', '--data-dir', join(work, 'seeder'), '--tokens', join(work, 'tokens'), '--host', '127.0.0.1', '--port', '0', '--peer-port', '0', '--tracker', trackerUrl, '--tracker-token', TOKENS.seeder, '-q'])
+    const seeder = start(process.execPath, [...prof('seeder'), SHOAL, 'seeder', '--data-dir', join(work, 'seeder'), '--tokens', join(work, 'tokens'), '--host', '127.0.0.1', '--port', '0', '--peer-port', '0', '--tracker', trackerUrl, '--tracker-token', TOKENS.seeder, '-q'])
     const seederUrl = (JSON.parse(await waitLine(seeder, (l) => l.includes('listening'), 'seeder')) as { listening: string }).listening
     log(`tracker ${trackerUrl}, seeder ${seederUrl}; S = ${S / 2 ** 20} MiB, fan-out ${FANOUT}, ${RUNS} run(s)`)
     let version = 0
@@ -191,7 +208,7 @@ async function main(): Promise<void> {
             const done = new Set<number>()
             await Promise.all(dirs.map(async (dir, k) => {
               const id = `${client}-${run}-${n}-${k}`
-              const c = start(process.execPath, [SHOAL, 'fetcher', '--data-dir', dir, '--tracker', trackerUrl, '--token', hostToken(id), '--follow', `app@w${run}x${n}`, '--host-id', id, '--peer-port', '0', '--listen-host', '127.0.0.1', '--no-launch'], (l) => {
+              const c = start(process.execPath, [...prof(`fetcher-${k}`), SHOAL, 'fetcher', '--data-dir', dir, '--tracker', trackerUrl, '--token', hostToken(id), '--follow', `app@w${run}x${n}`, '--host-id', id, '--peer-port', '0', '--listen-host', '127.0.0.1', '--no-launch'], (l) => {
                 if (t0 > 0 && !done.has(k) && l.includes('"bundle verified"')) {
                   done.add(k)
                   seconds[k] = (performance.now() - t0) / 1000
@@ -220,7 +237,7 @@ async function main(): Promise<void> {
             }
           }
           const seederCpu = cpuSeconds(seeder.pid!) - seederCpu0
-          for (const c of children.splice(2)) c.kill('SIGKILL')
+          await stopAll(children.splice(2))
           await Promise.all(dirs.map((d) => rm(d, { recursive: true, force: true })))
           const row: Row = { client, downloaders: n, run, seconds, cpu, rss, seederCpu }
           rows.push(row)
@@ -230,7 +247,7 @@ async function main(): Promise<void> {
       }
     }
   } finally {
-    for (const c of children.splice(0)) c.kill('SIGKILL')
+    await stopAll(children.splice(0))
     await rm(work, { recursive: true, force: true })
   }
   report(rows)
