@@ -1,4 +1,3 @@
-import { once } from 'node:events'
 import { Type } from '@sinclair/typebox'
 import type { FastifyInstance } from 'fastify'
 import { Counter } from 'prom-client'
@@ -148,28 +147,45 @@ export function hostRoutes(app: FastifyInstance, ctx: TrackerContext): void {
         const end = ctx.instances.poll(host.id, req.query.instance)
         reply.raw.once('close', end)
       }
-      let current = await targetsOf(ctx, host)
-      const wait = Math.min(req.query.wait ?? 0, limits.maxWatchSeconds)
-      if (req.query.since !== undefined && req.query.since === current.etag && wait > 0) {
-        const ac = new AbortController()
-        const timer = setTimeout(() => ac.abort(), wait * 1000)
-        // The response's 'close' fires when the client goes away (the request's fires as soon
-        // as its body is read); a closing server ends every held request at once.
-        reply.raw.once('close', () => ac.abort())
-        const onShutdown = (): void => ac.abort()
-        ctx.shuttingDown.addEventListener('abort', onShutdown, { once: true })
-        ac.signal.addEventListener('abort', () => ctx.shuttingDown.removeEventListener('abort', onShutdown), { once: true })
-        try {
-          while (current.etag === req.query.since && !ac.signal.aborted) {
-            await once(ctx.changes, 'change', { signal: ac.signal }).catch(() => {})
-            current = await targetsOf(ctx, host)
-          }
-        } finally {
-          clearTimeout(timer)
-        }
+      // Changes are counted from before the first read: one that lands while targets are being
+      // read is not missed (the poll would otherwise sleep until its wait ran out).
+      let changed = 0
+      let wake: (() => void) | undefined
+      const onChange = (): void => {
+        changed++
+        wake?.()
       }
-      void reply.header('etag', current.etag)
-      return current
+      ctx.changes.on('change', onChange)
+      try {
+        let current = await targetsOf(ctx, host)
+        const wait = Math.min(req.query.wait ?? 0, limits.maxWatchSeconds)
+        if (req.query.since !== undefined && req.query.since === current.etag && wait > 0) {
+          const ac = new AbortController()
+          const timer = setTimeout(() => ac.abort(), wait * 1000)
+          // The response's 'close' fires when the client goes away (the request's fires as soon
+          // as its body is read); a closing server ends every held request at once.
+          reply.raw.once('close', () => ac.abort())
+          const onShutdown = (): void => ac.abort()
+          ctx.shuttingDown.addEventListener('abort', onShutdown, { once: true })
+          ac.signal.addEventListener('abort', () => ctx.shuttingDown.removeEventListener('abort', onShutdown), { once: true })
+          ac.signal.addEventListener('abort', () => wake?.(), { once: true })
+          try {
+            while (current.etag === req.query.since && !ac.signal.aborted) {
+              if (changed === 0) await new Promise<void>((resolve) => (wake = resolve))
+              wake = undefined
+              if (ac.signal.aborted) break
+              changed = 0
+              current = await targetsOf(ctx, host)
+            }
+          } finally {
+            clearTimeout(timer)
+          }
+        }
+        void reply.header('etag', current.etag)
+        return current
+      } finally {
+        ctx.changes.off('change', onChange)
+      }
     },
   )
 }
