@@ -1,5 +1,5 @@
 import { Type } from '@sinclair/typebox'
-import type { FastifyInstance } from 'fastify'
+import type { FastifyInstance, FastifyReply } from 'fastify'
 import { Counter } from 'prom-client'
 import {
   checkActsForHost,
@@ -147,47 +147,53 @@ export function hostRoutes(app: FastifyInstance, ctx: TrackerContext): void {
         const end = ctx.instances.poll(host.id, req.query.instance)
         reply.raw.once('close', end)
       }
-      // Changes are counted from before the first read: one that lands while targets are being
-      // read is not missed (the poll would otherwise sleep until its wait ran out).
-      let changed = 0
-      let wake: (() => void) | undefined
-      const onChange = (): void => {
-        changed++
-        wake?.()
-      }
-      ctx.changes.on('change', onChange)
-      try {
-        let current = await targetsOf(ctx, host)
-        const wait = Math.min(req.query.wait ?? 0, limits.maxWatchSeconds)
-        if (req.query.since !== undefined && req.query.since === current.etag && wait > 0) {
-          const ac = new AbortController()
-          const timer = setTimeout(() => ac.abort(), wait * 1000)
-          // The response's 'close' fires when the client goes away (the request's fires as soon
-          // as its body is read); a closing server ends every held request at once.
-          reply.raw.once('close', () => ac.abort())
-          const onShutdown = (): void => ac.abort()
-          ctx.shuttingDown.addEventListener('abort', onShutdown, { once: true })
-          ac.signal.addEventListener('abort', () => ctx.shuttingDown.removeEventListener('abort', onShutdown), { once: true })
-          ac.signal.addEventListener('abort', () => wake?.(), { once: true })
-          try {
-            while (current.etag === req.query.since && !ac.signal.aborted) {
-              if (changed === 0) await new Promise<void>((resolve) => (wake = resolve))
-              wake = undefined
-              if (ac.signal.aborted) break
-              changed = 0
-              current = await targetsOf(ctx, host)
-            }
-          } finally {
-            clearTimeout(timer)
-          }
-        }
-        void reply.header('etag', current.etag)
-        return current
-      } finally {
-        ctx.changes.off('change', onChange)
-      }
+      return heldTargets(ctx, host, req.query, reply)
     },
   )
+}
+
+/**
+ * The targets answer, held while they equal `since` (up to `wait` s): changes are counted from
+ * before the first read, so one that lands while the targets are being read is not missed.
+ */
+async function heldTargets(ctx: TrackerContext, host: HostRecord, query: { since?: string; wait?: number }, reply: FastifyReply): Promise<{ targets: Target[]; etag: string }> {
+  let changed = 0
+  let wake: (() => void) | undefined
+  const onChange = (): void => {
+    changed++
+    wake?.()
+  }
+  ctx.changes.on('change', onChange)
+  try {
+    let current = await targetsOf(ctx, host)
+    const wait = Math.min(query.wait ?? 0, ctx.limits.maxWatchSeconds)
+    if (query.since !== undefined && query.since === current.etag && wait > 0) {
+      const ac = new AbortController()
+      const timer = setTimeout(() => ac.abort(), wait * 1000)
+      // The response's 'close' fires when the client goes away (the request's fires as soon
+      // as its body is read); a closing server ends every held request at once.
+      reply.raw.once('close', () => ac.abort())
+      const onShutdown = (): void => ac.abort()
+      ctx.shuttingDown.addEventListener('abort', onShutdown, { once: true })
+      ac.signal.addEventListener('abort', () => ctx.shuttingDown.removeEventListener('abort', onShutdown), { once: true })
+      ac.signal.addEventListener('abort', () => wake?.(), { once: true })
+      try {
+        while (current.etag === query.since && !ac.signal.aborted) {
+          if (changed === 0) await new Promise<void>((resolve) => (wake = resolve))
+          wake = undefined
+          if (ac.signal.aborted) break
+          changed = 0
+          current = await targetsOf(ctx, host)
+        }
+      } finally {
+        clearTimeout(timer)
+      }
+    }
+    void reply.header('etag', current.etag)
+    return current
+  } finally {
+    ctx.changes.off('change', onChange)
+  }
 }
 
 /** GET /v1/hosts/:host: per followed channel its last 20 moves, newest first, each with this host's report. */
