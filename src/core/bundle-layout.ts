@@ -35,7 +35,7 @@ export function encodeTarHeader(header: Header): Buffer {
   const plain = headers.encode(header)
   if (plain) return plain
   const pax = headers.encodePax({ name: header.name, linkname: header.linkname })
-  const paxHeader: Header = { ...header, name: 'PaxHeader', size: pax.length, type: 'pax-header', linkname: header.linkname ? 'PaxHeader' : '' }
+  const paxHeader: Header = { ...header, name: 'PaxHeader', size: pax.length, type: 'pax-header' as Header['type'], linkname: header.linkname ? 'PaxHeader' : '' }
   const main = headers.encode({ ...paxHeader, size: header.size, type: header.type })!
   return Buffer.concat([headers.encode(paxHeader)!, pax, ZERO.subarray(0, pad(pax.length)), main])
 }
