@@ -55,7 +55,7 @@ export function createTargetRunner(init: TargetRunnerInit, c: TargetRunnerCompon
   const reportState = (job: Job, state: HostReport['state'], session = seeding.get(job.target.digest), rate = 0): void => {
     job.state = state
     const st = session?.stats()
-    reporter.report({ digest: job.target.digest, state, bytesDone: st?.bytesDone ?? 0, bytesFromPeers: st?.bytesFromPeers ?? 0, bytesFromOrigin: st?.bytesFromOrigin ?? 0, peers: st?.peers ?? 0, rate })
+    reporter.report({ digest: job.target.digest, state, bytesDone: st?.bytesDone ?? 0, bytesFromPeers: st?.bytesFromPeers ?? 0, bytesFromOrigin: st?.bytesFromOrigin ?? 0, bytesDerived: st?.bytesDerived ?? 0, peers: st?.peers ?? 0, rate })
   }
 
   /** The whole file's sha256 against the target's digest; a mismatch drops the download. */
@@ -86,7 +86,7 @@ export function createTargetRunner(init: TargetRunnerInit, c: TargetRunnerCompon
       if (handOff) await handOff.stage({ ...subject, path: cache.path(t.digest, 'tar') }, job.state === 'staged' ? () => {} : fact)
     } else {
       reportState(job, 'pending')
-      const session = await fetchBundle(t, (s, rate) => reportState(job, 'downloading', s, rate), { api, swarm, cache, webSeedToken: init.webSeedToken, signal })
+      const session = await fetchBundle(t, (s, rate) => reportState(job, 'downloading', s, rate), { api, swarm, cache, webSeedToken: init.webSeedToken, signal, log })
       seeding.set(t.digest, session)
       fact('verifying')
       let verified = false
@@ -102,7 +102,7 @@ export function createTargetRunner(init: TargetRunnerInit, c: TargetRunnerCompon
       if (!verified) await checkDigest(t, signal)
       await cache.promote(t.digest)
       const st = session.stats()
-      log('info', 'bundle verified', { digest: t.digest, bytes: session.info.length, bytesFromPeers: st.bytesFromPeers, bytesFromOrigin: st.bytesFromOrigin, hashFailures: st.hashFailures })
+      log('info', 'bundle verified', { digest: t.digest, bytes: session.info.length, bytesFromPeers: st.bytesFromPeers, bytesFromOrigin: st.bytesFromOrigin, bytesDerived: st.bytesDerived, hashFailures: st.hashFailures })
     }
     // Staged: ready to start. Under a planned rollout the tracker says when to activate (the
     // job is run again then, see the fetcher's onTargets); the host keeps its version meanwhile.

@@ -57,14 +57,13 @@ export function createDownloader(ctx: SessionContext, init: DownloaderInit): Dow
         if (peer.downloads.size >= maxPieces) return
         const i = choosePiece(sched, near, peer, new Set(peer.downloads.keys()), idle)
         if (i === undefined) return
-        const size = pieceSize(info, i)
-        d = { index: i, size, data: Buffer.allocUnsafe(size), received: 0, next: 0, retry: [], cancelled: false }
+        d = startDownload(ctx, i, block)
         peer.downloads.set(i, d)
         sched.start(i)
       }
       const offset = d.retry.pop() ?? d.next
-      if (offset === d.next) d.next += block
-      const length = Math.min(block, d.size - offset)
+      if (offset === d.next) d.next += d.block
+      const length = Math.min(d.block, d.size - offset)
       // The limiter runs into debt rather than refusing: the bytes are reserved now and the
       // request goes out when the debt is paid.
       const wait = ctx.limits.down?.take(length) ?? 0
@@ -100,8 +99,16 @@ export function createDownloader(ctx: SessionContext, init: DownloaderInit): Dow
     if (d.received === d.size) {
       peer.downloads.delete(d.index)
       sched.finish(d.index)
-      if (pieceMatches(info, d.index, d.data)) void store(d.index, d.data)
-      else {
+      if (pieceMatches(info, d.index, d.data)) {
+        if (d.partial) counters.bytesDerived += d.partial.known
+        void store(d.index, d.data)
+      } else if (d.partial && ctx.partials.get(d.index) === d.partial) {
+        // The derived bytes or the peer's may be wrong: the piece is fetched whole from now on,
+        // and a peer is blamed only for a whole piece that fails.
+        ctx.partials.delete(d.index)
+        counters.hashFailures++
+        ctx.events.emit('derived-mismatch', { index: d.index, addr: peer.addr })
+      } else {
         counters.hashFailures++
         ctx.events.emit('hash-failure', { index: d.index, addr: peer.addr })
         init.violation(peer, new PieceHashMismatchError(`Piece ${d.index} from ${peer.addr} does not match its hash; its data was thrown away`))
@@ -164,6 +171,15 @@ export function createDownloader(ctx: SessionContext, init: DownloaderInit): Dow
   }
 }
 
+/** A new download of piece i: whole, or only the blocks not derived locally. */
+function startDownload(ctx: SessionContext, i: number, block: number): Download {
+  const size = pieceSize(ctx.info, i)
+  const partial = ctx.partials.get(i)
+  if (!partial) return { index: i, size, data: Buffer.allocUnsafe(size), received: 0, next: 0, retry: [], cancelled: false, block }
+  // Each download fills its own copy: a peer's wrong bytes never reach the derived ones.
+  return { index: i, size, data: Buffer.from(partial.data), received: partial.known, next: size, retry: [...partial.missing].reverse(), cancelled: false, block: BLOCK, partial }
+}
+
 /** No download under way from any peer. */
 function isIdle(peers: Map<string, Peer>): boolean {
   for (const p of peers.values()) if (p.downloads.size > 0) return false
@@ -181,12 +197,12 @@ function withdrawFromOrigin(ctx: SessionContext, i: number, fill: (peer: Peer) =
   for (const p of ctx.peers.values()) {
     if (!p.origin) continue
     const d = p.downloads.get(i)
-    if (!d || d.received > 0) continue
+    if (!d || d.received > (d.partial?.known ?? 0)) continue
     d.cancelled = true
     p.downloads.delete(i)
     ctx.sched.finish(i)
-    const block = p.shoal ? SHOAL_BLOCK : BLOCK
-    for (let offset = 0; offset < d.next; offset += block) p.wire.cancel(i, offset, Math.min(block, d.size - offset))
+    const asked = d.partial ? d.partial.missing.filter((o) => !d.retry.includes(o)) : Array.from({ length: Math.ceil(d.next / d.block) }, (_, k) => k * d.block)
+    for (const offset of asked) p.wire.cancel(i, offset, Math.min(d.block, d.size - offset))
     fill(p)
   }
 }

@@ -10,6 +10,11 @@ export interface PieceFile {
   read(index: number, offset: number, length: number): Promise<Buffer>
   /** Stores a piece the caller has already checked against its hash. */
   write(index: number, data: Uint8Array): Promise<void>
+  /**
+   * Stores a piece the caller checked against its hash before the file joins a swarm (bytes
+   * derived from content the host already holds) and counts it as verified, as the scan would.
+   */
+  adopt(index: number, data: Uint8Array): Promise<void>
   sync(): Promise<void>
   close(): Promise<void>
 }
@@ -52,7 +57,7 @@ export async function openPieceFile(path: string, info: TorrentInfo, options: Op
   } catch (err) {
     throw fromSystemError(err, 'open the bundle file', path)
   }
-  return {
+  const file: PieceFile = {
     path,
     verified,
     async read(index, offset, length) {
@@ -71,6 +76,10 @@ export async function openPieceFile(path: string, info: TorrentInfo, options: Op
         throw fromSystemError(err, `write piece ${index}`, path)
       }
     },
+    async adopt(index, data) {
+      await file.write(index, data)
+      verified[index] = true
+    },
     async sync() {
       try {
         await fh.sync()
@@ -80,4 +89,5 @@ export async function openPieceFile(path: string, info: TorrentInfo, options: Op
     },
     close: () => fh.close(),
   }
+  return file
 }

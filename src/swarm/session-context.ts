@@ -20,6 +20,20 @@ export const SHOAL_BLOCK = 64 << 10
 /** Longest block we serve; longer requests are a protocol violation (common clients cap 128 KiB). */
 export const MAX_REQUEST = 128 << 10
 
+/**
+ * A piece of which the host derived some bytes itself (from content it already holds): only the
+ * BEP 3 blocks in `missing` are asked of peers; the piece is checked against its hash whole, as
+ * any piece. Derived bytes that turn out wrong cost a fetch of the whole piece, never a bad piece.
+ */
+export interface PartialPiece {
+  /** The piece with the derived bytes in place (the rest is filled by peers). */
+  data: Buffer
+  /** Offsets of the BEP 3 blocks (BLOCK bytes, the last one shorter) still to fetch. */
+  missing: number[]
+  /** Bytes of the piece outside `missing` (derived locally, never asked for). */
+  known: number
+}
+
 /** A piece being fetched from one peer, block by block. */
 export interface Download {
   index: number
@@ -29,6 +43,10 @@ export interface Download {
   next: number
   retry: number[]
   cancelled: boolean
+  /** Bytes asked per request (the peer's block size; BLOCK for a partial piece). */
+  block: number
+  /** The piece was partly derived locally (its missing blocks only are asked for). */
+  partial?: PartialPiece
 }
 
 /** One connected peer of one torrent. */
@@ -63,6 +81,8 @@ export interface SessionCounters {
   hashFailures: number
   bytesDone: number
   piecesDelivered: number
+  /** Bytes of stored pieces the host derived from content it already held. */
+  bytesDerived: number
 }
 
 /**
@@ -75,6 +95,8 @@ export interface SessionContext {
   readonly file: PieceFile
   readonly sched: PieceScheduler
   readonly near: NearAvailability
+  /** Pieces partly derived locally, by index (dropped once one fails its hash). */
+  readonly partials: Map<number, PartialPiece>
   /** 1 for each piece verified and stored (served to peers only then). */
   readonly stored: Uint8Array
   readonly peers: Map<string, Peer>

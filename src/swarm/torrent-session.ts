@@ -10,7 +10,7 @@ import type { PieceFile } from './piece-file.js'
 import { createPeerSet, type PeerSet } from './peer-set.js'
 import { createPieceScheduler } from './piece-scheduler.js'
 import type { RateLimiter } from './rate-limiter.js'
-import type { Peer, SessionContext, SessionCounters } from './session-context.js'
+import type { PartialPiece, Peer, SessionContext, SessionCounters } from './session-context.js'
 import { createSuperSeed } from './super-seed.js'
 import { pieceSize, type TorrentInfo } from './torrent-info.js'
 import { createUploader } from './uploader.js'
@@ -25,6 +25,12 @@ export interface AddTorrentOptions {
   webSeeds?: string[]
   /** Bearer token sent to web seeds (a seeder serves its web seed to host and seeder tokens only). */
   webSeedToken?: string
+  /**
+   * What the host derived before joining: `bytes` in pieces already adopted into the file, and
+   * pieces partly derived (only their missing blocks are asked of peers), and the bytes fetched
+   * from the origin to derive them (the manifest), counted as from the origin.
+   */
+  derived?: { bytes: number; partials: ReadonlyMap<number, PartialPiece>; fromOrigin?: number }
 }
 
 export interface SessionStats {
@@ -38,6 +44,8 @@ export interface SessionStats {
   hashFailures: number
   /** Pieces sent whole to at least one peer (the origin's progress at seeding the swarm). */
   piecesDelivered: number
+  /** Bytes of stored pieces derived from content the host already held (not from the network). */
+  bytesDerived: number
 }
 
 export interface TorrentSession extends EventEmitter {
@@ -123,12 +131,13 @@ export function createTorrentSession(init: TorrentSessionInit, components: Torre
   const abort = new AbortController()
   let closed = false
   let finished = false
-  const counters: SessionCounters = { bytesFromPeers: 0, bytesFromOrigin: 0, uploaded: 0, hashFailures: 0, bytesDone: 0, piecesDelivered: 0 }
+  const counters: SessionCounters = { bytesFromPeers: 0, bytesFromOrigin: init.derived?.fromOrigin ?? 0, uploaded: 0, hashFailures: 0, bytesDone: 0, piecesDelivered: 0, bytesDerived: init.derived?.bytes ?? 0 }
   const ctx: SessionContext = {
     info,
     file,
     sched: createPieceScheduler({ pieceCount: info.pieceCount, random: components.random }),
     near: createNearAvailability(info.pieceCount, init.myTag ? peerKey(init.myKey) : undefined),
+    partials: new Map(init.derived?.partials),
     stored: new Uint8Array(info.pieceCount),
     peers: new Map(),
     counters,

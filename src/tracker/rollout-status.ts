@@ -32,6 +32,7 @@ export function computeRolloutStatus(
   const notRunning: RolloutStatus['stragglers'] = []
   let fromPeers = 0
   let fromOrigin = 0
+  let derived = 0
   for (const host of followers) {
     const r = byHost.get(host.id)
     const reported = r?.state ?? 'pending'
@@ -40,6 +41,7 @@ export function computeRolloutStatus(
     if (r) {
       fromPeers += r.bytesFromPeers
       fromOrigin += r.bytesFromOrigin
+      derived += r.bytesDerived ?? 0
     }
     if (state === 'running' && r?.runningAt) times.push(Math.max(0, (Date.parse(r.runningAt) - movedAtMs) / 1000))
     if (reported === 'failed' || reported === 'unhealthy') {
@@ -76,6 +78,7 @@ export function computeRolloutStatus(
     otherFailures: { codes: rest.length, hosts: rest.reduce((a, f) => a + f.count, 0) },
     bytesFromPeers: fromPeers,
     bytesFromOrigin: fromOrigin,
+    bytesDerived: derived,
     originOffload: fromPeers + fromOrigin === 0 ? null : fromPeers / (fromPeers + fromOrigin),
   }
 }

@@ -28,7 +28,7 @@ export interface StatusCache {
   hostChanged(id: string): void
 }
 
-type Contribution = { state: HostState; peers: number; origin: number; code?: string; time?: number }
+type Contribution = { state: HostState; peers: number; origin: number; derived: number; code?: string; time?: number }
 
 interface View {
   ch: ChannelRecord
@@ -40,6 +40,7 @@ interface View {
   byState: Record<HostState, number>
   fromPeers: number
   fromOrigin: number
+  derived: number
   failures: Map<string, Set<string>>
   /** Seconds from the move to running, sorted. */
   times: number[]
@@ -86,6 +87,7 @@ function contributionOf(v: View, r: ReportRecord | undefined): Contribution {
     state,
     peers: r?.bytesFromPeers ?? 0,
     origin: r?.bytesFromOrigin ?? 0,
+    derived: r?.bytesDerived ?? 0,
     ...(state === 'failed' || state === 'unhealthy' ? { code: r?.errorCode ?? (state === 'unhealthy' ? 'UNHEALTHY' : 'UNKNOWN') } : {}),
     ...(state === 'running' && r?.runningAt ? { time: Math.max(0, (Date.parse(r.runningAt) - v.movedAtMs) / 1000) } : {}),
   }
@@ -95,6 +97,7 @@ function account(v: View, host: string, c: Contribution, sign: 1 | -1): void {
   v.byState[c.state] += sign
   v.fromPeers += sign * c.peers
   v.fromOrigin += sign * c.origin
+  v.derived += sign * c.derived
   if (c.code !== undefined) {
     let hosts = v.failures.get(c.code)
     if (!hosts) v.failures.set(c.code, (hosts = new Set()))
@@ -122,6 +125,7 @@ function emptyView(key: string): View {
     byState: Object.fromEntries(HOST_STATES.map((s) => [s, 0])) as Record<HostState, number>,
     fromPeers: 0,
     fromOrigin: 0,
+    derived: 0,
     failures: new Map(),
     times: [],
     dirtyReports: new Set(),
@@ -231,6 +235,7 @@ function statusFrom(v: View, options: { stragglers?: number; examples?: number; 
     otherFailures: { codes: rest.length, hosts: rest.reduce((a, f) => a + f.count, 0) },
     bytesFromPeers: v.fromPeers,
     bytesFromOrigin: v.fromOrigin,
+    bytesDerived: v.derived,
     originOffload: v.fromPeers + v.fromOrigin === 0 ? null : v.fromPeers / (v.fromPeers + v.fromOrigin),
   }
 }

@@ -89,6 +89,8 @@ export interface ReportRecord {
   bytesDone: number
   bytesFromPeers: number
   bytesFromOrigin: number
+  /** Bytes derived from content the host held (absent: none, or a fetcher from before). */
+  bytesDerived?: number
   peers: number
   rate: number
   errorCode?: string

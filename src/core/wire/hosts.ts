@@ -50,6 +50,8 @@ export const HostReportSchema = Type.Object(
     bytesDone: Bytes(),
     bytesFromPeers: Bytes({ default: 0 }),
     bytesFromOrigin: Bytes({ default: 0 }),
+    /** Bytes the host derived from content it already held (previous bundles) instead of fetching them. */
+    bytesDerived: Type.Optional(Bytes()),
     peers: Type.Integer({ minimum: 0, maximum: 1_000_000, default: 0 }),
     rate: Type.Number({ minimum: 0, maximum: 1e13, default: 0 }),
     errorCode: Type.Optional(Type.String({ pattern: '^[A-Z][A-Z0-9_]{1,63}$' })),
@@ -115,6 +117,7 @@ export const ReportRecordSchema = Type.Object({
   bytesDone: Type.Integer({ minimum: 0 }),
   bytesFromPeers: Type.Integer({ minimum: 0 }),
   bytesFromOrigin: Type.Integer({ minimum: 0 }),
+  bytesDerived: Type.Optional(Type.Integer({ minimum: 0 })),
   peers: Type.Integer({ minimum: 0 }),
   rate: Type.Number({ minimum: 0 }),
   errorCode: Type.Optional(Type.String()),

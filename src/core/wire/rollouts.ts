@@ -115,6 +115,8 @@ export const RolloutStatusSchema = Type.Object({
   otherFailures: Type.Object({ codes: count, hosts: count }),
   bytesFromPeers: Type.Number({ minimum: 0 }),
   bytesFromOrigin: Type.Number({ minimum: 0 }),
+  /** Bytes hosts derived from content they already held (incremental releases) instead of fetching. */
+  bytesDerived: Type.Optional(Type.Number({ minimum: 0 })),
   /** Share of bytes that came from peers rather than the origin (0..1), null before any bytes. */
   originOffload: Type.Union([Type.Number(), Type.Null()]),
   /** The rollout's plan and where it stands; null for a plain move (one wave, no gates). */

@@ -107,6 +107,7 @@ export function hostRoutes(app: FastifyInstance, ctx: TrackerContext): void {
         bytesDone: b.bytesDone,
         bytesFromPeers: b.bytesFromPeers,
         bytesFromOrigin: b.bytesFromOrigin,
+        ...(b.bytesDerived ? { bytesDerived: b.bytesDerived } : {}),
         peers: b.peers,
         rate: b.rate,
         ...(b.errorCode ? { errorCode: b.errorCode } : {}),

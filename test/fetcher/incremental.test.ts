@@ -1,0 +1,161 @@
+import { createHash, randomBytes } from 'node:crypto'
+import { mkdir, open, readFile, readdir, rm, writeFile } from 'node:fs/promises'
+import { dirname, join } from 'node:path'
+import { afterEach, describe, expect, it } from 'vitest'
+import { bundleLayout, readBundleManifest, type Digest } from '../../src/core/index.js'
+import { createFetcher, type Fetcher, type FetcherInit } from '../../src/fetcher/index.js'
+import { createHandOff } from '../../src/launcher/index.js'
+import { hostToken, waitFor } from '../helpers/fleet.js'
+import { startStack, type Stack } from '../helpers/stack.js'
+import { useTempDirs } from '../helpers/temp-dir.js'
+
+const tempDir = useTempDirs()
+const closers: Array<() => Promise<unknown> | unknown> = []
+afterEach(async () => {
+  for (const c of closers.splice(0).reverse()) await c()
+})
+
+const BLOCK = 16 << 10
+const PIECE = 64 << 10 // the seeder's piece length for bundles of a few MiB
+
+async function stack(): Promise<Stack> {
+  const s = await startStack(await tempDir())
+  closers.push(() => s.stop())
+  return s
+}
+async function fetcher(s: Stack, id: string, extra: Partial<FetcherInit> = {}): Promise<Fetcher> {
+  const f = createFetcher({
+    dataDir: join(s.dir, id),
+    tracker: { url: s.trackerUrl, token: hostToken(id) },
+    hostId: id,
+    follows: ['app@prod'],
+    peerPort: 0,
+    listenHost: '127.0.0.1',
+    retryMs: { min: 100, max: 400 },
+    webSeedAfterMs: 500,
+    ...extra,
+  })
+  await f.start()
+  closers.push(() => f.stop())
+  return f
+}
+const report = (s: Stack, host: string, digest: string) => s.get(`/v1/hosts/${host}/reports/${digest}`)
+const runningOn = (s: Stack, host: string, digest: string) => waitFor(`${host} running ${digest.slice(7, 15)}`, async () => (await report(s, host, digest)).state === 'running', 30_000)
+const network = (r: { bytesFromPeers: number; bytesFromOrigin: number }) => r.bytesFromPeers + r.bytesFromOrigin
+
+async function writeFiles(root: string, files: Record<string, Buffer>): Promise<void> {
+  for (const [path, data] of Object.entries(files)) {
+    await mkdir(dirname(join(root, path)), { recursive: true })
+    await writeFile(join(root, path), data)
+  }
+}
+
+/** v1 and v2 of a tree: files kept, changed, added, removed, renamed, and bytes inserted into a large one. */
+function versions(): { v1: Record<string, Buffer>; v2: Record<string, Buffer>; changed: number; boundaries: number; edits: number } {
+  const big = randomBytes(3 << 20)
+  const inserted = randomBytes(10_000)
+  const kept = { 'lib/a.bin': randomBytes(300_000), 'lib/small.txt': Buffer.from('small and the same\n'), 'share/c.bin': randomBytes(123_457) }
+  const renamed = randomBytes(250_000)
+  const v1 = { ...kept, 'big.bin': big, 'edit/changed.bin': randomBytes(200_000), 'gone.bin': randomBytes(100_000), 'old-name.bin': renamed }
+  const v2 = {
+    ...kept,
+    'big.bin': Buffer.concat([big.subarray(0, 1_500_000), inserted, big.subarray(1_500_000)]),
+    'edit/changed.bin': randomBytes(200_000),
+    'added/new.bin': randomBytes(50_000),
+    'moved/new-name.bin': renamed,
+  }
+  // New content: changed.bin and new.bin whole, the bytes inserted into big.bin.
+  return { v1, v2, changed: 200_000 + 50_000 + inserted.length, boundaries: 4, edits: 1 }
+}
+
+async function sha256(path: string): Promise<string> {
+  return createHash('sha256').update(await readFile(path)).digest('hex')
+}
+
+describe('incremental releases (issue 15): a host that holds v1 fetches only what changed in v2', () => {
+  it('v1 -> v2 (changed, added, removed, renamed, bytes inserted mid-file): only new content travels; the bundle is the seeder\'s; the launched tree is v2', async () => {
+    const s = await stack()
+    const root = await tempDir()
+    const handOff = createHandOff({ root: join(root, 'launcher'), snapshotter: 'dir' })
+    await fetcher(s, 'h1', { handOff })
+    const { v1, v2, changed, boundaries, edits } = versions()
+    await writeFiles(join(root, 'v1'), v1)
+    await writeFiles(join(root, 'v2'), v2)
+    const b1 = await s.publish('1', 0, { tree: join(root, 'v1') })
+    await runningOn(s, 'h1', b1.digest)
+    expect((await report(s, 'h1', b1.digest)).bytesDerived ?? 0).toBe(0)
+
+    const b2 = await s.publish('2', 0, { tree: join(root, 'v2') })
+    await runningOn(s, 'h1', b2.digest)
+    const r = await report(s, 'h1', b2.digest)
+    const cached = join(s.dir, 'h1', 'cache', `${b2.digest.slice(7)}.tar`)
+    // The first segment: the manifest's header, its bytes and their padding.
+    const first = bundleLayout(await readBundleManifest(cached)).segments[0]!
+    const manifestBytes = first.kind === 'bytes' ? first.data.length : 0
+    // The manifest (read from the web seed), the new content, a block at each boundary of a
+    // changed file, and the pieces around an edit inside a file (its place is not known: up to two).
+    const bound = manifestBytes + changed + boundaries * 2 * BLOCK + edits * 2 * PIECE
+    expect(network(r)).toBeLessThanOrEqual(bound)
+    expect(network(r)).toBeGreaterThanOrEqual(changed)
+    expect(r.bytesDerived).toBeGreaterThan(b2.size - bound)
+    expect(r.bytesDerived + network(r)).toBeGreaterThanOrEqual(b2.size - manifestBytes)
+    expect(await sha256(cached)).toBe(b2.digest.slice(7))
+    expect((await readFile(cached)).equals(await readFile(join(s.dir, 'seeder', 'bundles', `${b2.digest.slice(7)}.tar`)))).toBe(true)
+    // The launched tree is v2, file for file.
+    const current = await handOff.launcher.current('app')
+    expect(current?.version).toBe('2')
+    for (const [path, data] of Object.entries(v2)) expect((await readFile(join(current!.rootfs, path))).equals(data), path).toBe(true)
+    await expect(readFile(join(current!.rootfs, 'gone.bin'))).rejects.toThrow()
+    const status = await s.get('/v1/rollouts/app/prod/status')
+    expect(status.bytesDerived).toBe(r.bytesDerived)
+  }, 90_000)
+
+  it('a local file changed after verify: its pieces fail their hash, come from the swarm, and the bundle is right', async () => {
+    const s = await stack()
+    const root = await tempDir()
+    await fetcher(s, 'h1')
+    const { v1, v2 } = versions()
+    await writeFiles(join(root, 'v1'), v1)
+    await writeFiles(join(root, 'v2'), v2)
+    const b1 = await s.publish('1', 0, { tree: join(root, 'v1') })
+    await runningOn(s, 'h1', b1.digest)
+    // Flip bytes inside lib/a.bin in the cached v1 bundle (a disk that lies, or a hand that edited it).
+    const held = join(s.dir, 'h1', 'cache', `${b1.digest.slice(7)}.tar`)
+    const a = bundleLayout(await readBundleManifest(held)).segments.find((x) => x.kind === 'file' && x.path === 'lib/a.bin')!
+    const fh = await open(held, 'r+')
+    await fh.write(Buffer.alloc(4096, 0xee), 0, 4096, a.offset + 100_000)
+    await fh.close()
+
+    const b2 = await s.publish('2', 0, { tree: join(root, 'v2') })
+    await runningOn(s, 'h1', b2.digest)
+    const r = await report(s, 'h1', b2.digest)
+    const cached = join(s.dir, 'h1', 'cache', `${b2.digest.slice(7)}.tar`)
+    expect(await sha256(cached)).toBe(b2.digest.slice(7))
+    // The corrupt range was fetched (at least the piece it falls in), the rest still derived.
+    const clean = versions().changed
+    expect(network(r)).toBeGreaterThan(clean + 4096)
+    expect(r.bytesDerived).toBeGreaterThan(b2.size / 2)
+  }, 90_000)
+
+  it('a host with no previous version, and one whose previous bundle was evicted, fetch the whole bundle as before', async () => {
+    const s = await stack()
+    const root = await tempDir()
+    await fetcher(s, 'h1')
+    const { v1, v2 } = versions()
+    await writeFiles(join(root, 'v1'), v1)
+    await writeFiles(join(root, 'v2'), v2)
+    const b1 = await s.publish('1', 0, { tree: join(root, 'v1') })
+    await runningOn(s, 'h1', b1.digest)
+    for (const name of await readdir(join(s.dir, 'h1', 'cache'))) await rm(join(s.dir, 'h1', 'cache', name))
+    const b2 = await s.publish('2', 0, { tree: join(root, 'v2') })
+    await runningOn(s, 'h1', b2.digest)
+    await fetcher(s, 'h2')
+    await runningOn(s, 'h2', b2.digest)
+    for (const host of ['h1', 'h2']) {
+      const r = await report(s, host, b2.digest)
+      expect(r.bytesDerived ?? 0, host).toBe(0)
+      expect(network(r), host).toBe(b2.size)
+      expect(await sha256(join(s.dir, host, 'cache', `${b2.digest.slice(7)}.tar`)), host).toBe(b2.digest.slice(7) as Digest)
+    }
+  }, 90_000)
+})
