@@ -37,6 +37,8 @@ export function renderRolloutStatus(s: RolloutStatusView, options: { width?: num
   lines.push(`${s.percentRunning}% running (${running}/${s.hosts})   time to running p50 ${secs(t.p50)}  p90 ${secs(t.p90)}  max ${secs(t.max)}   ETA ${eta}`)
   const total = s.bytesFromPeers + s.bytesFromOrigin
   lines.push(total ? `bytes from peers ${bytes(s.bytesFromPeers)}, from origin ${bytes(s.bytesFromOrigin)} (${Math.round((s.originOffload ?? 0) * 100)}% offloaded)` : 'no bytes moved yet')
+  // Incremental releases: what hosts did not have to fetch because they held it already.
+  if (s.bytesDerived) lines.push(`derived on hosts from earlier versions ${bytes(s.bytesDerived)} (${Math.round((s.bytesDerived / (s.bytesDerived + total)) * 100)}% of the bytes needed)`)
   if (s.plan) lines.push(...planLines(s.plan, now))
   else if (s.plan === undefined && s.hosts > 0) lines.push('plain move: one wave, no gates')
   if (s.failures.length) {

@@ -65,6 +65,8 @@ export interface FetcherCounters {
   peers: number
   piecesVerified: number
   pieceHashFailures: number
+  /** Bytes of the bundles held that were derived from earlier bundles instead of fetched. */
+  bytesDerived: number
   /** Bundles whose sha256 or signature did not match (never handed on). */
   verifyFailures: number
   launchFailures: number
@@ -200,6 +202,7 @@ export function createFetcher(init: FetcherInit): Fetcher {
         peers: sum((x) => x.peers),
         piecesVerified: sum((x) => x.piecesDone),
         pieceHashFailures: sum((x) => x.hashFailures),
+        bytesDerived: sum((x) => x.bytesDerived),
         verifyFailures: failures.verify,
         launchFailures: failures.launch,
       }

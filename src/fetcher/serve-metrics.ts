@@ -17,6 +17,7 @@ export async function serveFetcherMetrics(fetcher: Fetcher, port: number, host: 
   gauge('shoal_fetcher_downloaded_bytes_total', 'Bytes received from peers and web seeds', () => fetcher.counters().bytesDownloaded)
   gauge('shoal_fetcher_peers', 'Connected peers over all bundles', () => fetcher.counters().peers)
   gauge('shoal_fetcher_pieces_verified', 'Pieces held and verified over all bundles', () => fetcher.counters().piecesVerified)
+  gauge('shoal_fetcher_derived_bytes', 'Bytes of the bundles held that were derived from earlier bundles instead of fetched', () => fetcher.counters().bytesDerived)
   gauge('shoal_fetcher_piece_hash_failures_total', 'Pieces that failed their SHA-1 (data thrown away, peer dropped)', () => fetcher.counters().pieceHashFailures)
   gauge('shoal_fetcher_verify_failures_total', 'Bundles refused for digest or signature', () => fetcher.counters().verifyFailures)
   gauge('shoal_fetcher_launch_failures_total', 'Hand-offs to the launcher that failed', () => fetcher.counters().launchFailures)

@@ -28,6 +28,12 @@ describe('renderRolloutStatus()', () => {
     expect(text).toMatch(/DISK_FULL\s+1 {2}e\.g\. h7/)
     expect(text).toContain('h9')
     expect(text).toContain('75% offloaded')
+    expect(text).not.toContain('derived')
+  })
+
+  it('shows what hosts derived from earlier versions instead of fetching (incremental releases)', () => {
+    const text = renderRolloutStatus({ ...status, bytesDerived: 12 * 2 ** 30 }, { width: 42, now: Date.parse('2026-11-23T03:01:00.000Z') })
+    expect(text).toContain('derived on hosts from earlier versions 12.00 GiB (75% of the bytes needed)')
   })
 
   it('shows a plan: gates, each wave with its state, the open one marked, the bake countdown, and why it halted', () => {

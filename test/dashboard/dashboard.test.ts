@@ -113,11 +113,13 @@ describe('the dashboard in headless Chromium', () => {
     expect(await page.textContent('#status')).toMatch(/staged 2/)
     // The canary turns unhealthy: the rollout halts and the page says why.
     const digest = (await fleet.get('/v1/channels/app/prod')).digest as string
-    const r = await callApi(fleet.tracker.url, 'POST', `/v1/hosts/${canary}/reports`, hostToken(canary), { digest, state: 'unhealthy', bytesDone: 0, errorCode: 'UNHEALTHY', message: 'app@2.0.0: 2 health checks failed in a row' })
+    const r = await callApi(fleet.tracker.url, 'POST', `/v1/hosts/${canary}/reports`, hostToken(canary), { digest, state: 'unhealthy', bytesDone: 0, bytesDerived: 40 << 20, errorCode: 'UNHEALTHY', message: 'app@2.0.0: 2 health checks failed in a row' })
     expect(r.status).toBe(200)
     await page.waitForSelector('#halt-reason', { timeout: 30_000 })
     expect(await page.textContent('#halt-reason')).toContain(`${canary} (UNHEALTHY)`)
     expect(await page.textContent('#plan-state')).toBe('halted')
+    // What hosts derived from the version they held instead of fetching it (incremental releases).
+    expect(await page.textContent('#derived')).toMatch(/^4\d\.\d MiB$/)
     await page.click('#history-link')
     await page.waitForSelector('#history')
     expect(await page.textContent('#history')).toMatch(/halted.*started by ci/s)
