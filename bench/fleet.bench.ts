@@ -24,6 +24,7 @@ import { createInterface } from 'node:readline'
 import { fileURLToPath } from 'node:url'
 import { deriveHostToken } from '../src/core/tokens.js'
 import { benchOption } from './bench-args.js'
+import { api, waitLine } from './processes.js'
 
 const ROOT = fileURLToPath(new URL('..', import.meta.url))
 const SHOAL = join(ROOT, 'bin', 'shoal.js')
@@ -143,33 +144,12 @@ function cpuSeconds(pid: number): number {
 }
 const txBytes = (node: Node): number => Number(inNs(node.ns, 'cat', ['/sys/class/net/eth0/statistics/tx_bytes']).trim())
 
-async function waitLine(c: ChildProcess, match: (l: string) => boolean, what: string, boundMs = 30_000): Promise<string> {
-  return new Promise((resolve, reject) => {
-    const timer = setTimeout(() => reject(new Error(`timed out waiting for ${what}`)), boundMs)
-    const rl = createInterface({ input: c.stdout! })
-    rl.on('line', (l) => {
-      if (match(l)) {
-        clearTimeout(timer)
-        rl.close()
-        resolve(l)
-      }
-    })
-    c.once('exit', (code) => reject(new Error(`${what}: process exited with ${code}`)))
-  })
-}
-
 // ---- scenarios ------------------------------------------------------------------------------
 interface Result {
   scenario: string
   times: number[] // seconds from start, per host, sorted
   originBytes: number
   cpu: number
-}
-
-async function api(base: string, method: string, path: string, token: string, body?: unknown): Promise<unknown> {
-  const r = await fetch(`${base}${path}`, { method, headers: { authorization: `Bearer ${token}`, ...(body ? { 'content-type': 'application/json' } : {}) }, body: body ? JSON.stringify(body) : undefined })
-  if (!r.ok) throw new Error(`${method} ${path}: ${r.status} ${await r.text()}`)
-  return r.headers.get('content-type')?.includes('json') ? r.json() : r.arrayBuffer()
 }
 
 async function main(): Promise<void> {

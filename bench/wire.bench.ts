@@ -18,7 +18,7 @@
  */
 import { execFileSync, spawn, type ChildProcess } from 'node:child_process'
 import { randomBytes } from 'node:crypto'
-import { createWriteStream, readFileSync } from 'node:fs'
+import { createWriteStream } from 'node:fs'
 import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
@@ -27,6 +27,7 @@ import { fileURLToPath } from 'node:url'
 import bencode from 'bencode'
 import { deriveHostToken } from '../src/core/tokens.js'
 import { benchOption } from './bench-args.js'
+import { api, cpuSeconds, peakRssMiB, waitLine } from './processes.js'
 
 const ROOT = fileURLToPath(new URL('..', import.meta.url))
 const SHOAL = join(ROOT, 'bin', 'shoal.js')
@@ -51,46 +52,6 @@ function start(cmd: string, args: string[], lines?: (l: string) => void): ChildP
     else s.resume()
   }
   return c
-}
-
-/** utime + stime of a process in seconds (clock ticks at 100 Hz). */
-function cpuSeconds(pid: number): number {
-  try {
-    const f = readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1]!.split(' ')
-    return (Number(f[11]) + Number(f[12])) / 100
-  } catch {
-    return 0
-  }
-}
-/** Peak resident set (VmHWM) in MiB. */
-function peakRssMiB(pid: number): number {
-  try {
-    const m = /VmHWM:\s+(\d+) kB/.exec(readFileSync(`/proc/${pid}/status`, 'utf8'))
-    return m ? Number(m[1]) / 1024 : 0
-  } catch {
-    return 0
-  }
-}
-
-function waitLine(c: ChildProcess, match: (l: string) => boolean, what: string, boundMs = 60_000): Promise<string> {
-  return new Promise((resolve, reject) => {
-    const timer = setTimeout(() => reject(new Error(`timed out waiting for ${what}`)), boundMs)
-    const rl = createInterface({ input: c.stdout! })
-    rl.on('line', (l) => {
-      if (match(l)) {
-        clearTimeout(timer)
-        rl.close()
-        resolve(l)
-      }
-    })
-    c.once('exit', (code) => reject(new Error(`${what}: exited with ${code}`)))
-  })
-}
-
-async function api(base: string, method: string, path: string, token: string, body?: unknown): Promise<unknown> {
-  const r = await fetch(`${base}${path}`, { method, headers: { authorization: `Bearer ${token}`, ...(body ? { 'content-type': 'application/json' } : {}) }, body: body ? JSON.stringify(body) : undefined })
-  if (!r.ok) throw new Error(`${method} ${path}: ${r.status} ${await r.text()}`)
-  return r.headers.get('content-type')?.includes('json') ? r.json() : r.arrayBuffer()
 }
 
 interface Row {
