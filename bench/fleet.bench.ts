@@ -6,6 +6,9 @@
  *   nginx  every host fetches over HTTP from one nginx (curl) and checks the sha256
  *   aria2c every host runs aria2c with the same torrent, tracker and seeder
  *   shoal  every host runs `shoal fetcher`
+ *   shoal-v2  (with --only ...,shoal-v2) every host runs v1 of a release, then the clock runs for
+ *          the move to v2: the same payload with a contiguous 5% of it rewritten (incremental
+ *          releases: hosts derive the rest from v1); also reports the bytes hosts fetched over S
  * Per scenario: the time until the last host holds the verified bundle, that time over
  * T_min = max(S/u, N*S/((N+1)*u)), origin egress over S, and the hosts' CPU-seconds.
  *
@@ -150,6 +153,8 @@ interface Result {
   times: number[] // seconds from start, per host, sorted
   originBytes: number
   cpu: number
+  /** Bytes the hosts fetched over the network (their reports: from peers + from the origin). */
+  hostBytes?: number
 }
 
 async function main(): Promise<void> {
@@ -184,14 +189,25 @@ async function main(): Promise<void> {
 
     // One bundle per scenario, so no scenario's peers can serve another's.
     const bundles: Record<string, { digest: string; path: string }> = {}
-    for (const [k, name] of ONLY.entries()) {
+    const publish = async (name: string, version: string, payload: Buffer): Promise<string> => {
       const tree = join(work, `tree-${name}`)
       await mkdir(tree, { recursive: true })
-      await writeFile(join(tree, 'payload.bin'), randomBytes(S - 4096))
-      const out = sh(process.execPath, [SHOAL, 'publish', tree, '-r', 'app', '--version', `${k + 1}.0.0`, '--seeder', `http://${origin.ip}:7701`, '--tracker', trackerUrl, '--token', TOKENS.publisher, '--json', '-q'])
+      await writeFile(join(tree, 'payload.bin'), payload)
+      const out = sh(process.execPath, [SHOAL, 'publish', tree, '-r', 'app', '--version', version, '--seeder', `http://${origin.ip}:7701`, '--tracker', trackerUrl, '--token', TOKENS.publisher, '--json', '-q'])
+      await rm(tree, { recursive: true, force: true })
       const digest = (JSON.parse(out) as { digest: string }).digest
       bundles[name] = { digest, path: join(work, 'seeder', 'bundles', `${digest.slice(7)}.tar`) }
       log(`published ${name} bundle ${digest.slice(0, 19)}…`)
+      return digest
+    }
+    for (const [k, name] of ONLY.entries()) {
+      const payload = randomBytes(S - 4096)
+      if (name === 'shoal-v2') {
+        // v1 first (rolled out untimed), then v2: 5% of the payload rewritten in one range.
+        await publish('shoal-v1', `${k + 1}.0.0-v1`, payload)
+        randomBytes(Math.round(0.05 * S)).copy(payload, Math.round(0.4 * S))
+      }
+      await publish(name, `${k + 1}.0.0`, payload)
     }
 
     for (const scenario of ONLY) {
@@ -202,9 +218,10 @@ async function main(): Promise<void> {
         return d
       }))
       const done: number[] = []
+      let hostBytes: number | undefined
       const cpu: number[] = new Array<number>(N).fill(0)
       let t0 = 0
-      const originTx0 = txBytes(origin)
+      let originTx0 = txBytes(origin)
       if (scenario === 'nginx') {
         const conf = join(work, 'nginx.conf')
         await writeFile(conf, `daemon off; user root; worker_processes 1; pid ${join(work, 'nginx.pid')}; error_log stderr;\nevents {}\nhttp { access_log off; sendfile on; server { listen 8080; root ${join(work, 'seeder', 'bundles')}; } }\n`)
@@ -286,6 +303,18 @@ async function main(): Promise<void> {
           }
         }
         const version = `${ONLY.indexOf(scenario) + 1}.0.0`
+        if (scenario === 'shoal-v2') {
+          // Every host runs v1 first; only the move to v2 is timed.
+          t0 = performance.now()
+          await api(trackerUrl, 'PUT', '/v1/channels/app/prod', TOKENS.publisher, { version: `${version}-v1` })
+          for (const bound = t0 + Math.max(120_000, T_MIN * 20_000); verified.size < N; await new Promise((res) => setTimeout(res, 50))) {
+            if (performance.now() > bound) throw new Error(`only ${verified.size} of ${N} fetchers verified v1`)
+          }
+          log(`shoal-v2: every host runs v1 after ${((performance.now() - t0) / 1000).toFixed(2)} s; moving to v2`)
+          verified.clear()
+          done.length = 0
+          originTx0 = txBytes(origin)
+        }
         // The fetcher is a daemon: its start-up (0.9 CPU-s, mostly loading modules) happened
         // before the rollout, so count only what each host spends from the channel move on.
         const cpuAtStart = procs.map((p) => cpuSeconds(p.pid!))
@@ -297,12 +326,19 @@ async function main(): Promise<void> {
           await new Promise((res) => setTimeout(res, 50))
         }
         procs.forEach((p, k) => (cpu[k] = cpu[k]! - (cpuAtStart[k] ?? 0)))
+        let fetched = 0
+        for (let k = 0; k < N; k++) {
+          const id = `${scenario}-h${k}`
+          const rep = (await api(trackerUrl, 'GET', `/v1/hosts/${id}/reports/${b.digest}`, hostToken(id)).catch(() => undefined)) as { bytesFromPeers: number; bytesFromOrigin: number } | undefined
+          fetched += rep ? rep.bytesFromPeers + rep.bytesFromOrigin : 0
+        }
+        hostBytes = fetched
         for (const p of procs) p.kill('SIGTERM')
         await Promise.all(procs.map((p) => new Promise((res) => (p.exitCode === null ? p.once('exit', res) : res(null)))))
       }
       const originBytes = txBytes(origin) - originTx0
       done.sort((a, z) => a - z)
-      const r: Result = { scenario, times: done, originBytes, cpu: cpu.reduce((a, c) => a + c, 0) }
+      const r: Result = { scenario, times: done, originBytes, cpu: cpu.reduce((a, c) => a + c, 0), hostBytes }
       results.push(r)
       log(`${scenario}: last host ${done.at(-1)!.toFixed(2)} s = ${(done.at(-1)! / T_MIN).toFixed(2)}x T_min, origin ${(originBytes / S).toFixed(2)}x S, hosts ${r.cpu.toFixed(1)} CPU-s`)
       await rm(join(work, scenario), { recursive: true, force: true })
@@ -326,6 +362,7 @@ function report(results: Result[]): void {
       'origin/S': (r.originBytes / S).toFixed(2),
       'host CPU-s': r.cpu.toFixed(1),
       'CPU vs aria2c': aria && aria.cpu > 0 ? (r.cpu / aria.cpu).toFixed(2) : '-',
+      'hosts fetched/(N*S)': r.hostBytes === undefined ? '-' : (r.hostBytes / (N * S)).toFixed(3),
     }
   })
   process.stdout.write(`\nbench:fleet N=${N} S=${S / 2 ** 20} MiB u=${RATE_MBIT} Mbit/s T_min=${T_MIN.toFixed(2)} s\n`)
@@ -341,7 +378,7 @@ async function writeChart(results: Result[]): Promise<void> {
   const tMax = Math.max(...results.map((r) => r.times.at(-1)!)) * 1.05
   const x = (t: number): number => pad + ((W - 2 * pad) * t) / tMax
   const y = (f: number): number => H - pad - (H - 2 * pad) * f
-  const colours: Record<string, string> = { shoal: '#1f77b4', aria2c: '#ff7f0e', nginx: '#2ca02c' }
+  const colours: Record<string, string> = { shoal: '#1f77b4', aria2c: '#ff7f0e', nginx: '#2ca02c', 'shoal-v2': '#9467bd' }
   const lines = results.map((r) => {
     const pts = [`${x(0)},${y(0)}`]
     r.times.forEach((t, i) => pts.push(`${x(t)},${y(i / r.times.length)}`, `${x(t)},${y((i + 1) / r.times.length)}`))
