@@ -60,7 +60,10 @@ export async function fetchBundle(
   const info = await parseTorrentInfo(torrent)
   await cache.writeTorrent(t.digest, torrent)
   const file = await openPieceFile(cache.path(t.digest, 'tar', 'partial'), info)
-  const derived = await deriveFromCache(t, info, file, components)
+  const derived = await deriveFromCache(t, info, file, components).catch(async (err: unknown) => {
+    await file.close().catch(() => {}) // abandoned before the swarm took the file over
+    throw err
+  })
   const session = swarm.add(info, file, {
     announceUrls: [...api.announceUrls],
     webSeedToken: components.webSeedToken,
