@@ -1,11 +1,14 @@
 import { createHash, randomBytes } from 'node:crypto'
+import { createServer } from 'node:http'
 import { mkdir, open, readFile, readdir, rm, writeFile } from 'node:fs/promises'
 import { dirname, join } from 'node:path'
 import { afterEach, describe, expect, it } from 'vitest'
-import { bundleLayout, readBundleManifest, type Digest } from '../../src/core/index.js'
+import { bundleLayout, packBundleToFile, readBundleManifest, type Digest } from '../../src/core/index.js'
 import { createFetcher, type Fetcher, type FetcherInit } from '../../src/fetcher/index.js'
 import { createHandOff } from '../../src/launcher/index.js'
-import { hostToken, waitFor } from '../helpers/fleet.js'
+import { parseTorrentInfo } from '../../src/swarm/index.js'
+import { hostToken, TOKENS, waitFor } from '../helpers/fleet.js'
+import { torrentFor } from '../helpers/make-torrent.js'
 import { startStack, type Stack } from '../helpers/stack.js'
 import { useTempDirs } from '../helpers/temp-dir.js'
 
@@ -135,6 +138,57 @@ describe('incremental releases (issue 15): a host that holds v1 fetches only wha
     const clean = versions().changed
     expect(network(r)).toBeGreaterThan(clean + 4096)
     expect(r.bytesDerived).toBeGreaterThan(b2.size / 2)
+  }, 90_000)
+
+  it('a web seed whose manifest lies (a new file named as content the host holds) costs bytes, never a wrong bundle', async () => {
+    const s = await stack()
+    const root = await tempDir()
+    await fetcher(s, 'h1')
+    const { v1, v2 } = versions()
+    await writeFiles(join(root, 'v1'), v1)
+    await writeFiles(join(root, 'v2'), v2)
+    const b1 = await s.publish('1', 0, { tree: join(root, 'v1') })
+    await runningOn(s, 'h1', b1.digest)
+    // v2 served only by this web seed: right bytes for pieces, but the manifest it hands out says
+    // edit/changed.bin is v1's content (which the host holds), not the new bytes.
+    const bundle = join(root, 'v2.tar')
+    const { digest, size } = await packBundleToFile(join(root, 'v2'), bundle)
+    const real = await readFile(bundle)
+    const hex = (b: Buffer) => createHash('sha256').update(b).digest('hex')
+    const lie = Buffer.from(real)
+    const at = lie.indexOf(hex(v2['edit/changed.bin']!))
+    expect(at).toBeGreaterThan(512)
+    lie.write(hex(v1['edit/changed.bin']!), at)
+    const manifestRanges: string[] = []
+    const seed = createServer((req, res) => {
+      const [, a, b] = /bytes=(\d+)-(\d+)/.exec(req.headers.range ?? '') ?? []
+      const start = Number(a)
+      const end = Number(b) + 1
+      // The fetcher's two manifest reads (its header, then its bytes) get the lie; pieces do not.
+      const lying = (start === 0 && end === 512) || start === 512
+      if (lying) manifestRanges.push(`${start}-${end}`)
+      const part = (lying ? lie : real).subarray(start, end)
+      res.writeHead(206, { 'content-range': `bytes ${start}-${end - 1}/${real.length}`, 'content-length': part.length })
+      res.end(part)
+    })
+    await new Promise<void>((r) => seed.listen(0, '127.0.0.1', () => r()))
+    closers.push(() => new Promise((r) => seed.close(r)))
+    const torrent = await torrentFor(bundle, PIECE, [`http://127.0.0.1:${(seed.address() as { port: number }).port}/v2.tar`])
+    const info = await parseTorrentInfo(torrent)
+    const put = (path: string, token: string, body: unknown) => fetch(`${s.trackerUrl}${path}`, { method: 'PUT', headers: { authorization: `Bearer ${token}`, 'content-type': 'application/json' }, body: JSON.stringify(body) })
+    expect((await put(`/v1/bundles/${digest}`, TOKENS.seeder, { size, infoHash: info.infoHash, pieceLength: PIECE, webSeeds: [], torrent: torrent.toString('base64') })).ok).toBe(true)
+    expect((await put('/v1/releases/app/versions/2', TOKENS.publisher, { digest })).ok).toBe(true)
+    expect((await put('/v1/channels/app/prod', TOKENS.publisher, { version: '2' })).ok).toBe(true)
+    await runningOn(s, 'h1', digest)
+    expect(manifestRanges.length).toBe(2) // the header, then the manifest: read once
+    expect(manifestRanges[0]).toBe('0-512')
+    expect(manifestRanges[1]).toMatch(/^512-\d+$/)
+    const cached = join(s.dir, 'h1', 'cache', `${digest.slice(7)}.tar`)
+    expect((await readFile(cached)).equals(real)).toBe(true)
+    const r = await report(s, 'h1', digest)
+    // The file the lie named was fetched (its pieces failed their hash when derived); the rest was still derived.
+    expect(network(r)).toBeGreaterThanOrEqual(200_000)
+    expect(r.bytesDerived).toBeGreaterThan(size / 2)
   }, 90_000)
 
   it('a host with no previous version, and one whose previous bundle was evicted, fetch the whole bundle as before', async () => {
