@@ -1,12 +1,12 @@
 import { randomBytes } from 'node:crypto'
 import { cp, mkdtemp, rm, writeFile } from 'node:fs/promises'
-import { createServer } from 'node:net'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { Transform } from 'node:stream'
 import { fileURLToPath } from 'node:url'
 import type { Command } from 'commander'
 import { AbortedError, createApiClient, createSeederApi, createTrackerApi, deriveHostToken, parseTokens, RolloutFailedError, type RolloutGates, type RolloutStatus, type TrackerApi } from '../core/index.js'
+import { freePort } from './free-port.js'
 import { untilSignal, usage, type CliIo } from './cli-context.js'
 
 const HELLO_APP = fileURLToPath(new URL('../../fixtures/hello-app', import.meta.url))
@@ -20,17 +20,6 @@ interface DemoOptions {
 }
 
 /** A loopback port nothing listens on now (for a host's app). */
-function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const s = createServer()
-    s.once('error', reject)
-    s.listen(0, '127.0.0.1', () => {
-      const { port } = s.address() as { port: number }
-      s.close(() => resolve(port))
-    })
-  })
-}
-
 /** What a host's app serves on / (its version), or null when it does not answer. */
 async function serving(port: number): Promise<string | null> {
   try {
