@@ -1,43 +1,15 @@
 import { createServer } from 'node:http'
 import { readdir, writeFile } from 'node:fs/promises'
 import { join } from 'node:path'
-import { afterEach, describe, expect, it } from 'vitest'
+import { describe, expect, it } from 'vitest'
 import { generateSigningKey, parseTrustedKeys, type Digest } from '../../src/core/index.js'
-import { createFetcher, type Fetcher, type FetcherInit } from '../../src/fetcher/index.js'
-import { hostToken, TOKENS, waitFor } from '../helpers/fleet.js'
+import { TOKENS, waitFor } from '../helpers/fleet.js'
 import { makeTorrentFile, torrentFor } from '../helpers/make-torrent.js'
-import { startStack, type Stack } from '../helpers/stack.js'
+import { useStackHosts } from '../helpers/stack-hosts.js'
 import { useTempDirs } from '../helpers/temp-dir.js'
 
 const tempDir = useTempDirs()
-const closers: Array<() => Promise<unknown> | unknown> = []
-afterEach(async () => {
-  for (const c of closers.splice(0).reverse()) await c()
-})
-
-async function stack(): Promise<Stack> {
-  const s = await startStack(await tempDir())
-  closers.push(() => s.stop())
-  return s
-}
-async function fetcher(s: Stack, id: string, extra: Partial<FetcherInit> = {}): Promise<Fetcher> {
-  const f = createFetcher({
-    dataDir: join(s.dir, id),
-    tracker: { url: s.trackerUrl, token: hostToken(id) },
-    hostId: id,
-    follows: ['app@prod'],
-    peerPort: 0,
-    listenHost: '127.0.0.1',
-    retryMs: { min: 100, max: 400 },
-    webSeedAfterMs: 500,
-    ...extra,
-  })
-  await f.start()
-  closers.push(() => f.stop())
-  return f
-}
-const report = (s: Stack, host: string, digest: string) => s.get(`/v1/hosts/${host}/reports/${digest}`)
-const runningOn = (s: Stack, host: string, digest: string) => waitFor(`${host} running ${digest.slice(7, 15)}`, async () => (await report(s, host, digest)).state === 'running', 30_000)
+const { closers, stack, fetcher, report, runningOn } = useStackHosts(tempDir)
 
 describe('createFetcher(): paths the swarm tests did not cover (issue 17)', () => {
   it('--trusted-keys: unsigned is SIGNATURE_MISSING, signed by another key SIGNATURE_UNTRUSTED, neither handed on; signed by a trusted key runs', async () => {

@@ -2,48 +2,19 @@ import { createHash, randomBytes } from 'node:crypto'
 import { createServer } from 'node:http'
 import { mkdir, open, readFile, readdir, rm, writeFile } from 'node:fs/promises'
 import { dirname, join } from 'node:path'
-import { afterEach, describe, expect, it } from 'vitest'
+import { describe, expect, it } from 'vitest'
 import { bundleLayout, packBundleToFile, readBundleManifest, type Digest } from '../../src/core/index.js'
-import { createFetcher, type Fetcher, type FetcherInit } from '../../src/fetcher/index.js'
 import { createHandOff } from '../../src/launcher/index.js'
 import { parseTorrentInfo } from '../../src/swarm/index.js'
-import { hostToken, TOKENS, waitFor } from '../helpers/fleet.js'
+import { TOKENS } from '../helpers/fleet.js'
 import { torrentFor } from '../helpers/make-torrent.js'
-import { startStack, type Stack } from '../helpers/stack.js'
+import { useStackHosts } from '../helpers/stack-hosts.js'
 import { useTempDirs } from '../helpers/temp-dir.js'
 
 const tempDir = useTempDirs()
-const closers: Array<() => Promise<unknown> | unknown> = []
-afterEach(async () => {
-  for (const c of closers.splice(0).reverse()) await c()
-})
-
+const { closers, stack, fetcher, report, runningOn } = useStackHosts(tempDir)
 const BLOCK = 16 << 10
 const PIECE = 64 << 10 // the seeder's piece length for bundles of a few MiB
-
-async function stack(): Promise<Stack> {
-  const s = await startStack(await tempDir())
-  closers.push(() => s.stop())
-  return s
-}
-async function fetcher(s: Stack, id: string, extra: Partial<FetcherInit> = {}): Promise<Fetcher> {
-  const f = createFetcher({
-    dataDir: join(s.dir, id),
-    tracker: { url: s.trackerUrl, token: hostToken(id) },
-    hostId: id,
-    follows: ['app@prod'],
-    peerPort: 0,
-    listenHost: '127.0.0.1',
-    retryMs: { min: 100, max: 400 },
-    webSeedAfterMs: 500,
-    ...extra,
-  })
-  await f.start()
-  closers.push(() => f.stop())
-  return f
-}
-const report = (s: Stack, host: string, digest: string) => s.get(`/v1/hosts/${host}/reports/${digest}`)
-const runningOn = (s: Stack, host: string, digest: string) => waitFor(`${host} running ${digest.slice(7, 15)}`, async () => (await report(s, host, digest)).state === 'running', 30_000)
 const network = (r: { bytesFromPeers: number; bytesFromOrigin: number }) => r.bytesFromPeers + r.bytesFromOrigin
 
 async function writeFiles(root: string, files: Record<string, Buffer>): Promise<void> {
@@ -71,21 +42,27 @@ function versions(): { v1: Record<string, Buffer>; v2: Record<string, Buffer>; c
   return { v1, v2, changed: 200_000 + 50_000 + inserted.length, boundaries: 4, edits: 1 }
 }
 
+/** A stack and host h1 running v1 of versions(), both trees written under root. */
+async function runningV1(extra: Parameters<typeof fetcher>[2] = {}) {
+  const s = await stack()
+  const root = await tempDir()
+  await fetcher(s, 'h1', extra)
+  const tree = versions()
+  await writeFiles(join(root, 'v1'), tree.v1)
+  await writeFiles(join(root, 'v2'), tree.v2)
+  const b1 = await s.publish('1', 0, { tree: join(root, 'v1') })
+  await runningOn(s, 'h1', b1.digest)
+  return { s, root, b1, ...tree }
+}
+
 async function sha256(path: string): Promise<string> {
   return createHash('sha256').update(await readFile(path)).digest('hex')
 }
 
 describe('incremental releases (issue 15): a host that holds v1 fetches only what changed in v2', () => {
   it('v1 -> v2 (changed, added, removed, renamed, bytes inserted mid-file): only new content travels; the bundle is the seeder\'s; the launched tree is v2', async () => {
-    const s = await stack()
-    const root = await tempDir()
-    const handOff = createHandOff({ root: join(root, 'launcher'), snapshotter: 'dir' })
-    await fetcher(s, 'h1', { handOff })
-    const { v1, v2, changed, boundaries, edits } = versions()
-    await writeFiles(join(root, 'v1'), v1)
-    await writeFiles(join(root, 'v2'), v2)
-    const b1 = await s.publish('1', 0, { tree: join(root, 'v1') })
-    await runningOn(s, 'h1', b1.digest)
+    const handOff = createHandOff({ root: join(await tempDir(), 'launcher'), snapshotter: 'dir' })
+    const { s, root, b1, v2, changed, boundaries, edits } = await runningV1({ handOff })
     expect((await report(s, 'h1', b1.digest)).bytesDerived ?? 0).toBe(0)
 
     const b2 = await s.publish('2', 0, { tree: join(root, 'v2') })
@@ -114,14 +91,7 @@ describe('incremental releases (issue 15): a host that holds v1 fetches only wha
   }, 90_000)
 
   it('a local file changed after verify: its pieces fail their hash, come from the swarm, and the bundle is right', async () => {
-    const s = await stack()
-    const root = await tempDir()
-    await fetcher(s, 'h1')
-    const { v1, v2 } = versions()
-    await writeFiles(join(root, 'v1'), v1)
-    await writeFiles(join(root, 'v2'), v2)
-    const b1 = await s.publish('1', 0, { tree: join(root, 'v1') })
-    await runningOn(s, 'h1', b1.digest)
+    const { s, root, b1 } = await runningV1()
     // Flip bytes inside lib/a.bin in the cached v1 bundle (a disk that lies, or a hand that edited it).
     const held = join(s.dir, 'h1', 'cache', `${b1.digest.slice(7)}.tar`)
     const a = bundleLayout(await readBundleManifest(held)).segments.find((x) => x.kind === 'file' && x.path === 'lib/a.bin')!
@@ -141,14 +111,7 @@ describe('incremental releases (issue 15): a host that holds v1 fetches only wha
   }, 90_000)
 
   it('a web seed whose manifest lies (a new file named as content the host holds) costs bytes, never a wrong bundle', async () => {
-    const s = await stack()
-    const root = await tempDir()
-    await fetcher(s, 'h1')
-    const { v1, v2 } = versions()
-    await writeFiles(join(root, 'v1'), v1)
-    await writeFiles(join(root, 'v2'), v2)
-    const b1 = await s.publish('1', 0, { tree: join(root, 'v1') })
-    await runningOn(s, 'h1', b1.digest)
+    const { s, root, v1, v2 } = await runningV1()
     // v2 served only by this web seed: right bytes for pieces, but the manifest it hands out says
     // edit/changed.bin is v1's content (which the host holds), not the new bytes.
     const bundle = join(root, 'v2.tar')
@@ -192,14 +155,7 @@ describe('incremental releases (issue 15): a host that holds v1 fetches only wha
   }, 90_000)
 
   it('a host with no previous version, and one whose previous bundle was evicted, fetch the whole bundle as before', async () => {
-    const s = await stack()
-    const root = await tempDir()
-    await fetcher(s, 'h1')
-    const { v1, v2 } = versions()
-    await writeFiles(join(root, 'v1'), v1)
-    await writeFiles(join(root, 'v2'), v2)
-    const b1 = await s.publish('1', 0, { tree: join(root, 'v1') })
-    await runningOn(s, 'h1', b1.digest)
+    const { s, root } = await runningV1()
     for (const name of await readdir(join(s.dir, 'h1', 'cache'))) await rm(join(s.dir, 'h1', 'cache', name))
     const b2 = await s.publish('2', 0, { tree: join(root, 'v2') })
     await runningOn(s, 'h1', b2.digest)
