@@ -171,6 +171,7 @@ async function main(): Promise<void> {
               const id = `${client}-${run}-${n}-${k}`
               const c = start(process.execPath, [...prof(`fetcher-${k}`), SHOAL, 'fetcher', '--data-dir', dir, '--tracker', trackerUrl, '--token', hostToken(id), '--follow', `app@w${run}x${n}`, '--host-id', id, '--peer-port', '0', '--listen-host', '127.0.0.1', '--no-launch'], (l) => {
                 if (t0 > 0 && !done.has(k) && l.includes('"bundle verified"')) {
+                  if (process.env.SHOAL_BENCH_DEBUG) log(l)
                   done.add(k)
                   seconds[k] = (performance.now() - t0) / 1000
                   cpu[k] = cpuSeconds(c.pid!) - cpu[k]!
