@@ -168,8 +168,8 @@ async function main(): Promise<void> {
             const procs: ChildProcess[] = []
             const done = new Set<number>()
             await Promise.all(dirs.map(async (dir, k) => {
-              const id = `${client}-${run}-${n}-${k}`
-              const c = start(process.execPath, [...prof(`fetcher-${k}`), SHOAL, 'fetcher', '--data-dir', dir, '--tracker', trackerUrl, '--token', hostToken(id), '--follow', `app@w${run}x${n}`, '--host-id', id, '--peer-port', '0', '--listen-host', '127.0.0.1', '--no-launch'], (l) => {
+              const id = `${client}-${version}-${n}-${k}`
+              const c = start(process.execPath, [...prof(`fetcher-${k}`), SHOAL, 'fetcher', '--data-dir', dir, '--tracker', trackerUrl, '--token', hostToken(id), '--follow', `app@w${version}x${n}`, '--host-id', id, '--peer-port', '0', '--listen-host', '127.0.0.1', '--no-launch'], (l) => {
                 if (t0 > 0 && !done.has(k) && l.includes('"bundle verified"')) {
                   if (process.env.SHOAL_BENCH_DEBUG) log(l)
                   done.add(k)
@@ -191,7 +191,7 @@ async function main(): Promise<void> {
             procs.forEach((p, k) => (cpu[k] = cpuSeconds(p.pid!)))
             seederCpu0 = cpuSeconds(seeder.pid!)
             t0 = performance.now()
-            await api(trackerUrl, 'PUT', `/v1/channels/app/w${run}x${n}`, TOKENS.publisher, { version: `${version}.0.0` })
+            await api(trackerUrl, 'PUT', `/v1/channels/app/w${version}x${n}`, TOKENS.publisher, { version: `${version}.0.0` })
             const bound = performance.now() + 600_000
             while (done.size < n) {
               if (performance.now() > bound) throw new Error(`only ${done.size} of ${n} fetchers verified the bundle`)
