@@ -44,6 +44,19 @@ describe('createFetcher(): paths the swarm tests did not cover (issue 17)', () =
     expect(f.swarm.list().length).toBe(2)
   }, 60_000)
 
+  it('a target that moves on mid-download stops its download at once: only the new bundle is fetched', async () => {
+    const s = await stack()
+    const f = await fetcher(s, 'h1', { downLimit: 2 << 20 })
+    const v1 = await s.publish('1', 24 << 20)
+    await waitFor('v1 downloading', async () => (await report(s, 'h1', v1.digest)).bytesDone > 0, 30_000)
+    const v2 = await s.publish('2', 1 << 20)
+    await runningOn(s, 'h1', v2.digest)
+    // The abandoned download's session is gone (nothing more asked for or served), the new one seeds.
+    expect(f.swarm.list().map((x) => x.info.length)).toEqual([v2.size])
+    const r1 = await report(s, 'h1', v1.digest)
+    expect(r1.bytesDone).toBeLessThan(v1.size)
+  }, 60_000)
+
   it('registers again when the tracker forgets the host (a tracker restarted on an empty data dir)', async () => {
     const s = await stack()
     await fetcher(s, 'h1')
