@@ -116,8 +116,8 @@ async function hostsPage(){
 async function hostPage(id){
   const h=await (await api('/v1/hosts/'+encodeURIComponent(id))).json()
   $('#main').innerHTML='<h2 id="host-title">'+esc(h.id)+'</h2><div class="muted">'+esc(Object.entries(h.labels).map(([k,v])=>k+'='+v).join(' ')||'no labels')+' &middot; last seen '+when(h.lastSeen)+'</div>'+
-    h.channels.map((c)=>{const [r,ch]=c.follow.split('@');return '<h3><a href="#/rollout/'+encodeURIComponent(r)+'/'+encodeURIComponent(ch)+'">'+esc(c.follow)+'</a></h3><table class="host-moves"><tr><th>version</th><th>moved</th><th>state</th><th>error</th><th>first report</th><th>running at</th><th>last report</th><th>from peers</th></tr>'+
-      c.moves.map((m)=>{const p=m.report;return '<tr><td>'+esc(m.version)+'</td><td>'+when(m.at)+' by '+esc(m.by)+'</td><td>'+stateCell(p?.state)+'</td><td>'+(p?.errorCode?esc(p.errorCode+(p.message?': '+p.message:'')):'')+'</td><td>'+when(p?.firstReportAt)+'</td><td>'+when(p?.runningAt)+'</td><td>'+when(p?.at)+'</td><td>'+(p?mib(p.bytesFromPeers)+' / '+mib(p.bytesFromPeers+p.bytesFromOrigin):'-')+'</td></tr>'}).join('')+'</table>'}).join('')
+    h.channels.map((c)=>{const [r,ch]=c.follow.split('@');return '<h3><a href="#/rollout/'+encodeURIComponent(r)+'/'+encodeURIComponent(ch)+'">'+esc(c.follow)+'</a></h3><table class="host-moves"><tr><th>version</th><th>moved</th><th>state</th><th>error</th><th>first report</th><th>running at</th><th>last report</th><th>from peers / fetched</th><th>derived</th></tr>'+
+      c.moves.map((m)=>{const p=m.report;return '<tr><td>'+esc(m.version)+'</td><td>'+when(m.at)+' by '+esc(m.by)+'</td><td>'+stateCell(p?.state)+'</td><td>'+(p?.errorCode?esc(p.errorCode+(p.message?': '+p.message:'')):'')+'</td><td>'+when(p?.firstReportAt)+'</td><td>'+when(p?.runningAt)+'</td><td>'+when(p?.at)+'</td><td>'+(p?mib(p.bytesFromPeers)+' / '+mib(p.bytesFromPeers+p.bytesFromOrigin):'-')+'</td><td>'+(p&&p.bytesDerived?mib(p.bytesDerived):'-')+'</td></tr>'}).join('')+'</table>'}).join('')
 }
 async function historyPage(release,channel){
   const {rollouts}=await (await api('/v1/channels/'+release+'/'+channel+'/history')).json()
