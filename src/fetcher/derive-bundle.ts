@@ -54,7 +54,8 @@ export interface Derivation {
  */
 export async function readRemoteManifest(urls: readonly string[], token: string, fetchFn: typeof fetch, signal: AbortSignal): Promise<{ manifest: Manifest; bytes: number }> {
   if (!urls.length) throw new Error('the torrent lists no web seed')
-  const url = urls[0]!
+  // Any seeder's web seed (several origins share the load, as for pieces).
+  const url = urls[Math.floor(Math.random() * urls.length)]!
   const get = async (start: number, length: number, what: string): Promise<Buffer> => {
     const headers: Record<string, string> = { range: `bytes=${start}-${start + length - 1}` }
     if (token) headers.authorization = `Bearer ${token}`
