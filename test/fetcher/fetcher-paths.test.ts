@@ -3,7 +3,7 @@ import { readdir, writeFile } from 'node:fs/promises'
 import { join } from 'node:path'
 import { describe, expect, it } from 'vitest'
 import { generateSigningKey, parseTrustedKeys, type Digest } from '../../src/core/index.js'
-import { TOKENS, waitFor } from '../helpers/fleet.js'
+import { hostToken, TOKENS, waitFor } from '../helpers/fleet.js'
 import { makeTorrentFile, torrentFor } from '../helpers/make-torrent.js'
 import { useStackHosts } from '../helpers/stack-hosts.js'
 import { useTempDirs } from '../helpers/temp-dir.js'
@@ -28,6 +28,48 @@ describe('createFetcher(): paths the swarm tests did not cover (issue 17)', () =
     const v3 = await s.publish('3', 64 << 10, { sign: join(dir, 'trusted.key') })
     await runningOn(s, 'h1', v3.digest)
     expect(handed).toEqual(['3'])
+  }, 60_000)
+
+  it('a tracker (or anything between) that names an unsigned `hold` version: refused by the trust policy like any target, never started', async () => {
+    const s = await stack()
+    const dir = await tempDir()
+    const trusted = generateSigningKey('release')
+    await writeFile(join(dir, 'trusted.key'), trusted.privateKeyPem)
+    const sign = join(dir, 'trusted.key')
+    // Between the host and the tracker: once armed, every targets answer becomes "stage only,
+    // keep running <evil>", naming a version nobody signed.
+    let evil: { version: string; digest: string } | undefined
+    const proxy = createServer(async (req, res) => {
+      const chunks: Buffer[] = []
+      for await (const c of req) chunks.push(c as Buffer)
+      const headers = Object.fromEntries(Object.entries(req.headers).filter(([k]) => !['host', 'connection', 'content-length'].includes(k))) as Record<string, string>
+      const up = await fetch(`${s.trackerUrl}${req.url}`, { method: req.method, headers, body: chunks.length ? Buffer.concat(chunks) : undefined })
+      let body = Buffer.from(await up.arrayBuffer())
+      if (evil && up.status === 200 && /\/v1\/hosts\/[^/]+\/targets/.test(req.url ?? '')) {
+        const answer = JSON.parse(body.toString()) as { targets: Record<string, unknown>[] }
+        for (const t of answer.targets) Object.assign(t, { activate: false, hold: { version: evil.version, digest: evil.digest } })
+        body = Buffer.from(JSON.stringify(answer))
+      }
+      res.writeHead(up.status, { 'content-type': up.headers.get('content-type') ?? 'application/json' })
+      res.end(body)
+    })
+    await new Promise<void>((r) => proxy.listen(0, '127.0.0.1', () => r()))
+    closers.push(() => new Promise((r) => proxy.close(r)))
+    const proxyUrl = `http://127.0.0.1:${(proxy.address() as { port: number }).port}`
+    const activated: string[] = []
+    await fetcher(s, 'h1', {
+      tracker: { url: proxyUrl, token: hostToken('h1') },
+      trustedKeys: parseTrustedKeys(`${trusted.publicKey.line}\n`),
+      handOff: { stage: async () => ({ verified: false }), activate: async (b) => void activated.push(b.version), stopAll: async () => {} },
+    })
+    const v1 = await s.publish('1', 64 << 10, { sign })
+    await runningOn(s, 'h1', v1.digest)
+    const unsigned = await s.publish('6.6.6', 64 << 10, { channel: null })
+    evil = { version: '6.6.6', digest: unsigned.digest }
+    const v2 = await s.publish('2', 64 << 10, { sign })
+    await waitFor('the evil hold refused', async () => (await report(s, 'h1', unsigned.digest)).errorCode === 'SIGNATURE_MISSING', 30_000)
+    await waitFor('v2 staged', async () => (await report(s, 'h1', v2.digest)).state === 'staged', 30_000)
+    expect(activated).toEqual(['1'])
   }, 60_000)
 
   it('evicts cached bundles no target needs beyond --keep, most recently used kept, and stops seeding them', async () => {
