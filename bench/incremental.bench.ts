@@ -1,7 +1,9 @@
 /**
  * bench:incremental — incremental releases (issue 15): a host that runs v1 fetches only what
  * changed in v2. Real processes on loopback: one `shoal tracker`, one `shoal seeder`, and
- * `shoal fetcher --no-launch` hosts with a download limit (`--rate-mbit`, default 1000).
+ * `shoal fetcher --no-launch` hosts with a download limit (`--rate-mbit`, default 1000); with
+ * `--launch`, hosts install and activate each version too (dir snapshotter, `--agent none`), so
+ * "running" includes verifying and unpacking the bundle into an image.
  *
  *   v1  a tree of S MiB of mixed files (bench/make-tree: many small, some medium, a few large)
  *   v2  v1 with about 5% of its bytes new: medium files rewritten, bytes inserted into the middle
@@ -16,7 +18,7 @@
  *   T(v2) / T(full v2)  against the fresh host's time for the same bundle
  *   proportional bound  2 x (changed / S) x T(full v2) + T(v3) (the target: T(v2) within it)
  *
- *   npm run bench:incremental -- [--size-mib 256] [--rate-mbit 1000] [--runs 2]
+ *   npm run bench:incremental -- [--size-mib 256] [--rate-mbit 1000] [--runs 2] [--launch]
  *
  * Everything it starts and writes is removed on exit.
  */
@@ -38,6 +40,7 @@ const SHOAL = join(ROOT, 'bin', 'shoal.js')
 const S = Number(benchOption('size-mib', '256')) * 2 ** 20
 const RATE_MBIT = Number(benchOption('rate-mbit', '1000'))
 const RUNS = Number(benchOption('runs', '2'))
+const LAUNCH = process.argv.includes('--launch')
 const MiB = 2 ** 20
 const TOKENS = { publisher: randomBytes(12).toString('hex'), seeder: randomBytes(12).toString('hex'), hostKey: randomBytes(24).toString('hex') }
 const hostToken = (id: string): string => deriveHostToken(TOKENS.hostKey, id)
@@ -119,7 +122,7 @@ async function main(): Promise<void> {
     const trackerUrl = (JSON.parse(await waitLine(tracker, (l) => l.includes('listening'), 'tracker')) as { listening: string }).listening
     const seeder = start(['seeder', '--data-dir', join(work, 'seeder'), '--tokens', join(work, 'tokens'), '--host', '127.0.0.1', '--port', '0', '--peer-port', '0', '--tracker', trackerUrl, '--tracker-token', TOKENS.seeder, '-q'])
     const seederUrl = (JSON.parse(await waitLine(seeder, (l) => l.includes('listening'), 'seeder')) as { listening: string }).listening
-    log(`tracker ${trackerUrl}, seeder ${seederUrl}; S = ${S / MiB} MiB, hosts at ${RATE_MBIT} Mbit/s, ${RUNS} run(s)`)
+    log(`tracker ${trackerUrl}, seeder ${seederUrl}; S = ${S / MiB} MiB, hosts at ${RATE_MBIT} Mbit/s, ${RUNS} run(s), ${LAUNCH ? 'with the launcher (dir, --agent none)' : '--no-launch'}`)
 
     for (let run = 1; run <= RUNS; run++) {
       const v1 = join(work, 'v1')
@@ -143,7 +146,7 @@ async function main(): Promise<void> {
       /** A host following app@channel; `step` moves the channel and times it to running. */
       const host = async (id: string, channel: string): Promise<{ step: (version: string, digest: string) => Promise<Step>; stop: () => void }> => {
         const waiting = new Map<string, () => void>()
-        const c = start(['fetcher', '--data-dir', join(work, id), '--tracker', trackerUrl, '--token', hostToken(id), '--follow', `app@${channel}`, '--host-id', id, '--peer-port', '0', '--listen-host', '127.0.0.1', '--no-launch', '--down-limit', `${RATE_MBIT}mbit`], (l) => {
+        const c = start(['fetcher', '--data-dir', join(work, id), '--tracker', trackerUrl, '--token', hostToken(id), '--follow', `app@${channel}`, '--host-id', id, '--peer-port', '0', '--listen-host', '127.0.0.1', ...(LAUNCH ? ['--agent', 'none', '--snapshotter', 'dir'] : ['--no-launch']), '--down-limit', `${RATE_MBIT}mbit`], (l) => {
           if (!l.includes('"target running"')) return
           for (const [digest, done] of waiting) if (l.includes(digest)) done()
         })
