@@ -8,7 +8,7 @@ import { mkdirSync, readFileSync, renameSync, writeFileSync } from 'node:fs'
 import { fileURLToPath } from 'node:url'
 
 export const MODULES: Array<{ name: string; mutate: string[]; tests: string[] }> = [
-  { name: 'bundle verification', mutate: ['src/core/verify-bundle.ts'], tests: ['test/core/verify-bundle.test.ts', 'test/core/verify-bundle-edges.test.ts', 'test/core/hostile-corpus.test.ts', 'test/hostile/host-inputs.test.ts'] },
+  { name: 'bundle verification', mutate: ['src/core/verify-bundle.ts', 'src/core/bundle-checks.ts'], tests: ['test/core/verify-bundle.test.ts', 'test/core/verify-bundle-edges.test.ts', 'test/core/hostile-corpus.test.ts', 'test/hostile/host-inputs.test.ts'] },
   { name: 'manifest rules', mutate: ['src/core/manifest.ts', 'src/core/bundle-path.ts'], tests: ['test/core/manifest.test.ts', 'test/core/manifest-edges.test.ts', 'test/core/verify-bundle.test.ts', 'test/core/hostile-corpus.test.ts'] },
   { name: 'extraction', mutate: ['src/launcher/extract-bundle.ts', 'src/launcher/entry-writer.ts'], tests: ['test/launcher/extract-bundle.test.ts', 'test/launcher/entry-writer.test.ts', 'test/launcher/extract-edges.test.ts'] },
   { name: 'activation', mutate: ['src/launcher/create-launcher.ts', 'src/launcher/collect-garbage.ts'], tests: ['test/launcher/launcher.test.ts', 'test/launcher/activation.test.ts', 'test/hostile/failed-launch.test.ts'] },

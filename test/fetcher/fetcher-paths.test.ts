@@ -38,7 +38,7 @@ describe('createFetcher(): paths the swarm tests did not cover (issue 17)', () =
     const sign = join(dir, 'trusted.key')
     // Between the host and the tracker: once armed, every targets answer becomes "stage only,
     // keep running <evil>", naming a version nobody signed.
-    let evil: { version: string; digest: string } | undefined
+    let evil: { version: string; digest: string } | undefined = undefined
     const proxy = createServer(async (req, res) => {
       const chunks: Buffer[] = []
       for await (const c of req) chunks.push(c as Buffer)
