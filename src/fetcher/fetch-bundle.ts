@@ -69,6 +69,11 @@ export async function fetchBundle(
     webSeedToken: components.webSeedToken,
     derived: derived && { bytes: derived.bytes, partials: derived.partials, fromOrigin: derived.fetched },
   })
+  // Bounded by the peers (one that sends a bad piece is dropped and banned) and the partial pieces.
+  session.on('hash-failure', (e: { index: number; addr: string }) => components.log('warn', 'piece failed its hash; thrown away (a peer that sent it is dropped)', { digest: t.digest, piece: e.index, from: e.addr }))
+  session.on('derived-mismatch', (e: { index: number; addr: string }) =>
+    components.log('warn', 'a partly derived piece failed its hash; fetching it whole', { digest: t.digest, piece: e.index, from: e.addr }),
+  )
   let last = session.stats()
   let lastAt = performance.now()
   progress(session, 0)

@@ -42,7 +42,7 @@ export function createWebSeedFallback(
       if (wait > 0) await new Promise<void>((r) => ctx.later(wait, r))
       if (!pieceMatches(info, i, data)) {
         ctx.counters.hashFailures++
-        ctx.events.emit('hash-failure', { index: i, addr: url })
+        ctx.events.emit('hash-failure', { index: i, addr: redactSeedUrl(url) })
         throw new Error(`piece ${i} from the web seed does not match its hash`)
       }
       ctx.counters.bytesFromOrigin += data.length
