@@ -22,7 +22,7 @@ import {
 } from '../../core/index.js'
 import { targetMode } from '../plan-waves.js'
 import { notFound, type TrackerContext } from '../tracker-context.js'
-import type { HostRecord } from '../tracker-store.js'
+import type { HostRecord, VersionRecord } from '../tracker-store.js'
 
 const H = Type.Object({ host: NameSchema('host') })
 type ReportBody = typeof HostReportSchema.static
@@ -220,6 +220,29 @@ async function hostDetail(store: TrackerContext['store'], host: HostRecord): Pro
  * the plan, to run the new version, to stage it while holding the one before, or to run the one
  * before (after a rollback); see targetMode.
  */
+/**
+ * Published versions are immutable, so their records (for the signature a target carries) are
+ * kept once read: a targets answer then reads no version from the store, whatever the fleet's
+ * size (most recently used 4,096; a version not found yet is never remembered).
+ */
+const versionCache = new WeakMap<TrackerContext, Map<string, VersionRecord>>()
+async function versionOf(ctx: TrackerContext, release: string, version: string): Promise<VersionRecord | undefined> {
+  let cache = versionCache.get(ctx)
+  if (!cache) versionCache.set(ctx, (cache = new Map()))
+  const key = `${release}@${version}`
+  const hit = cache.get(key)
+  if (hit) {
+    cache.delete(key)
+    cache.set(key, hit)
+    return hit
+  }
+  const v = await ctx.store.getVersion(release, version)
+  if (!v) return undefined
+  cache.set(key, v)
+  if (cache.size > 4096) cache.delete(cache.keys().next().value!)
+  return v
+}
+
 async function targetsOf(ctx: TrackerContext, host: HostRecord): Promise<{ targets: Target[]; etag: string }> {
   const targets: Target[] = []
   const modes: string[] = []
@@ -232,12 +255,12 @@ async function targetsOf(ctx: TrackerContext, host: HostRecord): Promise<{ targe
     const previous = r?.fromDigest && r.fromVersion ? { version: r.fromVersion, digest: r.fromDigest } : undefined
     const mode = planned ? targetMode(planned.index.get(host.id), planned.record.progress, previous !== undefined) : 'new'
     const pick = mode === 'old' ? previous! : { version: ch.version, digest: ch.digest }
-    const v = await ctx.store.getVersion(release, pick.version)
+    const v = await versionOf(ctx, release, pick.version)
     const target: Target = { follow: f, release, version: pick.version, digest: pick.digest, rolloutId: ch.rolloutId, ...(v?.signature !== undefined ? { signature: v.signature } : {}) }
     if (mode === 'stage') {
       target.activate = false
       if (previous) {
-        const pv = await ctx.store.getVersion(release, previous.version)
+        const pv = await versionOf(ctx, release, previous.version)
         target.hold = { ...previous, ...(pv?.signature !== undefined ? { signature: pv.signature } : {}) }
       }
     }
