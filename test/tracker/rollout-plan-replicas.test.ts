@@ -1,33 +1,15 @@
 import type { FastifyInstance } from 'fastify'
-import { afterAll, afterEach, describe, expect, it } from 'vitest'
-import { parseTokens, type RolloutRecord, type Target } from '../../src/core/index.js'
-import { buildTracker, createPostgresStore, type TrackerStore } from '../../src/tracker/index.js'
-import { fakeDigest, hostToken, TOKENS, TOKENS_FILE } from '../helpers/fleet.js'
+import { afterAll, describe, expect, it } from 'vitest'
+import type { RolloutRecord, Target } from '../../src/core/index.js'
+import { createPostgresStore } from '../../src/tracker/index.js'
+import { fakeDigest, hostToken, TOKENS } from '../helpers/fleet.js'
 import { startPostgres, whyNoPostgres, type PrivatePostgres } from '../helpers/postgres.js'
+import { useTrackerApps } from '../helpers/tracker-apps.js'
 
+const { app: replica, call } = useTrackerApps()
 const SKIPPED = whyNoPostgres()
 const pgi: PrivatePostgres | undefined = SKIPPED ? undefined : await startPostgres()
 afterAll(() => pgi?.stop())
-const cleanups: Array<() => Promise<void>> = []
-afterEach(async () => {
-  for (const c of cleanups.splice(0).reverse()) await c()
-})
-
-async function replica(store: TrackerStore): Promise<FastifyInstance> {
-  await store.start()
-  const a = await buildTracker({ store, tokens: parseTokens(TOKENS_FILE), statusCacheMs: 0 })
-  cleanups.push(async () => {
-    await a.close()
-    await store.stop()
-  })
-  return a
-}
-
-const call = async (a: FastifyInstance, method: 'GET' | 'PUT' | 'POST', url: string, token: string, payload?: object) => {
-  const r = await a.inject({ method, url, headers: { authorization: `Bearer ${token}` }, payload })
-  if (r.statusCode >= 300) throw new Error(`${method} ${url}: ${r.statusCode} ${r.body}`)
-  return r.json()
-}
 
 async function waitUntil(what: string, probe: () => Promise<boolean>, boundMs = 15_000): Promise<void> {
   const until = Date.now() + boundMs

@@ -1,19 +1,17 @@
 import type { FastifyInstance } from 'fastify'
-import { afterAll, afterEach, describe, expect, it } from 'vitest'
-import { HOST_STATES, parseTokens } from '../../src/core/index.js'
-import { buildTracker, computeRolloutStatus, createPostgresStore, createTrackerStore, type RolloutStatus, type TrackerStore } from '../../src/tracker/index.js'
-import { fakeDigest, hostToken, TOKENS, TOKENS_FILE } from '../helpers/fleet.js'
+import { afterAll, describe, expect, it } from 'vitest'
+import { HOST_STATES } from '../../src/core/index.js'
+import { computeRolloutStatus, createPostgresStore, createTrackerStore, type RolloutStatus, type TrackerStore } from '../../src/tracker/index.js'
+import { fakeDigest, hostToken, TOKENS } from '../helpers/fleet.js'
 import { startPostgres, whyNoPostgres, type PrivatePostgres } from '../helpers/postgres.js'
 import { useTempDirs } from '../helpers/temp-dir.js'
+import { useTrackerApps } from '../helpers/tracker-apps.js'
 
+const { app, call, cleanups } = useTrackerApps()
 const SKIPPED = whyNoPostgres()
 const pgi: PrivatePostgres | undefined = SKIPPED ? undefined : await startPostgres()
 afterAll(() => pgi?.stop())
 const tempDir = useTempDirs()
-const cleanups: Array<() => Promise<void>> = []
-afterEach(async () => {
-  for (const c of cleanups.splice(0).reverse()) await c()
-})
 
 /** A seeded generator, so a failure can be replayed. */
 function rng(seed: number): () => number {
@@ -21,21 +19,6 @@ function rng(seed: number): () => number {
   return () => ((x = (x * 1664525 + 1013904223) >>> 0) / 2 ** 32)
 }
 
-async function app(store: TrackerStore): Promise<FastifyInstance> {
-  await store.start()
-  const a = await buildTracker({ store, tokens: parseTokens(TOKENS_FILE), statusCacheMs: 0 })
-  cleanups.push(async () => {
-    await a.close()
-    await store.stop()
-  })
-  return a
-}
-
-const call = async (a: FastifyInstance, method: 'GET' | 'PUT' | 'POST', url: string, token: string, payload?: object) => {
-  const r = await a.inject({ method, url, headers: { authorization: `Bearer ${token}` }, payload })
-  if (r.statusCode >= 300) throw new Error(`${method} ${url}: ${r.statusCode} ${r.body}`)
-  return r.json()
-}
 
 /** The status with what legitimately differs between the two ways of computing it taken out: which of several equal stragglers or failed hosts are named. */
 function comparable(s: RolloutStatus): unknown {
