@@ -3,6 +3,7 @@ import { randomBytes } from 'node:crypto'
 import { mkdir, writeFile } from 'node:fs/promises'
 import { join } from 'node:path'
 import { deriveHostToken } from '../../src/core/index.js'
+import { freePort } from './free-port.js'
 import { runCli } from './run-cli.js'
 import { startDaemon, startSeeder, startTracker, type DaemonBuild } from './start-tracker.js'
 
@@ -69,7 +70,10 @@ export async function startFleet(
     fetchers: [],
     children,
     async startTracker(port) {
-      const t = await startTracker(join(dir, 'tracker'), tokens, [...(port ? ['--port', port] : []), ...(opts.trackerArgs ?? [])], opts.trackerBuild)
+      // Below the ephemeral range (see freePort): a tracker restarted on its port after kill -9
+      // must not find it taken as the local port of some other test's outgoing connection.
+      const chosen = port ?? (opts.trackerArgs?.includes('--port') ? undefined : String(await freePort()))
+      const t = await startTracker(join(dir, 'tracker'), tokens, [...(chosen ? ['--port', chosen] : []), ...(opts.trackerArgs ?? [])], opts.trackerBuild)
       children.push(t.child)
       fleet.tracker = t
     },
