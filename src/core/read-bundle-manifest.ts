@@ -1,5 +1,6 @@
 import { createHash } from 'node:crypto'
 import { createReadStream } from 'node:fs'
+import { open, type FileHandle } from 'node:fs/promises'
 import tar from 'tar-stream'
 import { MANIFEST_PATH } from './bundle-path.js'
 import { formatDigest, type Digest } from './digest.js'
@@ -42,17 +43,38 @@ export async function readBundleManifest(path: string, options: { signal?: Abort
   }
 }
 
-/** sha256 digest of a whole file, streaming. */
+/**
+ * sha256 digest of a whole file. Two buffers taken in turn: the next read runs on the thread pool
+ * while this one is hashed, and no buffer is allocated per chunk (a stream's fresh 1 MiB chunks
+ * drove a full garbage collection every few MiB in a fetcher; issue #18).
+ */
 export async function digestFile(path: string, options: { signal?: AbortSignal } = {}): Promise<{ digest: Digest; size: number }> {
   const hash = createHash('sha256')
+  const CHUNK = 1 << 20
+  const bufs = [Buffer.allocUnsafe(CHUNK), Buffer.allocUnsafe(CHUNK)]
   let size = 0
+  let fh: FileHandle | undefined
   try {
-    for await (const chunk of createReadStream(path, { highWaterMark: 1 << 20, signal: options.signal })) {
-      hash.update(chunk as Buffer)
-      size += (chunk as Buffer).length
+    fh = await open(path, 'r')
+    const f = fh
+    const read = (k: number, pos: number): Promise<number> => {
+      const p = f.read(bufs[k % 2]!, 0, CHUNK, pos).then((r) => r.bytesRead)
+      p.catch(() => {}) // awaited below unless an abort comes first
+      return p
+    }
+    let next = read(0, 0)
+    for (let k = 0; ; k++) {
+      const n = await next
+      if (n === 0) break
+      options.signal?.throwIfAborted()
+      next = read(k + 1, size + n)
+      hash.update(n === CHUNK ? bufs[k % 2]! : bufs[k % 2]!.subarray(0, n))
+      size += n
     }
   } catch (err) {
     throw fromSystemError(err, 'hash file', path)
+  } finally {
+    await fh?.close()
   }
   return { digest: formatDigest(hash), size }
 }
