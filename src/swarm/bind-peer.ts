@@ -1,5 +1,6 @@
 import { PeerProtocolError, type ShoalError } from '../core/index.js'
 import type { Downloader } from './downloader.js'
+import { setBlockTarget } from './peer-link.js'
 import { encodeBitfield } from './piece-scheduler.js'
 import type { Peer, SessionContext } from './session-context.js'
 import type { Uploader } from './uploader.js'
@@ -41,6 +42,7 @@ export function bindPeer(ctx: SessionContext, peer: Peer, parts: { downloader: D
     reveal()
     downloader.fill(peer)
   })
+  setBlockTarget(wire, (i, offset, length) => downloader.target(peer, i, offset, length))
   wire.on('unchoke', () => downloader.fill(peer))
   // Without BEP 6, a choke drops every request in flight; their callbacks requeue them.
   wire.on('interested', () => wire.unchoke())

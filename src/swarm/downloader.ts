@@ -10,6 +10,11 @@ export interface Downloader {
   peerHas(peer: Peer, index: number): void
   /** Stores a verified piece (from a peer or a web seed), tells every peer, completes the torrent. */
   store(index: number, data: Uint8Array): Promise<void>
+  /**
+   * Where a block arriving from `peer` goes: its place in the piece under way, if it is one this
+   * side asked the peer for (so it is written where it belongs as it arrives, not copied after).
+   */
+  target(peer: Peer, index: number, offset: number, length: number): Uint8Array | undefined
   /** A peer left: its pieces under way go back to the scheduler. */
   release(peer: Peer): void
   /** When the last byte from any source arrived (for the web seed fallback). */
@@ -90,7 +95,8 @@ export function createDownloader(ctx: SessionContext, init: DownloaderInit): Dow
       if (!peer.wire.destroyed) fill(peer)
       return
     }
-    d.data.set(block, offset)
+    // A block streamed into its place (see target) is already there.
+    if (block.buffer !== d.data.buffer || block.byteOffset !== d.data.byteOffset + offset) d.data.set(block, offset)
     d.received += length
     ctx.totals.downloaded += length
     if (peer.origin) counters.bytesFromOrigin += length
@@ -158,6 +164,12 @@ export function createDownloader(ctx: SessionContext, init: DownloaderInit): Dow
       if (!peer.origin) withdrawFromOrigin(ctx, i, fill)
     },
     store,
+    target(peer, i, offset, length) {
+      const d = peer.downloads.get(i)
+      if (!d || d.cancelled || offset + length > d.size) return undefined
+      if (!peer.wire.requests.some((r) => r.piece === i && r.offset === offset && r.length === length)) return undefined
+      return d.data.subarray(offset, offset + length)
+    },
     release(peer) {
       for (const d of peer.downloads.values()) {
         d.cancelled = true

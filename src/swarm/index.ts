@@ -13,7 +13,7 @@ export { parseTorrentInfo, pieceSize, pieceMatches, type TorrentInfo } from './t
 export { openPieceFile, type PieceFile, type OpenPieceFileOptions } from './piece-file.js'
 export { announce, parseAnnounceResponse, parseCompactPeers, escapeBytes, type AnnounceRequest, type AnnounceResponse, type PeerAddress } from './announce.js'
 export { createRateLimiter, type RateLimiter } from './rate-limiter.js'
-export { createMessageFramer, type MessageFramer } from './message-framer.js'
+export { createMessageFramer, type BlockSink, type MessageFramer, type MessageFramerInit } from './message-framer.js'
 export { createNearAvailability, type NearAvailability } from './near-availability.js'
 export { choosePiece, type SourcePeer } from './choose-piece.js'
 export { admitPeer, connReserve } from './admit-peer.js'

@@ -21,30 +21,114 @@ export function makePeerId(role: 'origin' | 'host', locality: Locality): Buffer 
   return makeLocalPeerId(role === 'origin' ? '-SO0100-' : '-SH0100-', locality, randomBytes(6))
 }
 
+/** Bytes a socket reads into one buffer per link (net.connect's `onread`), for linkWire. */
+export interface ReusedReads {
+  push: (chunk: Uint8Array) => void
+}
+
+/** Bytes read per call into a link's reused buffer (Node reads 64 KiB into a new buffer each time). */
+const READ_BUFFER = 256 << 10
+
+/**
+ * `net.connect` options that read a link's bytes into one buffer, reused, and the feed to give
+ * linkWire. Fresh 64 KiB buffers per read were half the memory a fetcher allocated per byte, and
+ * each few MiB of them cost a full garbage collection (issue #18). Node offers this for outgoing
+ * connections only; accepted ones read as before.
+ */
+export function reusedReads(): { onread: { buffer: Uint8Array; callback: (bytes: number, buf: Uint8Array) => boolean }; reads: ReusedReads } {
+  const reads: ReusedReads = { push: () => {} }
+  return { onread: { buffer: Buffer.allocUnsafe(READ_BUFFER), callback: (n, buf) => (reads.push(buf.subarray(0, n)), true) }, reads }
+}
+
+/** Where a link's incoming blocks go: the place of a block this side asked for, or undefined. */
+export type BlockTarget = (index: number, offset: number, length: number) => Uint8Array | undefined
+
+/** The codec's own input and piece handler (bittorrent-protocol 5, pinned), driven directly. */
+interface WireInput {
+  _write(data: Uint8Array, cb: (err?: Error | null) => void): void
+  _onPiece(index: number, offset: number, block: Uint8Array): void
+}
+const targets = new WeakMap<Wire, BlockTarget>()
+const noop = (): void => {}
+
+/** Blocks of piece messages on this wire go straight to `target`'s answer (see MessageFramer). */
+export function setBlockTarget(wire: Wire, target: BlockTarget): void {
+  targets.set(wire, target)
+}
+
 /**
  * Joins a TCP socket and a bittorrent-protocol wire: what arrives goes through a message framer
- * (the codec re-copied its buffer on every TCP read; the framer hands it whole messages and
- * refuses hostile length prefixes), with backpressure both ways, and each side's end ends the other.
+ * (the codec re-copied its buffer on every TCP read; the framer hands it whole messages, refuses
+ * hostile length prefixes, and copies the blocks this side asked for straight into their pieces),
+ * and each side's end ends the other.
+ *
+ * Input reaches the codec synchronously (its `_write`, not the stream's `write`): the stream
+ * queued every message for a microtask and, past its 16 KiB mark, asked for the socket to be
+ * paused and resumed for every block; the codec parses whole messages at once and keeps nothing,
+ * so there is no queue to bound. That also keeps streamed blocks in order with the messages
+ * around them (a choke before a block is seen before the block).
  */
-export function linkWire(socket: Socket, wire: Wire, log: Log): void {
+export function linkWire(socket: Socket, wire: Wire, log: Log, reads?: ReusedReads): void {
   socket.setNoDelay(true)
-  const framer = createMessageFramer({ maxMessageBytes: MAX_BUFFERED })
-  socket.on('data', (chunk: Buffer) => {
-    let whole: Uint8Array | undefined
+  const input = wire as unknown as WireInput
+  const framer = createMessageFramer({
+    maxMessageBytes: MAX_BUFFERED,
+    transient: reads !== undefined,
+    messages: (bytes) => {
+      if (!wire.destroyed) input._write(bytes, noop)
+    },
+    blocks: {
+      target: (index, offset, length) => (wire.destroyed ? undefined : targets.get(wire)?.(index, offset, length)),
+      arrived: (index, offset, block) => {
+        if (!wire.destroyed) input._onPiece(index, offset, block)
+      },
+    },
+  })
+  const onData = (chunk: Uint8Array): void => {
     try {
-      whole = framer.push(chunk)
+      framer.push(chunk)
     } catch (err) {
       log('warn', 'dropping peer', { peer: `${socket.remoteAddress}:${socket.remotePort}`, code: (err as ShoalError).code, message: (err as Error).message })
       wire.destroy()
-      return void socket.destroy()
+      socket.destroy()
     }
-    if (whole && !wire.write(whole)) {
-      socket.pause()
-      wire.once('drain', () => socket.resume())
-    }
-  })
-  wire.pipe(socket)
+  }
+  if (reads) reads.push = onData
+  else socket.on('data', onData)
+  sendCorked(wire, socket)
   socket.on('error', () => wire.destroy())
   socket.on('close', () => wire.destroy())
   wire.on('close', () => socket.destroy())
+}
+
+/**
+ * The wire's output to the socket, corked for the rest of the tick: the codec pushes every message
+ * (and a piece's header and its block) as its own chunk, and piped straight through each was its
+ * own write syscall and, with Nagle off, its own TCP segment. Corked, one tick's messages leave in
+ * one writev.
+ */
+function sendCorked(wire: Wire, socket: Socket): void {
+  let corked = false
+  let waiting = false
+  const uncork = (): void => {
+    corked = false
+    if (!socket.destroyed) socket.uncork()
+  }
+  wire.on('data', (chunk: Uint8Array) => {
+    if (socket.destroyed) return
+    if (!corked) {
+      corked = true
+      socket.cork()
+      process.nextTick(uncork)
+    }
+    if (!socket.write(chunk) && !waiting) {
+      waiting = true
+      wire.pause()
+      socket.once('drain', () => {
+        waiting = false
+        wire.resume()
+      })
+    }
+  })
+  wire.on('end', () => socket.end())
 }

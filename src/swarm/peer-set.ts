@@ -3,7 +3,7 @@ import Wire from 'bittorrent-protocol'
 import { distanceBetween, isRackMember, peerKey, tagOfPeerId, type Log, type ShoalError } from '../core/index.js'
 import { admitPeer, connReserve } from './admit-peer.js'
 import type { PeerAddress } from './announce.js'
-import { addrKey, linkWire, plainIp } from './peer-link.js'
+import { addrKey, linkWire, plainIp, reusedReads } from './peer-link.js'
 import type { Peer, SessionContext } from './session-context.js'
 
 /** Links treated as the origin's at once per torrent (a few seeders). */
@@ -149,13 +149,14 @@ export function createPeerSet(ctx: SessionContext, init: PeerSetInit, components
       if (performance.now() - last < 5_000) return
       lastTried.set(addr, performance.now())
       connecting.add(addr)
-      const socket = connect({ host: p.host, port: p.port })
+      const { onread, reads } = reusedReads()
+      const socket = connect({ host: p.host, port: p.port, onread })
       socket.setTimeout(10_000, () => socket.destroy())
       socket.once('connect', () => {
         connecting.delete(addr)
         socket.setTimeout(0)
         const wire = new Wire('tcpOutgoing')
-        linkWire(socket, wire, components.log)
+        linkWire(socket, wire, components.log, reads)
         wire.once('handshake', (infoHash: string, remoteId: string) => {
           if (infoHash !== info.infoHash) return wire.destroy()
           attach(wire, socket, remoteId, addr, true)
