@@ -1,5 +1,6 @@
 import { PieceHashMismatchError, type ShoalError } from '../core/index.js'
 import { choosePiece } from './choose-piece.js'
+import { holdPieceBuffer, releasePieceBuffer, takePieceBuffer } from './piece-buffers.js'
 import { BLOCK, SHOAL_BLOCK, type Download, type Peer, type SessionContext } from './session-context.js'
 import { pieceMatches, pieceSize } from './torrent-info.js'
 
@@ -105,9 +106,12 @@ export function createDownloader(ctx: SessionContext, init: DownloaderInit): Dow
     if (d.received === d.size) {
       peer.downloads.delete(d.index)
       sched.finish(d.index)
+      // Every block asked for has arrived, so none is still streaming into d.data: the download
+      // lets go of its buffer here (store holds it for the write and the cache), never earlier.
       if (pieceMatches(info, d.index, d.data)) {
         if (d.partial) counters.bytesDerived += d.partial.known
         void store(d.index, d.data)
+        releasePieceBuffer(d.data)
       } else if (d.partial && ctx.partials.get(d.index) === d.partial) {
         // The derived bytes or the peer's may be wrong: the piece is fetched whole from now on,
         // and a peer is blamed only for a whole piece that fails.
@@ -115,6 +119,7 @@ export function createDownloader(ctx: SessionContext, init: DownloaderInit): Dow
         counters.hashFailures++
         ctx.events.emit('derived-mismatch', { index: d.index, addr: peer.addr })
       } else {
+        releasePieceBuffer(d.data)
         counters.hashFailures++
         ctx.events.emit('hash-failure', { index: d.index, addr: peer.addr })
         init.violation(peer, new PieceHashMismatchError(`Piece ${d.index} from ${peer.addr} does not match its hash; its data was thrown away`))
@@ -141,13 +146,16 @@ export function createDownloader(ctx: SessionContext, init: DownloaderInit): Dow
         sched.finish(i)
       }
     }
+    holdPieceBuffer(data) // for the write, and until the serving cache holds it
     try {
       await ctx.file.write(i, data)
     } catch (err) {
+      releasePieceBuffer(data)
       return init.fail(err)
     }
+    if (!ctx.closed()) init.stored(i, data)
+    releasePieceBuffer(data)
     if (ctx.closed()) return
-    init.stored(i, data)
     ctx.stored[i] = 1
     counters.bytesDone += data.length
     ctx.events.emit('piece', i)
@@ -187,7 +195,9 @@ export function createDownloader(ctx: SessionContext, init: DownloaderInit): Dow
 function startDownload(ctx: SessionContext, i: number, block: number): Download {
   const size = pieceSize(ctx.info, i)
   const partial = ctx.partials.get(i)
-  if (!partial) return { index: i, size, data: Buffer.allocUnsafe(size), received: 0, next: 0, retry: [], cancelled: false, block }
+  // A cancelled download keeps its buffer (a block may still be streaming into it): only one
+  // that completed lets go of it for reuse.
+  if (!partial) return { index: i, size, data: takePieceBuffer(size, ctx.info.pieceLength), received: 0, next: 0, retry: [], cancelled: false, block }
   // Each download fills its own copy: a peer's wrong bytes never reach the derived ones.
   return { index: i, size, data: Buffer.from(partial.data), received: partial.known, next: size, retry: [...partial.missing].reverse(), cancelled: false, block: BLOCK, partial }
 }

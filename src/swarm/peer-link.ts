@@ -3,6 +3,7 @@ import type { Socket } from 'node:net'
 import type Wire from 'bittorrent-protocol'
 import { makeLocalPeerId, type Locality, type Log, type ShoalError } from '../core/index.js'
 import { createMessageFramer } from './message-framer.js'
+import { isHeldPieceBuffer, releasePieceBuffer } from './piece-buffers.js'
 
 /** A peer whose unparsed input grows past this is dropped (a length prefix of 4 GiB is an attack). */
 export const MAX_BUFFERED = 1 << 20
@@ -121,7 +122,9 @@ function sendCorked(wire: Wire, socket: Socket): void {
       socket.cork()
       process.nextTick(uncork)
     }
-    if (!socket.write(chunk) && !waiting) {
+    // A block of a piece buffer is let go once written (see piece-buffers.ts and the uploader).
+    const written = isHeldPieceBuffer(chunk) ? () => releasePieceBuffer(chunk) : undefined
+    if (!socket.write(chunk, written) && !waiting) {
       waiting = true
       wire.pause()
       socket.once('drain', () => {

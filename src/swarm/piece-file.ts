@@ -7,7 +7,8 @@ export interface PieceFile {
   readonly path: string
   /** Which pieces are stored and match their hash (found by the scan at open). */
   readonly verified: readonly boolean[]
-  read(index: number, offset: number, length: number): Promise<Buffer>
+  /** Reads into `into` when given (at least `length` bytes), else into a new buffer. */
+  read(index: number, offset: number, length: number, into?: Buffer): Promise<Buffer>
   /** Stores a piece the caller has already checked against its hash. */
   write(index: number, data: Uint8Array): Promise<void>
   /**
@@ -60,8 +61,8 @@ export async function openPieceFile(path: string, info: TorrentInfo, options: Op
   const file: PieceFile = {
     path,
     verified,
-    async read(index, offset, length) {
-      const buf = Buffer.allocUnsafe(length)
+    async read(index, offset, length, into) {
+      const buf = into ? into.subarray(0, length) : Buffer.allocUnsafe(length)
       const { bytesRead } = await fh.read(buf, 0, length, index * info.pieceLength + offset)
       return bytesRead === length ? buf : buf.subarray(0, bytesRead)
     },

@@ -1,4 +1,5 @@
 import { PeerProtocolError, type ShoalError } from '../core/index.js'
+import { releasePieceBuffer } from './piece-buffers.js'
 import { createPieceCache } from './piece-cache.js'
 import { MAX_REQUEST, type Peer, type SessionContext } from './session-context.js'
 import { pieceSize } from './torrent-info.js'
@@ -18,7 +19,7 @@ export interface Uploader {
  */
 export function createUploader(ctx: SessionContext, init: { cacheBytes: number; violation: (peer: Peer, err: ShoalError) => void; sentWhole?: (peer: Peer, index: number) => void }): Uploader {
   const { info } = ctx
-  const cache = createPieceCache({ maxBytes: init.cacheBytes, sizeOf: (i) => pieceSize(info, i), read: (i) => ctx.file.read(i, 0, pieceSize(info, i)) })
+  const cache = createPieceCache({ maxBytes: init.cacheBytes, pieceLength: info.pieceLength, sizeOf: (i) => pieceSize(info, i), read: (i, into) => ctx.file.read(i, 0, pieceSize(info, i), into) })
   const delivered = new Set<number>()
 
   // Counted per peer for pieces not yet delivered once, and at the origin for the pieces it showed
@@ -47,15 +48,28 @@ export function createUploader(ctx: SessionContext, init: { cacheBytes: number; 
       }
       if (!ctx.stored[i]) return respond(new Error('piece not held'))
       const send = (): void => {
-        cache.get(i).then(
-          (data) => {
-            if (data.length < offset + length) return respond(new Error('short read'))
+        // The piece buffer is held for this block until the socket has written it (peer-link's
+        // sendCorked lets go); on every other way out, here.
+        const { buf, data } = cache.get(i)
+        data.then(
+          (piece) => {
+            if (piece.length < offset + length) {
+              releasePieceBuffer(buf)
+              return respond(new Error('short read'))
+            }
+            if (peer.wire.destroyed || !peer.wire.peerRequests.some((r) => r.piece === i && r.offset === offset && r.length === length)) {
+              releasePieceBuffer(buf) // cancelled, or the link is gone: the codec would send nothing
+              return
+            }
             ctx.counters.uploaded += length
             ctx.totals.uploaded += length
-            respond(null, data.subarray(offset, offset + length))
+            respond(null, piece.subarray(offset, offset + length))
             countDelivery(peer, i, length)
           },
-          (err: Error) => respond(err),
+          (err: Error) => {
+            releasePieceBuffer(buf)
+            respond(err)
+          },
         )
       }
       const wait = ctx.limits.up?.take(length) ?? 0
