@@ -13,14 +13,27 @@
  * other. So the one rule is: never let go of what you did not hold, and never before you are done.
  */
 
-/** At most this many free buffers of each piece length are kept. */
-const KEEP = 16
+/** Free buffers of each piece length are kept up to this many bytes (at least one buffer). */
+const KEEP_BYTES = 16 << 20
+/** Free buffers not taken again within this long are let go (a host between rollouts holds none). */
+const IDLE_MS = 10_000
 
 const holds = new WeakMap<ArrayBufferLike, number>()
 const free = new Map<number, Buffer[]>()
+let lastTake = 0
+let idleTimer: NodeJS.Timeout | undefined
+const dropWhenIdle = (): void => {
+  idleTimer = undefined
+  if (performance.now() - lastTake >= IDLE_MS) free.clear()
+  else armIdle()
+}
+const armIdle = (): void => {
+  idleTimer ??= setTimeout(dropWhenIdle, IDLE_MS).unref()
+}
 
 /** A buffer of `size` bytes for a piece of a torrent with `pieceLength`, held once by the caller. */
 export function takePieceBuffer(size: number, pieceLength: number): Buffer {
+  lastTake = performance.now()
   const list = free.get(pieceLength)
   const whole = list?.pop() ?? Buffer.allocUnsafeSlow(pieceLength)
   holds.set(whole.buffer, 1)
@@ -42,7 +55,10 @@ export function releasePieceBuffer(buf: Uint8Array): void {
   const length = buf.buffer.byteLength
   let list = free.get(length)
   if (!list) free.set(length, (list = []))
-  if (list.length < KEEP) list.push(Buffer.from(buf.buffer as ArrayBuffer, 0, length))
+  if (list.length < Math.max(1, Math.floor(KEEP_BYTES / length))) {
+    list.push(Buffer.from(buf.buffer as ArrayBuffer, 0, length))
+    armIdle()
+  }
 }
 
 /** Whether `buf` lies in a piece buffer still held (what a socket write must let go of). */

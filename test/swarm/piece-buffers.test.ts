@@ -8,7 +8,7 @@
 import { createHash } from 'node:crypto'
 import { readFile } from 'node:fs/promises'
 import { join } from 'node:path'
-import { afterEach, describe, expect, it } from 'vitest'
+import { afterEach, describe, expect, it, vi } from 'vitest'
 import { createSwarmNode, openPieceFile, type SwarmNode } from '../../src/swarm/index.js'
 import { freePieceBuffers, holdPieceBuffer, releasePieceBuffer, takePieceBuffer } from '../../src/swarm/piece-buffers.js'
 import { makeTorrentFile } from '../helpers/make-torrent.js'
@@ -40,6 +40,28 @@ describe('piece buffers', () => {
     releasePieceBuffer(b)
     releasePieceBuffer(c)
     expect(freePieceBuffers(L)).toBe(2)
+  })
+
+  it('free buffers not taken again within 10 s are let go (a host between rollouts keeps none)', async () => {
+    vi.useFakeTimers({ toFake: ['setTimeout', 'performance'] })
+    vi.resetModules() // a fresh pool: its idle timer is armed under the fake clock
+    const { freePieceBuffers, releasePieceBuffer, takePieceBuffer } = await import('../../src/swarm/piece-buffers.js')
+    try {
+      const L = 23456
+      const a = takePieceBuffer(L, L)
+      const b = takePieceBuffer(L, L)
+      releasePieceBuffer(a)
+      vi.advanceTimersByTime(9_000)
+      expect(freePieceBuffers(L)).toBe(1)
+      releasePieceBuffer(takePieceBuffer(L, L)) // taken again: the wait starts over
+      releasePieceBuffer(b)
+      vi.advanceTimersByTime(9_000)
+      expect(freePieceBuffers(L)).toBe(2)
+      vi.advanceTimersByTime(2_000)
+      expect(freePieceBuffers(L)).toBe(0)
+    } finally {
+      vi.useRealTimers()
+    }
   })
 
   it('a swarm whose caches hold one piece each still hands every host the right bytes', async () => {
