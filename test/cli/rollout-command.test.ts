@@ -66,7 +66,7 @@ describe('shoal rollout / shoal hosts (real tracker, seeder and fetchers)', () =
     fleets.push(fleet)
     const api = ['--tracker', fleet.tracker.url, '--token', TOKENS.viewer]
     // Started before the first publish: says the channel does not exist yet, then follows its first move to the end.
-    const first = runCli(['rollout', 'status', 'app@prod', ...api, '--watch', '--next'])
+    const first = runCli(['rollout', 'status', 'app@prod', ...api, '--watch', '--next'], { timeoutMs: 110_000 })
     await waitFor('the watcher to be waiting', async () => {
       const m = await (await fetch(`${fleet.tracker.url}/metrics`)).text()
       return /shoal_tracker_requests_total\{route="\/v1\/rollouts\/:release\/:channel\/events",status="404"\}/.test(m)
@@ -106,7 +106,7 @@ describe('shoal rollout / shoal hosts (real tracker, seeder and fetchers)', () =
     expect(metric('shoal_fetcher_launch_failures_total')).toBe(0)
 
     // --next after a finished rollout: not its 100% screen at once, but the next move to its end.
-    const next = runCli(['rollout', 'status', 'app@prod', ...api, '--watch', '--next'])
+    const next = runCli(['rollout', 'status', 'app@prod', ...api, '--watch', '--next'], { timeoutMs: 110_000 })
     await waitFor('the second watcher on the stream', async () => /^shoal_tracker_event_streams 1$/m.test(await (await fetch(`${fleet.tracker.url}/metrics`)).text()), 30_000)
     await fleet.publish('2.0.0', 1 << 20)
     const nextWatch = await next

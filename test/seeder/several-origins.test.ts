@@ -61,5 +61,5 @@ describe('several origins (issue 19)', () => {
       return s.digest === v2.digest && s.byState.running === HOSTS ? s : undefined
     }, 60_000)
     expect(after.failures).toEqual([])
-  })
+  }, 150_000)
 })
