@@ -1,5 +1,6 @@
 import { PieceHashMismatchError, type ShoalError } from '../core/index.js'
 import { choosePiece } from './choose-piece.js'
+import { isPending } from './peer-link.js'
 import { holdPieceBuffer, releasePieceBuffer, takePieceBuffer } from './piece-buffers.js'
 import { BLOCK, SHOAL_BLOCK, type Download, type Peer, type SessionContext } from './session-context.js'
 import { pieceMatches, pieceSize } from './torrent-info.js'
@@ -175,7 +176,7 @@ export function createDownloader(ctx: SessionContext, init: DownloaderInit): Dow
     target(peer, i, offset, length) {
       const d = peer.downloads.get(i)
       if (!d || d.cancelled || offset + length > d.size) return undefined
-      if (!peer.wire.requests.some((r) => r.piece === i && r.offset === offset && r.length === length)) return undefined
+      if (!isPending(peer.wire.requests, i, offset, length)) return undefined
       return d.data.subarray(offset, offset + length)
     },
     release(peer) {

@@ -41,6 +41,10 @@ export function reusedReads(): { onread: { buffer: Uint8Array; callback: (bytes:
   return { onread: { buffer: Buffer.allocUnsafe(READ_BUFFER), callback: (n, buf) => (reads.push(buf.subarray(0, n)), true) }, reads }
 }
 
+/** Whether the codec's list (`requests` we sent, `peerRequests` we got) holds this block, as its own lookup matches. */
+export const isPending = (requests: readonly { piece: number; offset: number; length: number }[], index: number, offset: number, length: number): boolean =>
+  requests.some((r) => r.piece === index && r.offset === offset && r.length === length)
+
 /** Where a link's incoming blocks go: the place of a block this side asked for, or undefined. */
 export type BlockTarget = (index: number, offset: number, length: number) => Uint8Array | undefined
 

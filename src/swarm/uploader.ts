@@ -1,4 +1,5 @@
 import { PeerProtocolError, type ShoalError } from '../core/index.js'
+import { isPending } from './peer-link.js'
 import { releasePieceBuffer } from './piece-buffers.js'
 import { createPieceCache } from './piece-cache.js'
 import { MAX_REQUEST, type Peer, type SessionContext } from './session-context.js'
@@ -57,7 +58,7 @@ export function createUploader(ctx: SessionContext, init: { cacheBytes: number; 
               releasePieceBuffer(buf)
               return respond(new Error('short read'))
             }
-            if (peer.wire.destroyed || !peer.wire.peerRequests.some((r) => r.piece === i && r.offset === offset && r.length === length)) {
+            if (peer.wire.destroyed || !isPending(peer.wire.peerRequests, i, offset, length)) {
               releasePieceBuffer(buf) // cancelled, or the link is gone: the codec would send nothing
               return
             }

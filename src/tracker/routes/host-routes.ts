@@ -216,11 +216,6 @@ async function hostDetail(store: TrackerContext['store'], host: HostRecord): Pro
 }
 
 /**
- * A host's current targets and their etag. Under a planned rollout a host is told, per its place in
- * the plan, to run the new version, to stage it while holding the one before, or to run the one
- * before (after a rollback); see targetMode.
- */
-/**
  * Published versions are immutable, so their records (for the signature a target carries) are
  * kept once read: a targets answer then reads no version from the store, whatever the fleet's
  * size (most recently used 4,096; a version not found yet is never remembered).
@@ -243,6 +238,11 @@ async function versionOf(ctx: TrackerContext, release: string, version: string):
   return v
 }
 
+/**
+ * A host's current targets and their etag. Under a planned rollout a host is told, per its place in
+ * the plan, to run the new version, to stage it while holding the one before, or to run the one
+ * before (after a rollback); see targetMode.
+ */
 async function targetsOf(ctx: TrackerContext, host: HostRecord): Promise<{ targets: Target[]; etag: string }> {
   const targets: Target[] = []
   const modes: string[] = []
