@@ -60,7 +60,7 @@ export function createWebSeedFallback(
       if (ctx.closed() || sched.missing === 0 || !init.urls.length) return
       const now = performance.now()
       if (now - init.lastProgress() < init.afterMs || now < backoffUntil || busy.size >= 2) return
-      const i = sched.pick(() => true, busy)
+      const i = sched.pick(() => true, busy, { unheld: true })
       if (i === undefined) return
       busy.add(i)
       sched.start(i)

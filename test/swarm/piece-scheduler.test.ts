@@ -93,6 +93,50 @@ describe('createPieceScheduler()', () => {
   })
 })
 
+describe('createPieceScheduler(): availability classes (issue 20)', () => {
+  it('a pick asks about the rarest pieces first and stops at the first the peer holds: a few questions, not one per piece', () => {
+    let seed = 7
+    const s = createPieceScheduler({ pieceCount: 100_000, random: () => ((seed = (seed * 1103515245 + 12345) % 2 ** 31) / 2 ** 31) })
+    for (let p = 0; p < 3; p++) s.addPeer(all)
+    s.addAvailability(77_777) // one piece more common than the rest
+    let asked = 0
+    const counting = (i: number) => {
+      asked++
+      return i % 2 === 0
+    }
+    for (let k = 0; k < 1000; k++) {
+      const i = s.pick(counting)!
+      expect(i % 2).toBe(0)
+      expect(i).not.toBe(77_777)
+      s.start(i)
+    }
+    expect(asked).toBeLessThan(1000 * 20) // a linear scan would ask about 1000 * 50,000 times
+  })
+
+  it('a peer is never offered a piece no connected peer holds; a source outside the swarm (unheld) is, rarest first', () => {
+    const s = createPieceScheduler({ pieceCount: 4, random: () => 0 })
+    s.addPeer(only(0, 1))
+    expect([0, 1]).toContain(s.pick(all))
+    expect([2, 3]).toContain(s.pick(() => true, undefined, { unheld: true }))
+    s.addPeer(only(0, 1), -1) // the peer left: nothing is held by anyone
+    expect(s.pick(all)).toBeUndefined()
+    expect(s.pick(() => true, undefined, { unheld: true })).toBeDefined()
+  })
+
+  it('classes follow every count change: HAVEs, peers leaving, pieces stored', () => {
+    const s = createPieceScheduler({ pieceCount: 3, random: () => 0 })
+    s.addPeer(all)
+    s.addPeer(all)
+    s.addAvailability(1)
+    s.addPeer(only(0), -1) // 0 -> 1, 1 -> 3, 2 -> 2
+    expect(s.pick(all)).toBe(0)
+    s.markHave(0)
+    expect(s.pick(all)).toBe(2)
+    s.start(2)
+    expect(s.pick(all)).toBe(1)
+  })
+})
+
 describe('createSuperSeed()', () => {
   it('reveal() shows each peer different pieces before showing any twice', () => {
     const ss = createSuperSeed({ pieceCount: 8, window: 2, random: () => 0 })
