@@ -60,5 +60,5 @@ export function bindPeer(ctx: SessionContext, peer: Peer, parts: { downloader: D
 export function revealTo(ctx: SessionContext, peer: Peer): void {
   const { superSeed, sched } = ctx
   if (!superSeed || peer.wire.destroyed) return
-  for (const i of superSeed.reveal(peer.key, peer.has, (j) => sched.availability(j))) peer.wire.have(i)
+  for (const i of superSeed.reveal(peer.key, peer.has)) peer.wire.have(i)
 }

@@ -26,8 +26,8 @@ export function choosePiece(
 ): number | undefined {
   const d = peer.distance
   if (peer.origin) {
-    const ok = (j: number): boolean => sched.availability(j) <= 1 && (near === undefined || near.allows(d, j))
-    return sched.pick((j) => peer.has(j) && ok(j), busy, { endGame: ok })
+    const ok = (j: number): boolean => near === undefined || near.allows(d, j)
+    return sched.pick((j) => peer.has(j) && ok(j), busy, { endGame: ok, maxAvailability: 1 })
   }
   if (d === 0 || near === undefined) return sched.pick(peer.has, busy)
   const ok = (j: number): boolean => near.allows(d, j)

@@ -9,12 +9,16 @@
  * and missing pieces are kept in classes by that count, so a pick starts at the rarest and stops
  * at the first piece the peer holds instead of looking at every piece (issue 20).
  */
+import { createAvailabilityClasses } from './availability-classes.js'
+
 export interface PieceSchedulerInit {
   pieceCount: number
   /** Uniform in [0, 1); injected so that tests and the simulator are reproducible. */
   random?: () => number
   /** How many peers may fetch one piece at once in the end game (default 2). */
   maxPerPiece?: number
+  /** Called after a piece's availability changed (the super-seed keeps its own order by it). */
+  onAvailability?: (index: number) => void
 }
 
 export interface PickOptions {
@@ -25,6 +29,8 @@ export interface PickOptions {
    * seed). A peer's pick leaves them out: by the counts, the peer cannot hold them.
    */
   unheld?: boolean
+  /** Only pieces at most this many connected peers hold (the origin is asked for rare ones only). */
+  maxAvailability?: number
 }
 
 export interface PieceScheduler {
@@ -61,81 +67,50 @@ export function encodeBitfield(flags: ArrayLike<number>): Uint8Array {
   return bits
 }
 
-/**
- * Missing pieces grouped by availability (class k: held by k connected peers), each class an
- * unordered list with every piece's position in it, so a count that changes moves its piece in
- * O(1) and a pick looks at the rarest class first.
- */
-function createAvailabilityClasses(pieceCount: number) {
-  const classes: number[][] = []
-  const cls = new Int32Array(pieceCount).fill(-1)
-  const pos = new Int32Array(pieceCount)
-  const remove = (i: number): void => {
-    const c = cls[i]!
-    if (c < 0) return
-    const list = classes[c]!
-    const last = list.pop()!
-    if (last !== i) {
-      list[pos[i]!] = last
-      pos[last] = pos[i]!
-    }
-    cls[i] = -1
-  }
-  const put = (i: number, c: number): void => {
-    if (cls[i] === c) return
-    remove(i)
-    while (classes.length <= c) classes.push([])
-    pos[i] = classes[c]!.length
-    classes[c]!.push(i)
-    cls[i] = c
-  }
-  return { classes, put, remove }
-}
-
 export function createPieceScheduler(init: PieceSchedulerInit): PieceScheduler {
-  const { pieceCount, random = Math.random, maxPerPiece = 2 } = init
+  const { pieceCount, random = Math.random, maxPerPiece = 2, onAvailability } = init
   if (!Number.isInteger(pieceCount) || pieceCount < 1) throw new RangeError(`pieceCount must be a positive integer (current value is ${pieceCount})`)
   const have = new Uint8Array(pieceCount)
   const avail = new Uint32Array(pieceCount)
   const running = new Uint16Array(pieceCount)
-  const byAvail = createAvailabilityClasses(pieceCount)
-  for (let i = 0; i < pieceCount; i++) byAvail.put(i, 0)
+  /** Missing pieces nobody is fetching, by availability: what a pick looks at first. */
+  const idle = createAvailabilityClasses(pieceCount)
+  for (let i = 0; i < pieceCount; i++) idle.put(i, 0)
+  /** Missing pieces with downloads under way: the end game's candidates. */
+  const inFlight = new Set<number>()
   let missing = pieceCount
   const recount = (i: number): void => {
-    if (!have[i]) byAvail.put(i, avail[i]!)
+    if (!have[i] && running[i] === 0) idle.put(i, avail[i]!)
+  }
+  const counted = (i: number): void => {
+    recount(i)
+    onAvailability?.(i)
   }
 
   /**
    * The rarest piece nobody is fetching that the peer holds, rarest class first, from a random
    * place in each class (so hosts with equal counts pick different pieces); failing that, the
-   * end-game piece (fewest downloads under way, then rarest). A pick stops at the first match in
-   * the rarest class the peer can serve: it costs what it takes to find one of the peer's pieces
-   * among the rarest, not the piece count, unless the peer holds almost nothing we lack. Pieces
-   * no connected peer holds (class 0) are looked at only for a source outside the swarm.
+   * end-game piece (fewest downloads under way, then rarest). The classes hold only idle missing
+   * pieces, so a pick stops at the first of the rarest the peer can serve: it costs what it takes
+   * to find one of the peer's pieces among the rarest, not the piece count, unless the peer holds
+   * almost nothing we lack. Pieces no connected peer holds (class 0) are looked at only for a
+   * source outside the swarm.
    */
-  const scan = (peerHas: (i: number) => boolean, busy: ReadonlySet<number> | undefined, endGameOk: ((i: number) => boolean) | undefined, first: number): number | undefined => {
-    const { classes } = byAvail
-    for (let c = first; c < classes.length; c++) {
-      const list = classes[c]!
-      const n = list.length
-      if (n === 0) continue
-      const offset = Math.floor(random() * n)
-      for (let k = 0, j = offset; k < n; k++, j = j + 1 === n ? 0 : j + 1) {
-        const i = list[j]!
-        if (running[i] === 0 && !busy?.has(i) && peerHas(i)) return i
-      }
-    }
-    // Nothing idle: the end game, in a second pass (rare: only when the first found nothing).
+  const scan = (peerHas: (i: number) => boolean, busy: ReadonlySet<number> | undefined, endGameOk: ((i: number) => boolean) | undefined, first: number, last: number): number | undefined => {
+    const i = idle.rarest((j) => !busy?.has(j) && peerHas(j), random, first, last)
+    if (i !== undefined) return i
+    // Nothing idle: the end game, over the pieces under way only.
     let late: number | undefined
     let lateRunning = Infinity
-    for (let c = first; c < classes.length && lateRunning > 1; c++) {
-      for (const i of classes[c]!) {
-        const r = running[i]!
-        if (r === 0 || r >= maxPerPiece || r >= lateRunning) continue
-        if (busy?.has(i) || !peerHas(i) || (endGameOk && !endGameOk(i))) continue
-        late = i
-        lateRunning = r
-      }
+    let lateAvail = Infinity
+    for (const i of inFlight) {
+      const r = running[i]!
+      const a = avail[i]!
+      if (r >= maxPerPiece || r > lateRunning || (r === lateRunning && a >= lateAvail) || a < first || a > last) continue
+      if (busy?.has(i) || !peerHas(i) || (endGameOk && !endGameOk(i))) continue
+      late = i
+      lateRunning = r
+      lateAvail = a
     }
     return late
   }
@@ -151,31 +126,39 @@ export function createPieceScheduler(init: PieceSchedulerInit): PieceScheduler {
       if (have[i]) return
       have[i] = 1
       missing--
-      byAvail.remove(i)
+      idle.remove(i)
+      inFlight.delete(i)
     },
     addPeer(peerHas, delta = 1) {
       for (let i = 0; i < pieceCount; i++) {
         if (!peerHas(i)) continue
         avail[i] = Math.max(0, avail[i]! + delta)
-        recount(i)
+        counted(i)
       }
     },
     addAvailability(i) {
       if (i < 0 || i >= pieceCount) return
       avail[i]!++
-      recount(i)
+      counted(i)
     },
     availability: (i) => avail[i]!,
     active: (i) => running[i]!,
     pick(peerHas, busy, options) {
       if (missing === 0) return undefined
-      return scan(peerHas, busy, options?.endGame, options?.unheld ? 0 : 1)
+      return scan(peerHas, busy, options?.endGame, options?.unheld ? 0 : 1, options?.maxAvailability ?? Infinity)
     },
     start(i) {
-      running[i]!++
+      if (running[i]!++ === 0 && !have[i]) {
+        idle.remove(i)
+        inFlight.add(i)
+      }
     },
     finish(i) {
-      if (running[i]! > 0) running[i]!--
+      if (running[i] === 0) return
+      if (--running[i]! === 0) {
+        inFlight.delete(i)
+        recount(i)
+      }
     },
   }
 }

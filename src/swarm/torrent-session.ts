@@ -132,20 +132,28 @@ export function createTorrentSession(init: TorrentSessionInit, components: Torre
   let closed = false
   let finished = false
   const counters: SessionCounters = { bytesFromPeers: 0, bytesFromOrigin: init.derived?.fromOrigin ?? 0, uploaded: 0, hashFailures: 0, bytesDone: 0, piecesDelivered: 0, bytesDerived: init.derived?.bytes ?? 0 }
+  // The origin shows each peer about 512 KiB of pieces at a time (at least 2 pieces), up to
+  // 32 MiB for a peer that keeps draining its window (one that requests in bursts).
+  const superSeed = init.superSeed
+    ? createSuperSeed({
+        pieceCount: info.pieceCount,
+        random: components.random,
+        window: Math.max(2, Math.ceil((512 << 10) / info.pieceLength)),
+        maxWindow: Math.max(2, Math.ceil((32 << 20) / info.pieceLength)),
+        availability: (i) => sched.availability(i),
+      })
+    : undefined
+  const sched = createPieceScheduler({ pieceCount: info.pieceCount, random: components.random, onAvailability: superSeed?.recount })
   const ctx: SessionContext = {
     info,
     file,
-    sched: createPieceScheduler({ pieceCount: info.pieceCount, random: components.random }),
+    sched,
     near: createNearAvailability(info.pieceCount, init.myTag ? peerKey(init.myKey) : undefined),
     partials: new Map(init.derived?.partials),
     stored: new Uint8Array(info.pieceCount),
     peers: new Map(),
     counters,
-    // The origin shows each peer about 512 KiB of pieces at a time (at least 2 pieces), up to
-    // 32 MiB for a peer that keeps draining its window (one that requests in bursts).
-    superSeed: init.superSeed
-      ? createSuperSeed({ pieceCount: info.pieceCount, random: components.random, window: Math.max(2, Math.ceil((512 << 10) / info.pieceLength)), maxWindow: Math.max(2, Math.ceil((32 << 20) / info.pieceLength)) })
-      : undefined,
+    superSeed,
     totals: components.totals,
     limits: components.limits,
     events,
@@ -160,7 +168,7 @@ export function createTorrentSession(init: TorrentSessionInit, components: Torre
       timers.add(t)
     },
   }
-  const { sched, peers } = ctx
+  const { peers } = ctx
 
   let resolveDone!: () => void
   let rejectDone!: (err: Error) => void

@@ -141,24 +141,28 @@ describe('createSuperSeed()', () => {
   it('reveal() shows each peer different pieces before showing any twice', () => {
     const ss = createSuperSeed({ pieceCount: 8, window: 2, random: () => 0 })
     const seen: number[] = []
-    for (let p = 0; p < 4; p++) seen.push(...ss.reveal(`p${p}`, () => false, () => 0))
+    for (let p = 0; p < 4; p++) seen.push(...ss.reveal(`p${p}`, () => false))
     expect(new Set(seen).size).toBe(8)
-    const fifth = ss.reveal('p4', () => false, () => 0)
+    const fifth = ss.reveal('p4', () => false)
     expect(fifth).toHaveLength(2)
   })
 
   it('reveal() prefers pieces with fewer copies among peers and skips what the peer holds', () => {
-    const ss = createSuperSeed({ pieceCount: 4, window: 1, random: () => 0 })
-    const avail = (i: number) => [3, 0, 2, 1][i]!
-    expect(ss.reveal('a', only(1), avail)).toEqual([3])
+    const copies = [3, 0, 2, 1]
+    const ss = createSuperSeed({ pieceCount: 4, window: 1, random: () => 0, availability: (i) => copies[i]! })
+    for (let i = 0; i < 4; i++) ss.recount(i)
+    expect(ss.reveal('a', only(1))).toEqual([3])
+    copies[3] = 5 // more peers announced 3: 2 is now the least copied after 1
+    ss.recount(3)
+    expect(ss.reveal('b', only(1))).toEqual([2])
   })
 
   it('peerHas() frees the slot so the next reveal continues; peerGone() releases its pieces', () => {
     const ss = createSuperSeed({ pieceCount: 4, window: 1, random: () => 0 })
-    const [first] = ss.reveal('a', () => false, () => 0)
-    expect(ss.reveal('a', () => false, () => 0)).toEqual([])
+    const [first] = ss.reveal('a', () => false)
+    expect(ss.reveal('a', () => false)).toEqual([])
     ss.peerHas('a', first!)
-    expect(ss.reveal('a', only(first!), () => 0)).toHaveLength(1)
+    expect(ss.reveal('a', only(first!))).toHaveLength(1)
     ss.peerGone('a')
     expect(ss.revealedTo('a').size).toBe(0)
   })
@@ -167,43 +171,51 @@ describe('createSuperSeed()', () => {
 describe('createSuperSeed() and late bitfields', () => {
   it('reveal() frees slots of pieces the peer turns out to hold (its bitfield came after the first reveal)', () => {
     const ss = createSuperSeed({ pieceCount: 4, window: 2, random: () => 0 })
-    const first = ss.reveal('a', () => false, () => 0)
-    expect(first).toEqual([0, 1])
-    // The bitfield arrives: the peer already has 0 and 1. Without freeing, the window stays full.
-    expect(ss.reveal('a', only(0, 1), () => 0)).toEqual([2, 3])
+    const first = ss.reveal('a', () => false)
+    expect(first).toHaveLength(2)
+    // The bitfield arrives: the peer already has both. Without freeing, the window stays full.
+    const rest = [0, 1, 2, 3].filter((i) => !first.includes(i))
+    expect(ss.reveal('a', only(...first)).sort()).toEqual(rest)
   })
 })
 
 describe('createSuperSeed() and clients that batch HAVEs or request in bursts', () => {
   it('sent() frees the slot at once, keeps the piece counted as a copy until announced, and never shows it to the same peer again', () => {
-    const ss = createSuperSeed({ pieceCount: 4, window: 1, random: () => 0 })
-    expect(ss.reveal('a', () => false, () => 0)).toEqual([0])
-    ss.sent('a', 0) // sent whole; no HAVE yet (transmission sends them about once a second)
-    expect(ss.reveal('a', () => false, () => 0)).toEqual([1])
-    // Piece 0 is on its way to a: b is shown another piece first.
-    expect(ss.reveal('b', () => false, () => 0)).toEqual([2])
-    ss.peerHas('a', 0) // the batched HAVE: no double count
-    ss.sent('a', 1)
-    ss.peerHas('a', 1)
+    const held = new Set<number>()
+    const ss = createSuperSeed({ pieceCount: 4, window: 1, random: () => 0, availability: (i) => (held.has(i) ? 1 : 0) })
+    const [x] = ss.reveal('a', () => false)
+    ss.sent('a', x!) // sent whole; no HAVE yet (transmission sends them about once a second)
+    const [y] = ss.reveal('a', () => false)
+    expect(y).not.toBe(x)
+    // x is on its way to a: b is shown another piece first.
+    const [z] = ss.reveal('b', () => false)
+    expect([x, y]).not.toContain(z)
+    ss.peerHas('a', x!) // the batched HAVE: no double count
+    ss.sent('a', y!)
+    ss.peerHas('a', y!)
     ss.peerGone('b')
-    // Nothing pending anywhere now: piece 0 (held by a, availability 1 in the caller) and 3 remain.
-    expect(ss.reveal('c', () => false, (i) => (i <= 1 ? 1 : 0))).toEqual([2])
+    // Nothing pending anywhere now: x and y held by a (availability 1), z and the fourth by none.
+    for (const i of [x!, y!]) {
+      held.add(i)
+      ss.recount(i)
+    }
+    expect([x, y]).not.toContain(ss.reveal('c', () => false)[0])
   })
 
   it('sent() of a piece the peer was not shown changes nothing', () => {
     const ss = createSuperSeed({ pieceCount: 4, window: 1, random: () => 0 })
-    ss.reveal('a', () => false, () => 0)
+    ss.reveal('a', () => false)
     ss.sent('a', 3)
-    expect(ss.reveal('a', () => false, () => 0)).toEqual([])
+    expect(ss.reveal('a', () => false)).toEqual([])
   })
 
   it('starved() doubles one peer\'s window up to maxWindow; widen() starts it wider; peerGone() forgets it', () => {
     const ss = createSuperSeed({ pieceCount: 64, window: 2, maxWindow: 8, random: () => 0 })
-    ss.reveal('a', () => false, () => 0)
+    ss.reveal('a', () => false)
     expect(ss.windowOf('a')).toBe(2)
     ss.starved('a')
     expect(ss.windowOf('a')).toBe(4)
-    expect(ss.reveal('a', () => false, () => 0)).toHaveLength(2)
+    expect(ss.reveal('a', () => false)).toHaveLength(2)
     ss.starved('a')
     ss.starved('a')
     expect(ss.windowOf('a')).toBe(8)
@@ -226,5 +238,28 @@ describe('createPieceScheduler() end game filter', () => {
     expect(s.pick(all, undefined, fromOrigin)).toBe(1)
     s.start(1)
     expect(s.pick(all, undefined, fromOrigin)).toBeUndefined()
+  })
+})
+
+describe('createSuperSeed() at scale (issue 20)', () => {
+  it('a reveal asks about the least-copied pieces first: a few questions, not one per piece; the scheduler reports every count change', () => {
+    let seed = 11
+    const random = () => (seed = (seed * 1103515245 + 12345) % 2 ** 31) / 2 ** 31
+    const P = 50_000
+    const ss = createSuperSeed({ pieceCount: P, window: 4, random, availability: (i) => origin.availability(i) })
+    const origin = createPieceScheduler({ pieceCount: P, random, onAvailability: ss.recount })
+    origin.addPeer(all) // one peer holds everything, another every even piece
+    origin.addPeer((i) => i % 2 === 0)
+    let asked = 0
+    const holdsNothing = () => {
+      asked++
+      return false
+    }
+    const shown = new Set<number>()
+    for (let p = 0; p < 200; p++) for (const i of ss.reveal(`p${p}`, holdsNothing)) shown.add(i)
+    // All 800 shown are odd (one copy, not two) and different; a linear scan would ask ~800 * 25,000 times.
+    expect(shown.size).toBe(800)
+    expect([...shown].every((i) => i % 2 === 1)).toBe(true)
+    expect(asked).toBeLessThan(800 * 5)
   })
 })

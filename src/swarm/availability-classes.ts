@@ -1,0 +1,57 @@
+/**
+ * Pieces grouped by a small count (how many copies the swarm holds), each group an unordered list
+ * with every piece's place in it: a count that changes moves its piece in O(1), and "the rarest
+ * piece that passes a test" looks at the lowest groups first and stops at the first match, from a
+ * random place in each group so that hosts with equal counts choose different pieces. What the
+ * scheduler (rarest missing piece) and the super-seed (least-copied piece to reveal) share.
+ */
+export interface AvailabilityClasses {
+  /** Puts the piece in class `count` (moving it out of the one it was in). */
+  put(index: number, count: number): void
+  /** Takes the piece out of every class. */
+  remove(index: number): void
+  /** The first piece passing `ok` in the lowest class from `from` to `to`, or undefined. */
+  rarest(ok: (index: number) => boolean, random: () => number, from?: number, to?: number): number | undefined
+}
+
+export function createAvailabilityClasses(pieceCount: number): AvailabilityClasses {
+  const classes: number[][] = []
+  const cls = new Int32Array(pieceCount).fill(-1)
+  const pos = new Int32Array(pieceCount)
+  const remove = (i: number): void => {
+    const c = cls[i]!
+    if (c < 0) return
+    const list = classes[c]!
+    const last = list.pop()!
+    if (last !== i) {
+      list[pos[i]!] = last
+      pos[last] = pos[i]!
+    }
+    cls[i] = -1
+  }
+  return {
+    remove,
+    put(i, c) {
+      if (cls[i] === c) return
+      remove(i)
+      while (classes.length <= c) classes.push([])
+      pos[i] = classes[c]!.length
+      classes[c]!.push(i)
+      cls[i] = c
+    },
+    rarest(ok, random, from = 0, to = Infinity) {
+      const end = Math.min(classes.length - 1, to)
+      for (let c = from; c <= end; c++) {
+        const list = classes[c]!
+        const n = list.length
+        if (n === 0) continue
+        const offset = Math.floor(random() * n)
+        for (let k = 0, j = offset; k < n; k++, j = j + 1 === n ? 0 : j + 1) {
+          const i = list[j]!
+          if (ok(i)) return i
+        }
+      }
+      return undefined
+    },
+  }
+}
