@@ -110,6 +110,8 @@ interface Node {
   sched: PieceScheduler
   near: NearAvailability
   conns: Conn[]
+  /** The connection to the origin, if any. */
+  originConn?: Conn
   byPeer: Map<number, Conn>
   /** Requests under way on all connections. */
   outstanding: number
@@ -259,7 +261,7 @@ export function simulate(cfg: SimConfig): SimResult {
       upFree: slots,
       downFree: origin ? 0 : slots,
       have: new Uint8Array(P).fill(origin ? 1 : 0),
-      sched: createPieceScheduler({ pieceCount: P, random }),
+      sched: createPieceScheduler({ pieceCount: P, random, onAvailability: origin ? (i) => superSeed.recount(i) : undefined }),
       near: createNearAvailability(P, !origin && aware ? peerKey(peerId) : undefined),
       conns: [],
       byPeer: new Map(),
@@ -273,6 +275,8 @@ export function simulate(cfg: SimConfig): SimResult {
     }
   }
 
+  // The seeder's reveal window (create-swarm-node): about 512 KiB per peer, at least 2 pieces.
+  const superSeed: SuperSeed = createSuperSeed({ pieceCount: P, random, window: Math.max(2, Math.ceil((512 << 10) / pieceLength)), availability: (i) => origin.sched.availability(i) })
   const hosts: Node[] = []
   for (let h = 0; h < N; h++) {
     const rack = Math.floor(h / hostsPerRack)
@@ -281,8 +285,6 @@ export function simulate(cfg: SimConfig): SimResult {
   }
   const origin = makeNode(N, true, hostRacks, 0, (cfg.originRateBps ?? cfg.rateBps) / 8)
   for (let i = 0; i < P; i++) origin.sched.markHave(i)
-  // The seeder's reveal window (create-swarm-node): about 512 KiB per peer, at least 2 pieces.
-  const superSeed: SuperSeed = createSuperSeed({ pieceCount: P, random, window: Math.max(2, Math.ceil((512 << 10) / pieceLength)) })
   const all = [...hosts, origin]
   const ipOf = (n: Node): string => `10.${(n.idx + 1) >> 16}.${((n.idx + 1) >> 8) & 255}.${(n.idx + 1) & 255}`
   const nodeOfCompact = (c: Buffer): Node => all[((c[1]! << 16) | (c[2]! << 8) | c[3]!) - 1]!
@@ -300,7 +302,7 @@ export function simulate(cfg: SimConfig): SimResult {
   const reveal = (c: Conn): void => {
     const host = c.self
     const shown = c.shown!
-    for (const i of superSeed.reveal(host.peerId, (j) => host.have[j] === 1, (j) => origin.sched.availability(j))) {
+    for (const i of superSeed.reveal(host.peerId, (j) => host.have[j] === 1)) {
       if (shown[i]) continue
       shown[i] = 1
       host.sched.addAvailability(i)
@@ -353,6 +355,7 @@ export function simulate(cfg: SimConfig): SimResult {
       [b, ba],
     ] as const) {
       self.conns.push(c)
+      if (c.origin) self.originConn = c
       self.byPeer.set(c.peer.idx, c)
       if (c.origin) continue // the origin sends no bitfield: it reveals
       self.sched.addPeer(c.has, 1)
@@ -498,7 +501,8 @@ export function simulate(cfg: SimConfig): SimResult {
       dst.have[i] = 1
       dst.sched.markHave(i)
       // End-game duplicates of this piece elsewhere are cancelled (BEP 3 cancel).
-      for (const other of [...(dst.asked.get(i) ?? [])]) cancel(other, i)
+      const dup = dst.asked.get(i)
+      if (dup) for (const other of [...dup]) cancel(other, i)
       for (const k of dst.conns) {
         if (k.has(i)) k.wants--
         const back = k.rev // the peer downloads from dst
@@ -514,11 +518,10 @@ export function simulate(cfg: SimConfig): SimResult {
           back.wants++
           // A piece asked of the origin and not yet moving is withdrawn once a peer holds it
           // (the engine sends a BEP 3 cancel): the origin's queue only carries rare pieces.
-          for (const o of [...(peer.asked.get(i) ?? [])]) {
-            if (o.origin && o.queue.includes(i)) {
-              cancel(o, i)
-              back.stale = false
-            }
+          const o = peer.originConn
+          if (o !== undefined && o.requested.has(i) && o.queue.includes(i)) {
+            cancel(o, i)
+            back.stale = false
           }
           // The engine picks again on every HAVE. A pick that found nothing before can only find
           // something now if the new piece is itself a candidate, so skip the O(pieces) scan

@@ -58,7 +58,7 @@ export function bindPeer(ctx: SessionContext, peer: Peer, parts: { downloader: D
 
 /** At the origin: shows the peer the next pieces it may fetch (BEP 16), as slots free up. */
 export function revealTo(ctx: SessionContext, peer: Peer): void {
-  const { superSeed, sched } = ctx
+  const { superSeed } = ctx
   if (!superSeed || peer.wire.destroyed) return
   for (const i of superSeed.reveal(peer.key, peer.has)) peer.wire.have(i)
 }
