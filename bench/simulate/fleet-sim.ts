@@ -22,7 +22,7 @@
  *   choking (the engine has none).
  */
 import { distanceBetween, isRackMember, makeLocalPeerId, peerKey, tagOfPeerId, type Distance } from '../../src/core/index.js'
-import { admitPeer, choosePiece, createNearAvailability, createPieceScheduler, createSuperSeed, type NearAvailability, type PieceScheduler, type SuperSeed } from '../../src/swarm/index.js'
+import { admitPeer, choosePiece, createNearAvailability, createPieceScheduler, createPipelineGauge, createSuperSeed, type NearAvailability, type PieceScheduler, type PipelineGauge, type SuperSeed } from '../../src/swarm/index.js'
 import { pieceLengthFor } from '../../src/seeder/bundle-store.js'
 import { createSwarmStore, type AnnounceParams } from '../../src/tracker/swarm-store.js'
 
@@ -48,7 +48,10 @@ export interface SimConfig {
   numwant?: number
   maxConns?: number
   originMaxConns?: number
+  /** The engine's pipeline per connection at first and at least (default 512 KiB). */
   pipelineBytes?: number
+  /** The most it grows to with the measured rate (default 16 MiB; = pipelineBytes fixes it). */
+  maxPipelineBytes?: number
   /** Delay from the channel move to a host's first announce (ms). */
   startMs?: number
   /** Share of hosts joining late, uniformly within lateWindowS after the start. */
@@ -135,7 +138,9 @@ interface Conn {
   wants: number
   /** A pick found nothing allowed; picked again once the peer announces something new. */
   stale: boolean
-  /** Pieces asked of the peer (queued at it or moving), at most `depth` (the engine's pipeline). */
+  /** The engine's pipeline to this peer (grows with the rate the connection delivers). */
+  gauge: PipelineGauge
+  /** Pieces asked of the peer (queued at it or moving), at most depth(c) (the engine's pipeline). */
   requested: Set<number>
   /** Asked and not yet moving, in order. */
   queue: number[]
@@ -227,7 +232,8 @@ export function simulate(cfg: SimConfig): SimResult {
   const originMaxConns = cfg.originMaxConns ?? 200
   const pipelineBytes = cfg.pipelineBytes ?? 512 << 10
   // The engine's pipeline: whole pieces asked of one peer at once (create-swarm-node fill()).
-  const depth = Math.ceil(pipelineBytes / pieceLength) + 1
+  const maxPipelineBytes = Math.max(pipelineBytes, cfg.maxPipelineBytes ?? 16 << 20)
+  const depth = (c: Conn): number => Math.ceil(c.gauge.bytes / pieceLength) + 1
   const rate = cfg.rateBps / 8
   const spread = cfg.rateSpread ?? 0
   const tMin = S / rate
@@ -324,6 +330,7 @@ export function simulate(cfg: SimConfig): SimResult {
       rtt: r,
       wants: 0,
       stale: false,
+      gauge: createPipelineGauge({ minBytes: pipelineBytes, maxBytes: maxPipelineBytes }),
       requested: new Set(),
       queue: [],
       moving: [],
@@ -379,7 +386,7 @@ export function simulate(cfg: SimConfig): SimResult {
   function ask(c: Conn): void {
     const self = c.self
     if (self.origin || self.failed || c.peer.failed) return
-    while (c.requested.size < depth && c.wants > 0 && !c.stale && self.sched.missing > 0) {
+    while (c.requested.size < depth(c) && c.wants > 0 && !c.stale && self.sched.missing > 0) {
       const piece = choosePiece(self.sched, self.near, c, c.requested, () => self.outstanding === 0)
       picks++
       if (piece === undefined) {
@@ -408,7 +415,7 @@ export function simulate(cfg: SimConfig): SimResult {
       return false
     }
     const piece = c.queue.shift()!
-    const r = Math.min(Math.min(src.rate, dst.rate) / slots, pipelineBytes / c.rtt)
+    const r = Math.min(Math.min(src.rate, dst.rate) / slots, c.gauge.bytes / c.rtt)
     const bytes = sizeOf(piece)
     const cross = src.rack !== dst.rack
     const x: Xfer = { conn: c, piece, start: now, end: now + bytes / r, bytes, cross, sent: false, cancelled: false }
@@ -496,6 +503,7 @@ export function simulate(cfg: SimConfig): SimResult {
     const dst = c.self
     const i = x.piece
     c.moving.splice(c.moving.indexOf(x), 1)
+    c.gauge.received(x.bytes, now * 1000)
     forgetRequest(c, i)
     if (!dst.have[i]) {
       dst.have[i] = 1
@@ -526,7 +534,7 @@ export function simulate(cfg: SimConfig): SimResult {
           // The engine picks again on every HAVE. A pick that found nothing before can only find
           // something now if the new piece is itself a candidate, so skip the O(pieces) scan
           // otherwise (the outcome is the same; it keeps 10,000 hosts tractable).
-          if (back.requested.size < depth && (!back.stale || (!back.requested.has(i) && peer.sched.active(i) < 2 && peer.near.allows(back.distance, i, peer.outstanding === 0)))) {
+          if (back.requested.size < depth(back) && (!back.stale || (!back.requested.has(i) && peer.sched.active(i) < 2 && peer.near.allows(back.distance, i, peer.outstanding === 0)))) {
             back.stale = false
             ask(back)
           }

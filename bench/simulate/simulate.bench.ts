@@ -5,7 +5,7 @@
  *
  *   npm run bench:simulate -- [--hosts 16,100,1000,10000] [--size-mib 1024] [--rate-gbit 10]
  *     [--piece-kib K] [--topology aware,none] [--oversub 4] [--hosts-per-rack 40]
- *     [--racks-per-region 10] [--late 0] [--fail 0] [--seed 1] [--pipeline-kib 512]
+ *     [--racks-per-region 10] [--late 0] [--fail 0] [--seed 1] [--pipeline-kib 512] [--pipeline-max-kib 16384]
  *     [--rtt-rack-ms 0.1] [--rtt-region-ms 0.5] [--rtt-far-ms 30]
  *   npm run bench:simulate -- --cross-check      # the bench:fleet set-ups (N=8 and 16, 16 MiB, 10 Mbit/s)
  *   ... [--waves 1,10%,50%,100%] [--max-unavailable 100%,10%] [--activate-s 0.1,0.5]
@@ -105,6 +105,7 @@ if (crossCheck) {
           failFraction: num('fail', '0'),
           rttMs: { rack: num('rtt-rack-ms', '0.1'), region: num('rtt-region-ms', '0.5'), far: num('rtt-far-ms', '30') },
           pipelineBytes: num('pipeline-kib', '512') * 1024,
+          maxPipelineBytes: num('pipeline-max-kib', '16384') * 1024,
           seed: num('seed', '1'),
         }),
       )

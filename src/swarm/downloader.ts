@@ -1,6 +1,7 @@
 import { PieceHashMismatchError, type ShoalError } from '../core/index.js'
 import { choosePiece } from './choose-piece.js'
 import { isPending } from './peer-link.js'
+import { createPipelineGauge, type PipelineGauge } from './pipeline-depth.js'
 import { holdPieceBuffer, releasePieceBuffer, takePieceBuffer } from './piece-buffers.js'
 import { BLOCK, SHOAL_BLOCK, type Download, type Peer, type SessionContext } from './session-context.js'
 import { pieceMatches, pieceSize } from './torrent-info.js'
@@ -24,8 +25,10 @@ export interface Downloader {
 }
 
 export interface DownloaderInit {
-  /** Bytes asked of one peer at once. */
+  /** Bytes asked of one peer at once at first and at least; it grows with the peer's measured rate. */
   pipelineBytes: number
+  /** The most asked of one peer at once (default 16 MiB, or pipelineBytes if larger). */
+  maxPipelineBytes?: number
   violation: (peer: Peer, err: ShoalError) => void
   /** Every piece is stored (writes finish out of order: only then, not when the last piece verified). */
   complete: () => void
@@ -46,12 +49,21 @@ export function createDownloader(ctx: SessionContext, init: DownloaderInit): Dow
   let lastProgress = performance.now()
 
   const idle = (): boolean => isIdle(peers)
+  /** Per peer: how much to keep asked (the connection's bandwidth-delay product, measured). */
+  const gauges = new WeakMap<Peer, PipelineGauge>()
+  const maxPipeline = Math.max(init.pipelineBytes, init.maxPipelineBytes ?? 16 << 20)
+  const gaugeOf = (peer: Peer): PipelineGauge => {
+    let g = gauges.get(peer)
+    if (!g) gauges.set(peer, (g = createPipelineGauge({ minBytes: init.pipelineBytes, maxBytes: maxPipeline })))
+    return g
+  }
 
   const fill = (peer: Peer): void => {
     if (ctx.closed() || sched.missing === 0 || peer.wire.peerChoking || !peer.wire.amInterested || peer.wire.destroyed) return
     const block = peer.shoal ? SHOAL_BLOCK : BLOCK
-    const pipeline = Math.max(2, Math.floor(init.pipelineBytes / block))
-    const maxPieces = Math.ceil(init.pipelineBytes / info.pieceLength) + 1
+    const pipelineBytes = gaugeOf(peer).bytes
+    const pipeline = Math.max(2, Math.floor(pipelineBytes / block))
+    const maxPieces = Math.ceil(pipelineBytes / info.pieceLength) + 1
     while (peer.outstanding < pipeline) {
       let d: Download | undefined
       for (const x of peer.downloads.values()) {
@@ -100,6 +112,7 @@ export function createDownloader(ctx: SessionContext, init: DownloaderInit): Dow
     // A block streamed into its place (see target) is already there.
     if (block.buffer !== d.data.buffer || block.byteOffset !== d.data.byteOffset + offset) d.data.set(block, offset)
     d.received += length
+    gaugeOf(peer).received(length, performance.now())
     ctx.totals.downloaded += length
     if (peer.origin) counters.bytesFromOrigin += length
     else counters.bytesFromPeers += length
