@@ -395,6 +395,7 @@ export function simulate(cfg: SimConfig): SimResult {
         break
       }
       c.requested.add(piece)
+      c.gauge.asked(now * 1000)
       self.outstanding++
       c.queue.push(piece)
       self.sched.start(piece)

@@ -94,6 +94,7 @@ export function createDownloader(ctx: SessionContext, init: DownloaderInit): Dow
           if (!dl.cancelled) dl.retry.push(offset)
           return
         }
+        gaugeOf(peer).asked(performance.now())
         peer.wire.request(dl.index, offset, length, (err, b) => onBlock(peer, dl, offset, length, err, b))
       }
       if (wait > 0) ctx.later(wait, send)

@@ -23,6 +23,11 @@ export interface PipelineGaugeInit {
 export interface PipelineGauge {
   /** Bytes to keep asked of the peer now. */
   readonly bytes: number
+  /**
+   * A request went out at `nowMs`. The first starts the clock: the first sample then spans the
+   * round trip too, which is what a pipeline-limited connection delivers (pipeline / RTT).
+   */
+  asked(nowMs: number): void
   /** `n` bytes arrived from the peer at `nowMs`. */
   received(n: number, nowMs: number): void
 }
@@ -30,17 +35,18 @@ export interface PipelineGauge {
 export function createPipelineGauge(init: PipelineGaugeInit): PipelineGauge {
   const { minBytes, maxBytes, queueSeconds = 0.2, sampleMs = 50 } = init
   let bytes = minBytes
+  /** Start of the sample period: the first request, then the end of the last period. */
   let since: number | undefined
   let got = 0
   return {
     get bytes() {
       return bytes
     },
+    asked(now) {
+      since ??= now
+    },
     received(n, now) {
-      if (since === undefined) {
-        since = now
-        return // the first arrival starts the clock: the time before it is the request's RTT
-      }
+      since ??= now
       got += n
       const elapsed = now - since
       if (elapsed < sampleMs) return
