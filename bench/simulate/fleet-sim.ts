@@ -110,6 +110,8 @@ interface Node {
   upFree: number
   downFree: number
   have: Uint8Array
+  /** The pieces in `have`, in the order they arrived (a bitfield's bits without scanning every piece). */
+  held: number[]
   sched: PieceScheduler
   near: NearAvailability
   conns: Conn[]
@@ -142,6 +144,8 @@ interface Conn {
   gauge: PipelineGauge
   /** Pieces asked of the peer (queued at it or moving), at most depth(c) (the engine's pipeline). */
   requested: Set<number>
+  /** When each requested piece was asked (s). */
+  askedAt: Map<number, number>
   /** Asked and not yet moving, in order. */
   queue: number[]
   moving: Xfer[]
@@ -267,6 +271,7 @@ export function simulate(cfg: SimConfig): SimResult {
       upFree: slots,
       downFree: origin ? 0 : slots,
       have: new Uint8Array(P).fill(origin ? 1 : 0),
+      held: origin ? Array.from({ length: P }, (_, i) => i) : [],
       sched: createPieceScheduler({ pieceCount: P, random, onAvailability: origin ? (i) => superSeed.recount(i) : undefined }),
       near: createNearAvailability(P, !origin && aware ? peerKey(peerId) : undefined),
       conns: [],
@@ -332,6 +337,7 @@ export function simulate(cfg: SimConfig): SimResult {
       stale: false,
       gauge: createPipelineGauge({ minBytes: pipelineBytes, maxBytes: maxPipelineBytes }),
       requested: new Set(),
+      askedAt: new Map(),
       queue: [],
       moving: [],
       shown,
@@ -365,12 +371,19 @@ export function simulate(cfg: SimConfig): SimResult {
       if (c.origin) self.originConn = c
       self.byPeer.set(c.peer.idx, c)
       if (c.origin) continue // the origin sends no bitfield: it reveals
-      self.sched.addPeer(c.has, 1)
-      if (self.origin) continue
-      self.near.addPeer(d, c.has, 1)
+      // The peer's bitfield, bit by bit (what addPeer does, without a pass over every piece:
+      // early in a rollout a bitfield is nearly empty).
+      if (self.origin) {
+        for (const i of c.peer.held) self.sched.addAvailability(i)
+        continue
+      }
       if (c.rackKey !== undefined) self.near.rackPeer(c.rackKey, 1)
       let w = 0
-      for (let i = 0; i < P; i++) if (c.has(i) && !self.have[i]) w++
+      for (const i of c.peer.held) {
+        self.sched.addAvailability(i)
+        self.near.add(d, i)
+        if (!self.have[i]) w++
+      }
       c.wants = w
     }
     if (b.origin) reveal(ab)
@@ -395,6 +408,7 @@ export function simulate(cfg: SimConfig): SimResult {
         break
       }
       c.requested.add(piece)
+      c.askedAt.set(piece, now)
       c.gauge.asked(now * 1000)
       self.outstanding++
       c.queue.push(piece)
@@ -471,6 +485,7 @@ export function simulate(cfg: SimConfig): SimResult {
   /** The request for `piece` on `c` is over (landed, cancelled or lost). */
   const forgetRequest = (c: Conn, piece: number): void => {
     c.requested.delete(piece)
+    c.askedAt.delete(piece)
     const self = c.self
     self.outstanding--
     self.sched.finish(piece)
@@ -504,10 +519,11 @@ export function simulate(cfg: SimConfig): SimResult {
     const dst = c.self
     const i = x.piece
     c.moving.splice(c.moving.indexOf(x), 1)
-    c.gauge.received(x.bytes, now * 1000)
+    c.gauge.received(x.bytes, now * 1000, (now - (c.askedAt.get(i) ?? x.start)) * 1000)
     forgetRequest(c, i)
     if (!dst.have[i]) {
       dst.have[i] = 1
+      dst.held.push(i)
       dst.sched.markHave(i)
       // End-game duplicates of this piece elsewhere are cancelled (BEP 3 cancel).
       const dup = dst.asked.get(i)

@@ -94,15 +94,16 @@ export function createDownloader(ctx: SessionContext, init: DownloaderInit): Dow
           if (!dl.cancelled) dl.retry.push(offset)
           return
         }
-        gaugeOf(peer).asked(performance.now())
-        peer.wire.request(dl.index, offset, length, (err, b) => onBlock(peer, dl, offset, length, err, b))
+        const at = performance.now()
+        gaugeOf(peer).asked(at)
+        peer.wire.request(dl.index, offset, length, (err, b) => onBlock(peer, dl, offset, length, err, b, at))
       }
       if (wait > 0) ctx.later(wait, send)
       else send()
     }
   }
 
-  const onBlock = (peer: Peer, d: Download, offset: number, length: number, err: Error | null, block: Uint8Array | null): void => {
+  const onBlock = (peer: Peer, d: Download, offset: number, length: number, err: Error | null, block: Uint8Array | null, askedAt: number): void => {
     peer.outstanding--
     if (d.cancelled || ctx.closed()) return fill(peer)
     if (err || !block || block.length !== length) {
@@ -113,7 +114,8 @@ export function createDownloader(ctx: SessionContext, init: DownloaderInit): Dow
     // A block streamed into its place (see target) is already there.
     if (block.buffer !== d.data.buffer || block.byteOffset !== d.data.byteOffset + offset) d.data.set(block, offset)
     d.received += length
-    gaugeOf(peer).received(length, performance.now())
+    const now = performance.now()
+    gaugeOf(peer).received(length, now, now - askedAt)
     ctx.totals.downloaded += length
     if (peer.origin) counters.bytesFromOrigin += length
     else counters.bytesFromPeers += length

@@ -1,21 +1,26 @@
 /**
- * How many bytes to keep asked of one peer: enough to cover the bandwidth-delay product of the
- * connection, measured rather than configured. A fixed pipeline caps a connection at
- * pipeline / RTT (512 KiB over 30 ms is 17 MB/s, a seventh of a 1 Gbit/s link), which is what held
- * the fleet's tail back across regions (issue 20). The gauge measures what the peer delivered over
- * each sample period and asks for `queueSeconds` of that rate: while queueSeconds exceeds the RTT
- * each sample raises the pipeline (rate = pipeline / RTT, so the next pipeline is queueSeconds /
- * RTT times larger) until the link, not the pipeline, is the limit; a peer that slows down gets
- * a shorter one. Bounded both ways: never under `minBytes`, never over `maxBytes` (the pieces under
- * way hold a piece buffer each). Pure, with the clock passed in, so the simulator runs the same rule.
+ * How many bytes to keep asked of one peer: about twice the connection's bandwidth-delay product,
+ * measured rather than configured. A fixed pipeline caps a connection at pipeline / RTT (512 KiB
+ * over 30 ms is 17 MB/s, a seventh of a 1 Gbit/s link): what held the fleet's tail back across
+ * regions (issue 20). A deep fixed one costs too: pieces wait in a busy peer's queue that other
+ * peers could have sent (the simulator's 300 hosts in one region: last host 1.24x T_min with
+ * 512 KiB, 1.52x with 16 MiB).
+ *
+ * Per sample period the gauge takes the rate the peer delivered and the shortest request-to-block
+ * latency seen (the round trip without queueing), and asks for `headroom` times their product.
+ * While the pipeline is the limit the rate is pipeline / latency, so the next pipeline is about
+ * `headroom` times larger (a doubling per period, like TCP's slow start) until the link is the
+ * limit; once requests queue at the peer (latency above headroom x the shortest) it shrinks.
+ * Bounded both ways: never under `minBytes`, never over `maxBytes` (the pieces under way hold a
+ * piece buffer each). Pure, with the clock passed in, so the simulator runs the same rule.
  */
 export interface PipelineGaugeInit {
   /** The pipeline at first and at least (bytes). */
   minBytes: number
   /** The most one peer is asked for at once (bytes). */
   maxBytes: number
-  /** Seconds of the measured rate kept asked (must exceed the RTT to grow; default 0.2). */
-  queueSeconds?: number
+  /** Bandwidth-delay products kept asked (default 2). */
+  headroom?: number
   /** Shortest period a rate is measured over (ms; default 50). */
   sampleMs?: number
 }
@@ -23,18 +28,18 @@ export interface PipelineGaugeInit {
 export interface PipelineGauge {
   /** Bytes to keep asked of the peer now. */
   readonly bytes: number
-  /**
-   * A request went out at `nowMs`. The first starts the clock: the first sample then spans the
-   * round trip too, which is what a pipeline-limited connection delivers (pipeline / RTT).
-   */
+  /** The shortest request-to-answer time seen (ms; Infinity before the first). */
+  readonly latencyMs: number
+  /** A request went out at `nowMs`; the first starts the clock. */
   asked(nowMs: number): void
-  /** `n` bytes arrived from the peer at `nowMs`. */
-  received(n: number, nowMs: number): void
+  /** `n` bytes arrived at `nowMs` in answer to a request sent `latencyMs` before. */
+  received(n: number, nowMs: number, latencyMs: number): void
 }
 
 export function createPipelineGauge(init: PipelineGaugeInit): PipelineGauge {
-  const { minBytes, maxBytes, queueSeconds = 0.2, sampleMs = 50 } = init
+  const { minBytes, maxBytes, headroom = 2, sampleMs = 50 } = init
   let bytes = minBytes
+  let minLatency = Infinity
   /** Start of the sample period: the first request, then the end of the last period. */
   let since: number | undefined
   let got = 0
@@ -42,16 +47,20 @@ export function createPipelineGauge(init: PipelineGaugeInit): PipelineGauge {
     get bytes() {
       return bytes
     },
+    get latencyMs() {
+      return minLatency
+    },
     asked(now) {
       since ??= now
     },
-    received(n, now) {
-      since ??= now
+    received(n, now, latency) {
+      since ??= now - latency
       got += n
+      if (latency >= 0 && latency < minLatency) minLatency = latency
       const elapsed = now - since
       if (elapsed < sampleMs) return
-      const rate = (got * 1000) / elapsed
-      bytes = Math.min(maxBytes, Math.max(minBytes, Math.round(rate * queueSeconds)))
+      const rate = got / elapsed // bytes per ms
+      bytes = Math.min(maxBytes, Math.max(minBytes, Math.round(rate * minLatency * headroom)))
       since = now
       got = 0
     },
