@@ -9,10 +9,18 @@
  *   shoal-v2  (with --only ...,shoal-v2) every host runs v1 of a release, then the clock runs for
  *          the move to v2: the same payload with a contiguous 5% of it rewritten (incremental
  *          releases: hosts derive the rest from v1); also reports the bytes hosts fetched over S
+ *   shoal-nolabels  (with --only) as shoal, but the fetchers state no rack (no --label)
  * Per scenario: the time until the last host holds the verified bundle, that time over
  * T_min = max(S/u, N*S/((N+1)*u)), origin egress over S, and the hosts' CPU-seconds.
  *
+ * With --racks K the hosts sit behind K rack routers (namespaces of their own, host k in rack
+ * k mod K) whose uplinks to the core (the root namespace, where the origin hangs) are limited to
+ * --uplink-mbit each way (default: the rack's hosts' rate over 4, i.e. 4:1 oversubscribed);
+ * fetchers are labelled rack=r<k mod K>, and each scenario also reports the bytes that entered
+ * each rack over its uplink as copies of the bundle (1.0 = the rack pulled it once).
+ *
  *   sudo npm run bench:fleet -- [--hosts 8] [--size-mib 32] [--rate-mbit 40] [--only shoal,aria2c,nginx]
+ *     [--racks 4] [--uplink-mbit U]
  *
  * Needs root, iproute2, tc, nginx, aria2c and curl. Everything it creates (namespaces, veths,
  * processes, temp dirs) is removed on exit, failures and Ctrl-C included.
@@ -35,6 +43,9 @@ const N = Number(benchOption('hosts', '8'))
 const S = Number(benchOption('size-mib', '32')) * 1024 * 1024
 const RATE_MBIT = Number(benchOption('rate-mbit', '40'))
 const ONLY = benchOption('only', 'nginx,aria2c,shoal').split(',')
+const RACKS = Number(benchOption('racks', '0'))
+const UPLINK_MBIT = Number(benchOption('uplink-mbit', String((Math.ceil(N / Math.max(1, RACKS)) * RATE_MBIT) / 4)))
+const rackOf = (k: number): number => k % Math.max(1, RACKS)
 /** A directory for CPU profiles of the fetchers (--cpu-prof), to see where host CPU goes. */
 const PROFILE = benchOption('profile', '')
 const u = (RATE_MBIT * 1e6) / 8 // bytes per second
@@ -63,28 +74,64 @@ interface Node {
   ip: string
 }
 
-/** One namespace on a veth pair, routed as a /32 through the root namespace, rate-limited both ways. */
-function addNode(name: string, index: number, subnet: number): Node {
+/** `tc qdisc add ... tbf` at `mbit`: a queue of about 50 ms at the link rate, the way a switch port buffers. */
+const tbf = (mbit: number): string[] => ['root', 'tbf', 'rate', `${mbit}mbit`, 'burst', '32kb', 'latency', '50ms']
+
+/**
+ * A rack router: a namespace whose uplink (veth `up0`, 10.<subnet>.<200+r>.2) leads to the root
+ * namespace (the core), limited to `mbit` each way. Its hosts' links end in it.
+ */
+function addRack(r: number, subnet: number, mbit: number): Node {
+  const ns = `${tag}-r${r}`
+  const outer = `${tag}r${r}`.slice(0, 15)
+  const core = `10.${subnet}.${200 + r}.1`
+  const ip = `10.${subnet}.${200 + r}.2`
+  sh('ip', ['netns', 'add', ns])
+  created.netns.push(ns)
+  sh('ip', ['link', 'add', outer, 'type', 'veth', 'peer', 'name', 'up0', 'netns', ns])
+  sh('ip', ['addr', 'add', `${core}/32`, 'dev', outer])
+  sh('ip', ['link', 'set', outer, 'up'])
+  sh('ip', ['route', 'add', `${ip}/32`, 'dev', outer])
+  inNs(ns, 'sysctl', ['-qw', 'net.ipv4.ip_forward=1'])
+  inNs(ns, 'ip', ['link', 'set', 'lo', 'up'])
+  inNs(ns, 'ip', ['addr', 'add', `${ip}/32`, 'dev', 'up0'])
+  inNs(ns, 'ip', ['link', 'set', 'up0', 'up'])
+  inNs(ns, 'ip', ['route', 'add', `${core}/32`, 'dev', 'up0'])
+  inNs(ns, 'ip', ['route', 'add', 'default', 'via', core, 'dev', 'up0'])
+  inNs(ns, 'tc', ['qdisc', 'add', 'dev', 'up0', ...tbf(mbit)]) // out of the rack
+  sh('tc', ['qdisc', 'add', 'dev', outer, ...tbf(mbit)]) // into the rack
+  return { ns, ip }
+}
+
+/** Bytes that entered a rack over its uplink so far. */
+const rackRx = (rack: Node): number => Number(inNs(rack.ns, 'cat', ['/sys/class/net/up0/statistics/rx_bytes']).trim())
+
+/**
+ * One namespace on a veth pair, routed as a /32 through its gateway namespace (the root, or its
+ * rack router, which the root then routes the /32 to), rate-limited both ways.
+ */
+function addNode(name: string, index: number, subnet: number, rack?: Node): Node {
   const ns = `${tag}-${name}`
   const outer = `${tag}${name}`.slice(0, 15)
   const gw = `10.${subnet}.${index}.1`
   const ip = `10.${subnet}.${index}.2`
+  // Commands for the gateway's end of the link: in the root namespace or in the rack router's.
+  const atGw = (cmd: string, args: string[]): string => (rack ? inNs(rack.ns, cmd, args) : sh(cmd, args))
   sh('ip', ['netns', 'add', ns])
   created.netns.push(ns)
-  sh('ip', ['link', 'add', outer, 'type', 'veth', 'peer', 'name', 'eth0', 'netns', ns])
-  sh('ip', ['addr', 'add', `${gw}/32`, 'dev', outer])
-  sh('ip', ['link', 'set', outer, 'up'])
-  sh('ip', ['route', 'add', `${ip}/32`, 'dev', outer])
+  atGw('ip', ['link', 'add', outer, 'type', 'veth', 'peer', 'name', 'eth0', 'netns', ns])
+  atGw('ip', ['addr', 'add', `${gw}/32`, 'dev', outer])
+  atGw('ip', ['link', 'set', outer, 'up'])
+  atGw('ip', ['route', 'add', `${ip}/32`, 'dev', outer])
+  if (rack) sh('ip', ['route', 'add', `${ip}/32`, 'via', rack.ip])
   inNs(ns, 'ip', ['link', 'set', 'lo', 'up'])
   inNs(ns, 'ip', ['addr', 'add', `${ip}/32`, 'dev', 'eth0'])
   inNs(ns, 'ip', ['link', 'set', 'eth0', 'up'])
   inNs(ns, 'ip', ['route', 'add', `${gw}/32`, 'dev', 'eth0'])
   inNs(ns, 'ip', ['route', 'add', 'default', 'via', gw, 'dev', 'eth0'])
-  // Egress of each end: the host's upload inside, its download outside. TBF with a queue of
-  // about 50 ms at the link rate, the way a switch port buffers.
-  const tbf = ['root', 'tbf', 'rate', `${RATE_MBIT}mbit`, 'burst', '32kb', 'latency', '50ms']
-  inNs(ns, 'tc', ['qdisc', 'add', 'dev', 'eth0', ...tbf])
-  sh('tc', ['qdisc', 'add', 'dev', outer, ...tbf])
+  // Egress of each end: the host's upload inside, its download outside.
+  inNs(ns, 'tc', ['qdisc', 'add', 'dev', 'eth0', ...tbf(RATE_MBIT)])
+  atGw('tc', ['qdisc', 'add', 'dev', outer, ...tbf(RATE_MBIT)])
   return { ns, ip }
 }
 
@@ -155,6 +202,8 @@ interface Result {
   cpu: number
   /** Bytes the hosts fetched over the network (their reports: from peers + from the origin). */
   hostBytes?: number
+  /** With racks: bytes that entered each rack over its uplink, per rack. */
+  rackBytes?: number[]
 }
 
 async function main(): Promise<void> {
@@ -173,8 +222,11 @@ async function main(): Promise<void> {
     created.forward = sh('sysctl', ['-n', 'net.ipv4.ip_forward']).trim()
     sh('sysctl', ['-qw', 'net.ipv4.ip_forward=1'])
     const origin = addNode('o', 0, subnet)
-    const hosts = Array.from({ length: N }, (_, k) => addNode(`h${k}`, k + 1, subnet))
+    if (RACKS > 0 && N + 1 >= 200) throw new Error('bench:fleet with --racks holds at most 198 hosts (10.x.200+ are the rack links)')
+    const racks = Array.from({ length: RACKS }, (_, r) => addRack(r, subnet, UPLINK_MBIT))
+    const hosts = Array.from({ length: N }, (_, k) => addNode(`h${k}`, k + 1, subnet, racks[rackOf(k)]))
     log(`${N} hosts + origin on 10.${subnet}.0.0/16, ${RATE_MBIT} Mbit/s each way per link; S = ${S / 2 ** 20} MiB; T_min = ${T_MIN.toFixed(2)} s`)
+    if (RACKS > 0) log(`${RACKS} racks, uplinks ${UPLINK_MBIT} Mbit/s each way (${((Math.ceil(N / RACKS) * RATE_MBIT) / UPLINK_MBIT).toFixed(1)}:1)`)
 
     // Control plane in the origin namespace, reached from the root namespace through its link.
     await writeFile(join(work, 'tokens'), `publisher ${TOKENS.publisher}\nseeder ${TOKENS.seeder}\nhost-key ${TOKENS.hostKey}\n`)
@@ -222,6 +274,7 @@ async function main(): Promise<void> {
       const cpu: number[] = new Array<number>(N).fill(0)
       let t0 = 0
       let originTx0 = txBytes(origin)
+      let rackRx0 = racks.map(rackRx)
       if (scenario === 'nginx') {
         const conf = join(work, 'nginx.conf')
         await writeFile(conf, `daemon off; user root; worker_processes 1; pid ${join(work, 'nginx.pid')}; error_log stderr;\nevents {}\nhttp { access_log off; sendfile on; server { listen 8080; root ${join(work, 'seeder', 'bundles')}; } }\n`)
@@ -280,7 +333,7 @@ async function main(): Promise<void> {
           const c = spawnIn(h.ns, process.execPath, [
             ...(PROFILE ? ['--cpu-prof', `--cpu-prof-dir=${PROFILE}`] : []),
             SHOAL, 'fetcher', '--data-dir', dirs[k]!, '--tracker', trackerUrl, '--token', hostToken(`${scenario}-h${k}`), '--follow', 'app@prod', '--host-id', `${scenario}-h${k}`,
-            '--peer-port', '6882', '--no-launch', '--label', `rack=r${k % 4}`,
+            '--peer-port', '6882', '--no-launch', ...(scenario === 'shoal-nolabels' ? [] : ['--label', `rack=r${RACKS > 0 ? rackOf(k) : k % 4}`]),
           ], {
             lines: (l) => {
               if (l.includes('"bundle verified"') && !verified.has(k) && t0 > 0) {
@@ -314,6 +367,7 @@ async function main(): Promise<void> {
           verified.clear()
           done.length = 0
           originTx0 = txBytes(origin)
+          rackRx0 = racks.map(rackRx)
         }
         // The fetcher is a daemon: its start-up (0.9 CPU-s, mostly loading modules) happened
         // before the rollout, so count only what each host spends from the channel move on.
@@ -338,9 +392,11 @@ async function main(): Promise<void> {
       }
       const originBytes = txBytes(origin) - originTx0
       done.sort((a, z) => a - z)
-      const r: Result = { scenario, times: done, originBytes, cpu: cpu.reduce((a, c) => a + c, 0), hostBytes }
+      const rackBytes = racks.length ? racks.map((rk, i) => rackRx(rk) - rackRx0[i]!) : undefined
+      const r: Result = { scenario, times: done, originBytes, cpu: cpu.reduce((a, c) => a + c, 0), hostBytes, rackBytes }
       results.push(r)
-      log(`${scenario}: last host ${done.at(-1)!.toFixed(2)} s = ${(done.at(-1)! / T_MIN).toFixed(2)}x T_min, origin ${(originBytes / S).toFixed(2)}x S, hosts ${r.cpu.toFixed(1)} CPU-s`)
+      const copies = rackBytes ? `, copies into each rack ${rackBytes.map((x) => (x / S).toFixed(2)).join(' ')}` : ''
+      log(`${scenario}: last host ${done.at(-1)!.toFixed(2)} s = ${(done.at(-1)! / T_MIN).toFixed(2)}x T_min, origin ${(originBytes / S).toFixed(2)}x S, hosts ${r.cpu.toFixed(1)} CPU-s${copies}`)
       await rm(join(work, scenario), { recursive: true, force: true })
     }
   } finally {
@@ -363,9 +419,11 @@ function report(results: Result[]): void {
       'host CPU-s': r.cpu.toFixed(1),
       'CPU vs aria2c': aria && aria.cpu > 0 ? (r.cpu / aria.cpu).toFixed(2) : '-',
       'hosts fetched/(N*S)': r.hostBytes === undefined ? '-' : (r.hostBytes / (N * S)).toFixed(3),
+      ...(r.rackBytes ? { 'copies into a rack (max)': (Math.max(...r.rackBytes) / S).toFixed(2), 'copies into a rack (mean)': (r.rackBytes.reduce((a, x) => a + x, 0) / r.rackBytes.length / S).toFixed(2) } : {}),
     }
   })
-  process.stdout.write(`\nbench:fleet N=${N} S=${S / 2 ** 20} MiB u=${RATE_MBIT} Mbit/s T_min=${T_MIN.toFixed(2)} s\n`)
+  const racked = RACKS > 0 ? ` racks=${RACKS} uplink=${UPLINK_MBIT} Mbit/s` : ''
+  process.stdout.write(`\nbench:fleet N=${N} S=${S / 2 ** 20} MiB u=${RATE_MBIT} Mbit/s${racked} T_min=${T_MIN.toFixed(2)} s\n`)
   console.table(rows)
   void writeChart(results)
 }
@@ -378,7 +436,7 @@ async function writeChart(results: Result[]): Promise<void> {
   const tMax = Math.max(...results.map((r) => r.times.at(-1)!)) * 1.05
   const x = (t: number): number => pad + ((W - 2 * pad) * t) / tMax
   const y = (f: number): number => H - pad - (H - 2 * pad) * f
-  const colours: Record<string, string> = { shoal: '#1f77b4', aria2c: '#ff7f0e', nginx: '#2ca02c', 'shoal-v2': '#9467bd' }
+  const colours: Record<string, string> = { shoal: '#1f77b4', aria2c: '#ff7f0e', nginx: '#2ca02c', 'shoal-v2': '#9467bd', 'shoal-nolabels': '#8c564b' }
   const lines = results.map((r) => {
     const pts = [`${x(0)},${y(0)}`]
     r.times.forEach((t, i) => pts.push(`${x(t)},${y(i / r.times.length)}`, `${x(t)},${y((i + 1) / r.times.length)}`))
@@ -400,7 +458,7 @@ ${legend.join('\n')}
 `
   const out = join(ROOT, 'bench', 'results')
   await mkdir(out, { recursive: true })
-  const file = join(out, `fleet-n${N}-s${S / 2 ** 20}m-${RATE_MBIT}mbit.svg`)
+  const file = join(out, `fleet-n${N}-s${S / 2 ** 20}m-${RATE_MBIT}mbit${RACKS > 0 ? `-r${RACKS}` : ''}.svg`)
   await writeFile(file, svg)
   process.stdout.write(`CDF chart: ${file}\n`)
 }
