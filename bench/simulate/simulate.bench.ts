@@ -8,6 +8,7 @@
  *     [--racks-per-region 10] [--late 0] [--fail 0] [--seed 1] [--pipeline-kib 512] [--pipeline-max-kib 16384]
  *     [--rtt-rack-ms 0.1] [--rtt-region-ms 0.5] [--rtt-far-ms 30]
  *   npm run bench:simulate -- --cross-check      # the bench:fleet set-ups (N=8 and 16, 16 MiB, 10 Mbit/s)
+ *     [--hosts 8,16,32] [--size-mib 16] [--rate-mbit 10] [--racks K [--oversub 4] [--topology aware,none]]
  *   ... [--waves 1,10%,50%,100%] [--max-unavailable 100%,10%] [--activate-s 0.1,0.5]
  *     after each run, the same rollout activated in waves by rack with the tracker's planner (bake 0,
  *     all healthy): time until every host runs, against one wave (every host activates when staged)
@@ -72,20 +73,25 @@ if (crossCheck) {
   // (50 ms queue), so RTT under load is tens of ms; startMs covers the fetcher's reaction to the
   // channel move (long-poll answer, torrent fetch, announce).
   const rateMbit = num('rate-mbit', '10')
+  // With --racks K: bench:fleet --racks K (hosts behind K rack routers, 4:1 uplinks by default),
+  // labelled (aware) or not (--topology none).
+  const racks = num('racks', '0')
   for (const hosts of benchOption('hosts', '8,16').split(',').map(Number)) {
-    rows.push(
-      run({
-        hosts,
-        sizeBytes: num('size-mib', '16') * 2 ** 20,
-        rateBps: rateMbit * 1e6,
-        hostsPerRack: 1000,
-        oversubscription: 0,
-        rttMs: { rack: num('rtt-ms', '20'), region: num('rtt-ms', '20'), far: num('rtt-ms', '20') },
-        startMs: num('start-ms', '300'),
-        topology: 'none',
-        seed: num('seed', '1'),
-      }),
-    )
+    for (const topology of benchOption('topology', racks > 0 ? 'aware' : 'none').split(',') as ('aware' | 'none')[]) {
+      rows.push(
+        run({
+          hosts,
+          sizeBytes: num('size-mib', '16') * 2 ** 20,
+          rateBps: rateMbit * 1e6,
+          hostsPerRack: racks > 0 ? Math.ceil(hosts / racks) : 1000,
+          oversubscription: racks > 0 ? num('oversub', '4') : 0,
+          rttMs: { rack: num('rtt-ms', '20'), region: num('rtt-ms', '20'), far: num('rtt-ms', '20') },
+          startMs: num('start-ms', '300'),
+          topology,
+          seed: num('seed', '1'),
+        }),
+      )
+    }
   }
 } else {
   for (const hosts of benchOption('hosts', '16,100,1000,10000').split(',').map(Number)) {
