@@ -23,15 +23,35 @@ export function bindPeer(ctx: SessionContext, peer: Peer, parts: { downloader: D
     }
     wire.uninterested()
   }
+  // What this peer's announcements added to the counts, piece by piece: the codec replaces its
+  // view of the peer with every bitfield, and clients send more than one (aria2c does, after
+  // HAVEs), so a bitfield counts only what changed. Counting each whole would inflate the counts
+  // (which size the scheduler's classes) and leave pieces counted after the peer left.
+  const counted = new Uint8Array(info.pieceCount)
+  // Dropped (its counts taken back): the codec may still be parsing the rest of one read, whose
+  // announcements would be counted again and never taken back.
+  const gone = (): boolean => ctx.peers.get(peer.key) !== peer
   wire.on('bitfield', () => {
-    sched.addPeer(peer.has, 1)
-    if (!peer.origin) near.addPeer(peer.distance, peer.has, 1)
+    if (gone()) return
+    const changed = new Uint8Array(info.pieceCount) // 1 gained, 2 lost
+    for (let i = 0; i < info.pieceCount; i++) {
+      const has = peer.has(i) ? 1 : 0
+      if (has !== counted[i]) changed[i] = has ? 1 : 2
+      counted[i] = has
+    }
+    for (const [mark, delta] of [[1, 1], [2, -1]] as const) {
+      const which = (i: number): boolean => changed[i] === mark
+      sched.addPeer(which, delta)
+      if (!peer.origin) near.addPeer(peer.distance, which, delta)
+    }
     updateInterest()
     reveal()
     downloader.fill(peer)
   })
   wire.on('have', (i: number) => {
+    if (gone()) return
     if (i >= info.pieceCount) return parts.violation(peer, new PeerProtocolError(`Peer ${peer.addr} announced piece ${i} of ${info.pieceCount}`))
+    counted[i] = 1 // the codec passes on each piece's first HAVE only
     sched.addAvailability(i)
     // The origin is near to everyone but serves only what no peer holds: its pieces are not
     // copies the rack can fetch from, so they do not count as near.

@@ -76,16 +76,18 @@ export function setBlockTarget(wire: Wire, target: BlockTarget): void {
 export function linkWire(socket: Socket, wire: Wire, log: Log, reads?: ReusedReads): void {
   socket.setNoDelay(true)
   const input = wire as unknown as WireInput
+  // A dropped peer's socket is destroyed at once (the codec's own destroy() only ends the
+  // stream): nothing more it sent is parsed.
   const framer = createMessageFramer({
     maxMessageBytes: MAX_BUFFERED,
     transient: reads !== undefined,
     messages: (bytes) => {
-      if (!wire.destroyed) input._write(bytes, noop)
+      if (!socket.destroyed) input._write(bytes, noop)
     },
     blocks: {
-      target: (index, offset, length) => (wire.destroyed ? undefined : targets.get(wire)?.(index, offset, length)),
+      target: (index, offset, length) => (socket.destroyed ? undefined : targets.get(wire)?.(index, offset, length)),
       arrived: (index, offset, block) => {
-        if (!wire.destroyed) input._onPiece(index, offset, block)
+        if (!socket.destroyed) input._onPiece(index, offset, block)
       },
     },
   })

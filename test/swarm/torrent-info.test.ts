@@ -1,3 +1,5 @@
+import { createHash } from 'node:crypto'
+import { readFile } from 'node:fs/promises'
 import { connect } from 'node:net'
 import bencode from 'bencode'
 import Wire from 'bittorrent-protocol'
@@ -56,5 +58,38 @@ describe('a peer that breaks BEP 3', () => {
     expect(violations).toEqual([expect.objectContaining({ code: 'PEER_PROTOCOL_VIOLATION' })])
     expect(served).toBe(0)
     expect(s.stats().uploaded).toBe(0)
+  }, 20_000)
+
+  it('a peer that sends its bitfield again and again is still served and serves: each counts only what changed', async () => {
+    const dir = await tempDir()
+    const t = await makeTorrentFile(dir, 1 << 20, 64 << 10)
+    const host = createSwarmNode({ role: 'host', listenHost: '127.0.0.1' })
+    await host.start()
+    nodes.push(host)
+    const path = `${dir}/host.tar`
+    const s = host.add(t.info, await openPieceFile(path, t.info), { webSeeds: [] })
+    const violations: { code: string }[] = []
+    s.on('peer-violation', (v: { code: string }) => violations.push(v))
+    const socket = connect({ host: '127.0.0.1', port: host.port })
+    const wire = new Wire('tcpOutgoing')
+    socket.pipe(wire).pipe(socket)
+    socket.on('error', () => {})
+    const none = Buffer.alloc(Math.ceil(t.info.pieceCount / 8))
+    const all = Buffer.alloc(none.length, 0xff)
+    wire.once('handshake', () => {
+      // Pieces announced, withdrawn by a bitfield, announced again (aria2c sends more than one).
+      wire.have(3)
+      for (let k = 0; k < 50; k++) wire.bitfield(k % 2 ? all : none)
+    })
+    wire.on('interested', () => wire.unchoke())
+    wire.on('request', (i: number, offset: number, length: number, respond: (err: Error | null, b?: Uint8Array) => void) => {
+      const at = i * t.info.pieceLength + offset
+      respond(null, t.data.subarray(at, at + length))
+    })
+    wire.handshake(t.info.infoHash, Buffer.from('-XX0001-abcdefghijkl'))
+    await s.done
+    expect(violations).toEqual([])
+    expect(createHash('sha256').update(await readFile(path)).digest('hex')).toBe(t.sha256)
+    socket.destroy()
   }, 20_000)
 })
