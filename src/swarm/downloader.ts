@@ -1,7 +1,7 @@
 import { PieceHashMismatchError, type ShoalError } from '../core/index.js'
 import { choosePiece } from './choose-piece.js'
 import { isPending } from './peer-link.js'
-import { createPipelineGauge, type PipelineGauge } from './pipeline-depth.js'
+import { pipelineGauges } from './pipeline-depth.js'
 import { holdPieceBuffer, releasePieceBuffer, takePieceBuffer } from './piece-buffers.js'
 import { BLOCK, SHOAL_BLOCK, type Download, type Peer, type SessionContext } from './session-context.js'
 import { pieceMatches, pieceSize } from './torrent-info.js'
@@ -50,13 +50,7 @@ export function createDownloader(ctx: SessionContext, init: DownloaderInit): Dow
 
   const idle = (): boolean => isIdle(peers)
   /** Per peer: how much to keep asked (the connection's bandwidth-delay product, measured). */
-  const gauges = new WeakMap<Peer, PipelineGauge>()
-  const maxPipeline = Math.max(init.pipelineBytes, init.maxPipelineBytes ?? 16 << 20)
-  const gaugeOf = (peer: Peer): PipelineGauge => {
-    let g = gauges.get(peer)
-    if (!g) gauges.set(peer, (g = createPipelineGauge({ minBytes: init.pipelineBytes, maxBytes: maxPipeline })))
-    return g
-  }
+  const gaugeOf = pipelineGauges<Peer>({ minBytes: init.pipelineBytes, maxBytes: Math.max(init.pipelineBytes, init.maxPipelineBytes ?? 16 << 20) })
 
   const fill = (peer: Peer): void => {
     if (ctx.closed() || sched.missing === 0 || peer.wire.peerChoking || !peer.wire.amInterested || peer.wire.destroyed) return
@@ -189,23 +183,29 @@ export function createDownloader(ctx: SessionContext, init: DownloaderInit): Dow
       if (!peer.origin) withdrawFromOrigin(ctx, i, fill)
     },
     store,
-    target(peer, i, offset, length) {
-      const d = peer.downloads.get(i)
-      if (!d || d.cancelled || offset + length > d.size) return undefined
-      if (!isPending(peer.wire.requests, i, offset, length)) return undefined
-      return d.data.subarray(offset, offset + length)
-    },
-    release(peer) {
-      for (const d of peer.downloads.values()) {
-        d.cancelled = true
-        sched.finish(d.index)
-      }
-      peer.downloads.clear()
-    },
+    target: blockTarget,
+    release: (peer) => releaseDownloads(sched, peer),
     get lastProgress() {
       return lastProgress
     },
   }
+}
+
+/** Where a block arriving from `peer` goes (Downloader.target): only a block this side asked it for. */
+function blockTarget(peer: Peer, i: number, offset: number, length: number): Uint8Array | undefined {
+  const d = peer.downloads.get(i)
+  if (!d || d.cancelled || offset + length > d.size) return undefined
+  if (!isPending(peer.wire.requests, i, offset, length)) return undefined
+  return d.data.subarray(offset, offset + length)
+}
+
+/** A peer left: its pieces under way go back to the scheduler (Downloader.release). */
+function releaseDownloads(sched: SessionContext['sched'], peer: Peer): void {
+  for (const d of peer.downloads.values()) {
+    d.cancelled = true
+    sched.finish(d.index)
+  }
+  peer.downloads.clear()
 }
 
 /** A new download of piece i: whole, or only the blocks not derived locally. */

@@ -66,3 +66,13 @@ export function createPipelineGauge(init: PipelineGaugeInit): PipelineGauge {
     },
   }
 }
+
+/** One gauge per peer (made on first use, forgotten with the peer), all with the same bounds. */
+export function pipelineGauges<Peer extends object>(init: PipelineGaugeInit): (peer: Peer) => PipelineGauge {
+  const gauges = new WeakMap<Peer, PipelineGauge>()
+  return (peer) => {
+    let g = gauges.get(peer)
+    if (!g) gauges.set(peer, (g = createPipelineGauge(init)))
+    return g
+  }
+}
