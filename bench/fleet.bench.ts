@@ -78,26 +78,34 @@ interface Node {
 const tbf = (mbit: number): string[] => ['root', 'tbf', 'rate', `${mbit}mbit`, 'burst', '32kb', 'latency', '50ms']
 
 /**
+ * A new namespace `ns` on a veth pair: `outer` at the gateway end (commands through `atGw`: the
+ * root namespace or a rack router's), `inner` inside; each end a /32 routed to the other, the
+ * namespace's default route via the gateway.
+ */
+function linkNamespace(ns: string, outer: string, inner: string, gw: string, ip: string, atGw: (cmd: string, args: string[]) => string = sh): void {
+  sh('ip', ['netns', 'add', ns])
+  created.netns.push(ns)
+  atGw('ip', ['link', 'add', outer, 'type', 'veth', 'peer', 'name', inner, 'netns', ns])
+  atGw('ip', ['addr', 'add', `${gw}/32`, 'dev', outer])
+  atGw('ip', ['link', 'set', outer, 'up'])
+  atGw('ip', ['route', 'add', `${ip}/32`, 'dev', outer])
+  inNs(ns, 'ip', ['link', 'set', 'lo', 'up'])
+  inNs(ns, 'ip', ['addr', 'add', `${ip}/32`, 'dev', inner])
+  inNs(ns, 'ip', ['link', 'set', inner, 'up'])
+  inNs(ns, 'ip', ['route', 'add', `${gw}/32`, 'dev', inner])
+  inNs(ns, 'ip', ['route', 'add', 'default', 'via', gw, 'dev', inner])
+}
+
+/**
  * A rack router: a namespace whose uplink (veth `up0`, 10.<subnet>.<200+r>.2) leads to the root
  * namespace (the core), limited to `mbit` each way. Its hosts' links end in it.
  */
 function addRack(r: number, subnet: number, mbit: number): Node {
   const ns = `${tag}-r${r}`
   const outer = `${tag}r${r}`.slice(0, 15)
-  const core = `10.${subnet}.${200 + r}.1`
   const ip = `10.${subnet}.${200 + r}.2`
-  sh('ip', ['netns', 'add', ns])
-  created.netns.push(ns)
-  sh('ip', ['link', 'add', outer, 'type', 'veth', 'peer', 'name', 'up0', 'netns', ns])
-  sh('ip', ['addr', 'add', `${core}/32`, 'dev', outer])
-  sh('ip', ['link', 'set', outer, 'up'])
-  sh('ip', ['route', 'add', `${ip}/32`, 'dev', outer])
+  linkNamespace(ns, outer, 'up0', `10.${subnet}.${200 + r}.1`, ip)
   inNs(ns, 'sysctl', ['-qw', 'net.ipv4.ip_forward=1'])
-  inNs(ns, 'ip', ['link', 'set', 'lo', 'up'])
-  inNs(ns, 'ip', ['addr', 'add', `${ip}/32`, 'dev', 'up0'])
-  inNs(ns, 'ip', ['link', 'set', 'up0', 'up'])
-  inNs(ns, 'ip', ['route', 'add', `${core}/32`, 'dev', 'up0'])
-  inNs(ns, 'ip', ['route', 'add', 'default', 'via', core, 'dev', 'up0'])
   inNs(ns, 'tc', ['qdisc', 'add', 'dev', 'up0', ...tbf(mbit)]) // out of the rack
   sh('tc', ['qdisc', 'add', 'dev', outer, ...tbf(mbit)]) // into the rack
   return { ns, ip }
@@ -113,22 +121,10 @@ const rackRx = (rack: Node): number => Number(inNs(rack.ns, 'cat', ['/sys/class/
 function addNode(name: string, index: number, subnet: number, rack?: Node): Node {
   const ns = `${tag}-${name}`
   const outer = `${tag}${name}`.slice(0, 15)
-  const gw = `10.${subnet}.${index}.1`
   const ip = `10.${subnet}.${index}.2`
-  // Commands for the gateway's end of the link: in the root namespace or in the rack router's.
   const atGw = (cmd: string, args: string[]): string => (rack ? inNs(rack.ns, cmd, args) : sh(cmd, args))
-  sh('ip', ['netns', 'add', ns])
-  created.netns.push(ns)
-  atGw('ip', ['link', 'add', outer, 'type', 'veth', 'peer', 'name', 'eth0', 'netns', ns])
-  atGw('ip', ['addr', 'add', `${gw}/32`, 'dev', outer])
-  atGw('ip', ['link', 'set', outer, 'up'])
-  atGw('ip', ['route', 'add', `${ip}/32`, 'dev', outer])
+  linkNamespace(ns, outer, 'eth0', `10.${subnet}.${index}.1`, ip, atGw)
   if (rack) sh('ip', ['route', 'add', `${ip}/32`, 'via', rack.ip])
-  inNs(ns, 'ip', ['link', 'set', 'lo', 'up'])
-  inNs(ns, 'ip', ['addr', 'add', `${ip}/32`, 'dev', 'eth0'])
-  inNs(ns, 'ip', ['link', 'set', 'eth0', 'up'])
-  inNs(ns, 'ip', ['route', 'add', `${gw}/32`, 'dev', 'eth0'])
-  inNs(ns, 'ip', ['route', 'add', 'default', 'via', gw, 'dev', 'eth0'])
   // Egress of each end: the host's upload inside, its download outside.
   inNs(ns, 'tc', ['qdisc', 'add', 'dev', 'eth0', ...tbf(RATE_MBIT)])
   atGw('tc', ['qdisc', 'add', 'dev', outer, ...tbf(RATE_MBIT)])
