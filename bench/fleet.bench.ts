@@ -111,6 +111,18 @@ function addRack(r: number, subnet: number, mbit: number): Node {
   return { ns, ip }
 }
 
+/** Segments TCP retransmitted from inside `ns` so far (its /proc/net/snmp). */
+const retrans = (ns: string): number => {
+  const rows = inNs(ns, 'cat', ['/proc/net/snmp']).split('\n').filter((l) => l.startsWith('Tcp:'))
+  const names = rows[0]!.split(/\s+/)
+  return Number(rows[1]!.split(/\s+/)[names.indexOf('RetransSegs')])
+}
+/** Packets a qdisc dropped so far (`tc -s`), in the root namespace or `ns`. */
+const drops = (dev: string, ns?: string): number => {
+  const out = ns ? inNs(ns, 'tc', ['-s', 'qdisc', 'show', 'dev', dev]) : sh('tc', ['-s', 'qdisc', 'show', 'dev', dev])
+  return Number(/dropped (\d+)/.exec(out)?.[1] ?? 0)
+}
+
 /** Bytes that entered a rack over its uplink so far. */
 const rackRx = (rack: Node): number => Number(inNs(rack.ns, 'cat', ['/sys/class/net/up0/statistics/rx_bytes']).trim())
 
@@ -271,6 +283,13 @@ async function main(): Promise<void> {
       let t0 = 0
       let originTx0 = txBytes(origin)
       let rackRx0 = racks.map(rackRx)
+      /** Retransmitted segments everywhere; drops at the uplinks into the racks and at the hosts' download ports. */
+      const netStats = (): number[] => [
+        [origin, ...hosts].reduce((a, h) => a + retrans(h.ns), 0),
+        racks.reduce((a, _, r) => a + drops(`${tag}r${r}`.slice(0, 15)), 0),
+        hosts.reduce((a, _, k) => a + (RACKS ? drops(`${tag}h${k}`.slice(0, 15), racks[rackOf(k)]!.ns) : drops(`${tag}h${k}`.slice(0, 15))), 0),
+      ]
+      let net0 = netStats()
       if (scenario === 'nginx') {
         const conf = join(work, 'nginx.conf')
         await writeFile(conf, `daemon off; user root; worker_processes 1; pid ${join(work, 'nginx.pid')}; error_log stderr;\nevents {}\nhttp { access_log off; sendfile on; server { listen 8080; root ${join(work, 'seeder', 'bundles')}; } }\n`)
@@ -324,6 +343,8 @@ async function main(): Promise<void> {
       } else {
         const procs: ChildProcess[] = []
         const verified = new Set<number>()
+        const viaUplink = racks.map(() => ({ other: 0, unowned: 0, origin: 0 }))
+        let wasted = 0
         // Fetchers start and register first; the clock starts when the channel moves.
         await Promise.all(hosts.map(async (h, k) => {
           const c = spawnIn(h.ns, process.execPath, [
@@ -336,6 +357,15 @@ async function main(): Promise<void> {
                 verified.add(k)
                 done.push((performance.now() - t0) / 1000)
                 cpu[k] = cpuSeconds(c.pid!)
+                const v = viaUplink[rackOf(k)]
+                const f = /\{.*\}/.exec(l)
+                const j = f ? (JSON.parse(f[0]) as { bytesFromOtherRacks?: number; bytesFromOtherRacksUnowned?: number; bytesFromOrigin?: number; bytesWasted?: number }) : {}
+                wasted += j.bytesWasted ?? 0
+                if (v && f) {
+                  v.other += j.bytesFromOtherRacks ?? 0
+                  v.unowned += j.bytesFromOtherRacksUnowned ?? 0
+                  v.origin += j.bytesFromOrigin ?? 0
+                }
               }
             },
           })
@@ -364,6 +394,7 @@ async function main(): Promise<void> {
           done.length = 0
           originTx0 = txBytes(origin)
           rackRx0 = racks.map(rackRx)
+          net0 = netStats()
         }
         // The fetcher is a daemon: its start-up (0.9 CPU-s, mostly loading modules) happened
         // before the rollout, so count only what each host spends from the channel move on.
@@ -383,12 +414,29 @@ async function main(): Promise<void> {
           fetched += rep ? rep.bytesFromPeers + rep.bytesFromOrigin : 0
         }
         hostBytes = fetched
+        log(`${scenario}: bytes wasted (arrived for pieces already stored or withdrawn): ${(wasted / S).toFixed(2)} S over all hosts`)
+        // What the fetchers say crossed each uplink (pieces from other racks and the origin), and
+        // how much of it they fetched for pieces they did not own (while idle): against rx_bytes
+        // below, the rest is protocol, TCP and retransmissions.
+        if (racks.length) log(`${scenario}: fetched into each rack, copies from other racks + origin (unowned): ${viaUplink.map((v) => `${((v.other + v.origin) / S).toFixed(2)} (${(v.unowned / S).toFixed(2)})`).join(' ')}`)
         for (const p of procs) p.kill('SIGTERM')
         await Promise.all(procs.map((p) => new Promise((res) => (p.exitCode === null ? p.once('exit', res) : res(null)))))
       }
       const originBytes = txBytes(origin) - originTx0
       done.sort((a, z) => a - z)
       const rackBytes = racks.length ? racks.map((rk, i) => rackRx(rk) - rackRx0[i]!) : undefined
+      const net = netStats().map((x, i) => x - net0[i]!)
+      if (process.env.SHOAL_BENCH_DEBUG) {
+        const keys = ['TCPTimeouts', 'TCPLossProbes', 'TCPSpuriousRTOs', 'TCPDSACKRecv', 'TCPDSACKOldSent', 'TCPSackRecovery', 'TCPFastRetrans', 'TCPSlowStartRetrans', 'TCPLostRetransmit', 'TCPRcvQDrop', 'TCPBacklogDrop', 'TCPOFOQueue', 'TCPOFODrop', 'TCPSynRetrans', 'TCPRenoRecovery']
+        racks.forEach((rk, r) => log(`rack ${r} up0 egress drops ${drops('up0', rk.ns)}`))
+        for (const [name, n] of [['origin', origin] as const, ...hosts.map((h, k) => [`h${k}`, h] as const)]) {
+          const t = inNs(n.ns, 'cat', ['/proc/net/netstat']).split('\n').filter((l) => l.startsWith('TcpExt:'))
+          const names = t[0]!.split(/\s+/)
+          const vals = t[1]!.split(/\s+/)
+          log(`${name} eth0 egress drops ${drops('eth0', n.ns)} retrans ${retrans(n.ns)} ${keys.map((k) => `${k}=${vals[names.indexOf(k)]}`).join(' ')}`)
+        }
+      }
+      log(`${scenario}: TCP retransmitted ${net[0]} segments (${((net[0]! * 1448) / S).toFixed(2)} S); tbf drops: ${net[1]} into racks, ${net[2]} at hosts' download ports`)
       const r: Result = { scenario, times: done, originBytes, cpu: cpu.reduce((a, c) => a + c, 0), hostBytes, rackBytes }
       results.push(r)
       const copies = rackBytes ? `, copies into each rack ${rackBytes.map((x) => (x / S).toFixed(2)).join(' ')}` : ''

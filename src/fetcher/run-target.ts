@@ -102,7 +102,7 @@ export function createTargetRunner(init: TargetRunnerInit, c: TargetRunnerCompon
       if (!verified) await checkDigest(t, signal)
       await cache.promote(t.digest)
       const st = session.stats()
-      log('info', 'bundle verified', { digest: t.digest, bytes: session.info.length, bytesFromPeers: st.bytesFromPeers, bytesFromOrigin: st.bytesFromOrigin, bytesDerived: st.bytesDerived, hashFailures: st.hashFailures })
+      log('info', 'bundle verified', { digest: t.digest, bytes: session.info.length, bytesFromPeers: st.bytesFromPeers, bytesFromOrigin: st.bytesFromOrigin, bytesDerived: st.bytesDerived, bytesFromOtherRacks: st.bytesFromOtherRacks, bytesFromOtherRacksUnowned: st.bytesFromOtherRacksUnowned, bytesWasted: st.bytesWasted, hashFailures: st.hashFailures })
     }
     // Staged: ready to start. Under a planned rollout the tracker says when to activate (the
     // job is run again then, see the fetcher's onTargets); the host keeps its version meanwhile.

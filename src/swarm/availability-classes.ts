@@ -12,15 +12,19 @@ export interface AvailabilityClasses {
   remove(index: number): void
   /** The first piece passing `ok` in the lowest class from `from` to `to`, or undefined. */
   rarest(ok: (index: number) => boolean, random: () => number, from?: number, to?: number): number | undefined
+  /** How many pieces are in classes `from` and up. */
+  count(from?: number): number
 }
 
 export function createAvailabilityClasses(pieceCount: number): AvailabilityClasses {
   const classes: number[][] = []
   const cls = new Int32Array(pieceCount).fill(-1)
   const pos = new Int32Array(pieceCount)
+  let size = 0
   const remove = (i: number): void => {
     const c = cls[i]!
     if (c < 0) return
+    size--
     const list = classes[c]!
     const last = list.pop()!
     if (last !== i) {
@@ -38,6 +42,12 @@ export function createAvailabilityClasses(pieceCount: number): AvailabilityClass
       pos[i] = classes[c]!.length
       classes[c]!.push(i)
       cls[i] = c
+      size++
+    },
+    count(from = 0) {
+      let n = size
+      for (let c = 0; c < from && c < classes.length; c++) n -= classes[c]!.length
+      return n
     },
     rarest(ok, random, from = 0, to = Infinity) {
       const end = Math.min(classes.length - 1, to)

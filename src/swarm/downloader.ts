@@ -110,9 +110,7 @@ export function createDownloader(ctx: SessionContext, init: DownloaderInit): Dow
     d.received += length
     const now = performance.now()
     gaugeOf(peer).received(length, now, now - askedAt)
-    ctx.totals.downloaded += length
-    if (peer.origin) counters.bytesFromOrigin += length
-    else counters.bytesFromPeers += length
+    countBlock(ctx, peer, d.index, length)
     lastProgress = performance.now()
     if (d.received === d.size) {
       peer.downloads.delete(d.index)
@@ -149,14 +147,7 @@ export function createDownloader(ctx: SessionContext, init: DownloaderInit): Dow
   const store = async (i: number, data: Uint8Array): Promise<void> => {
     if (sched.has(i)) return // another peer's copy won the end game
     sched.markHave(i)
-    for (const p of peers.values()) {
-      const d = p.downloads.get(i)
-      if (d) {
-        d.cancelled = true
-        p.downloads.delete(i)
-        sched.finish(i)
-      }
-    }
+    for (const p of peers.values()) dropDownload(ctx, p, i)
     holdPieceBuffer(data) // for the write, and until the serving cache holds it
     try {
       await ctx.file.write(i, data)
@@ -183,7 +174,11 @@ export function createDownloader(ctx: SessionContext, init: DownloaderInit): Dow
       if (!peer.origin) withdrawFromOrigin(ctx, i, fill)
     },
     store,
-    target: blockTarget,
+    target(peer, i, offset, length) {
+      const t = blockTarget(peer, i, offset, length)
+      if (!t) counters.bytesWasted += length // not asked for, or no longer wanted: read and dropped
+      return t
+    },
     release: (peer) => releaseDownloads(sched, peer),
     get lastProgress() {
       return lastProgress
@@ -217,6 +212,33 @@ function startDownload(ctx: SessionContext, i: number, block: number): Download 
   if (!partial) return { index: i, size, data: takePieceBuffer(size, ctx.info.pieceLength), received: 0, next: 0, retry: [], cancelled: false, block }
   // Each download fills its own copy: a peer's wrong bytes never reach the derived ones.
   return { index: i, size, data: Buffer.from(partial.data), received: partial.known, next: size, retry: [...partial.missing].reverse(), cancelled: false, block: BLOCK, partial }
+}
+
+/** A block's bytes counted by where they came from (the session's figures). */
+function countBlock(ctx: SessionContext, peer: Peer, i: number, length: number): void {
+  const c = ctx.counters
+  ctx.totals.downloaded += length
+  if (peer.origin) return void (c.bytesFromOrigin += length)
+  c.bytesFromPeers += length
+  if (peer.distance === 0) return
+  c.bytesFromOtherRacks += length
+  if (ctx.near && !ctx.near.owns(i)) c.bytesFromOtherRacksUnowned += length
+}
+
+/**
+ * Piece i is stored: `peer`'s download of it, if any (the end game asks several), ends, and what
+ * is still asked of the peer for it is withdrawn (BEP 3 CANCEL; each request's callback runs with
+ * an error, so the pipeline it held is free at once). Without the CANCEL the peer sends the rest
+ * of the piece for nothing, through the rack's uplink too.
+ */
+function dropDownload(ctx: SessionContext, peer: Peer, i: number): void {
+  const d = peer.downloads.get(i)
+  if (!d) return
+  d.cancelled = true
+  peer.downloads.delete(i)
+  ctx.sched.finish(i)
+  if (peer.wire.destroyed) return
+  for (const r of peer.wire.requests.filter((q) => q.piece === i)) peer.wire.cancel(i, r.offset, r.length)
 }
 
 /** No download under way from any peer. */

@@ -83,6 +83,12 @@ export interface SessionCounters {
   piecesDelivered: number
   /** Bytes of stored pieces the host derived from content it already held. */
   bytesDerived: number
+  /** Of bytesFromPeers, those from peers outside the host's rack (they crossed its uplink). */
+  bytesFromOtherRacks: number
+  /** Of those, pieces this host did not own for its rack (fetched while idle: see choosePiece). */
+  bytesFromOtherRacksUnowned: number
+  /** Bytes that arrived for a piece already stored or withdrawn (the end game's duplicates). */
+  bytesWasted: number
 }
 
 /**

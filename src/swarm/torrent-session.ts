@@ -46,6 +46,12 @@ export interface SessionStats {
   piecesDelivered: number
   /** Bytes of stored pieces derived from content the host already held (not from the network). */
   bytesDerived: number
+  /** Of bytesFromPeers, bytes from peers outside this host's rack (0 without locality). */
+  bytesFromOtherRacks: number
+  /** Of those, bytes of pieces this host did not own for its rack (fetched while it was idle). */
+  bytesFromOtherRacksUnowned: number
+  /** Bytes that arrived for a piece already stored or withdrawn (the end game's duplicates). */
+  bytesWasted: number
 }
 
 export interface TorrentSession extends EventEmitter {
@@ -131,7 +137,7 @@ export function createTorrentSession(init: TorrentSessionInit, components: Torre
   const abort = new AbortController()
   let closed = false
   let finished = false
-  const counters: SessionCounters = { bytesFromPeers: 0, bytesFromOrigin: init.derived?.fromOrigin ?? 0, uploaded: 0, hashFailures: 0, bytesDone: 0, piecesDelivered: 0, bytesDerived: init.derived?.bytes ?? 0 }
+  const counters: SessionCounters = { bytesFromPeers: 0, bytesFromOrigin: init.derived?.fromOrigin ?? 0, uploaded: 0, hashFailures: 0, bytesDone: 0, piecesDelivered: 0, bytesDerived: init.derived?.bytes ?? 0, bytesFromOtherRacks: 0, bytesFromOtherRacksUnowned: 0, bytesWasted: 0 }
   // The origin shows each peer about 512 KiB of pieces at a time (at least 2 pieces), up to
   // 32 MiB for a peer that keeps draining its window (one that requests in bursts).
   const superSeed = init.superSeed

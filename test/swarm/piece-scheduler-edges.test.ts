@@ -102,6 +102,29 @@ describe('createPieceScheduler().pick()', () => {
     expect(s.pick(all)).toBeUndefined() // every piece at maxPerPiece
   })
 
+  it('no end game while a piece some peer holds is idle: a peer with nothing new does not double up', () => {
+    const s = createPieceScheduler({ pieceCount: 4, random: () => 0, maxPerPiece: 2 })
+    const a = (i: number) => i < 2 // peer A holds 0 and 1
+    s.addPeer(all)
+    s.addPeer(a)
+    s.start(0)
+    s.start(1)
+    // A has nothing idle left; pieces 2 and 3 (another peer's) are idle: A waits.
+    expect(s.pick(a)).toBeUndefined()
+    s.start(2)
+    expect(s.pick(a)).toBeUndefined()
+    s.start(3) // every piece a source holds is under way: now the end game
+    expect([0, 1]).toContain(s.pick(a))
+    // Pieces nobody holds (class 0) do not hold the end game back for peers...
+    const t = createPieceScheduler({ pieceCount: 3, random: () => 0 })
+    t.addPeer(a)
+    t.start(0)
+    t.start(1)
+    expect([0, 1]).toContain(t.pick(a))
+    // ...but do for a source outside the swarm (the web seed asks for unheld pieces).
+    expect(t.pick(all, new Set([0, 1]), { unheld: true })).toBe(2)
+  })
+
   it('has nothing to pick once every piece is held', () => {
     const s = createPieceScheduler({ pieceCount: 2 })
     s.addPeer(all)
