@@ -55,6 +55,22 @@ interface WireInput {
 }
 const targets = new WeakMap<Wire, BlockTarget>()
 const noop = (): void => {}
+const writtenHooks = new WeakMap<Socket, () => void>()
+
+/** `hook` runs each time the socket has handed a chunk to the kernel (the uploader's cue to send more). */
+export function onWritten(socket: Socket, hook: () => void): void {
+  writtenHooks.set(socket, hook)
+}
+
+/**
+ * Bytes handed to a link and not yet written to the kernel: the codec's queue (the pinned
+ * bittorrent-protocol 5 is a streamx duplex; its readable state counts what it holds) and the
+ * socket's. What waits there can no longer be cancelled.
+ */
+export function unsentBytes(wire: Wire, socket: Socket): number {
+  const state = (wire as unknown as { _readableState?: { buffered?: number } })._readableState
+  return socket.writableLength + (state?.buffered ?? 0)
+}
 
 /** Blocks of piece messages on this wire go straight to `target`'s answer (see MessageFramer). */
 export function setBlockTarget(wire: Wire, target: BlockTarget): void {
@@ -129,7 +145,11 @@ function sendCorked(wire: Wire, socket: Socket): void {
       process.nextTick(uncork)
     }
     // A block of a piece buffer is let go once written (see piece-buffers.ts and the uploader).
-    const written = isHeldPieceBuffer(chunk) ? () => releasePieceBuffer(chunk) : undefined
+    const held = isHeldPieceBuffer(chunk)
+    const written = (): void => {
+      if (held) releasePieceBuffer(chunk)
+      writtenHooks.get(socket)?.()
+    }
     if (!socket.write(chunk, written) && !waiting) {
       waiting = true
       wire.pause()
