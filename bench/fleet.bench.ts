@@ -408,12 +408,15 @@ async function main(): Promise<void> {
         }
         procs.forEach((p, k) => (cpu[k] = cpu[k]! - (cpuAtStart[k] ?? 0)))
         let fetched = 0
+        let fromOrigin = 0
         for (let k = 0; k < N; k++) {
           const id = `${scenario}-h${k}`
           const rep = (await api(trackerUrl, 'GET', `/v1/hosts/${id}/reports/${b.digest}`, hostToken(id)).catch(() => undefined)) as { bytesFromPeers: number; bytesFromOrigin: number } | undefined
           fetched += rep ? rep.bytesFromPeers + rep.bytesFromOrigin : 0
+          fromOrigin += rep?.bytesFromOrigin ?? 0
         }
         hostBytes = fetched
+        log(`${scenario}: hosts took ${(fromOrigin / S).toFixed(2)} S from the origin (payload; the origin's link bytes below add headers and retransmissions)`)
         log(`${scenario}: bytes wasted (arrived for pieces already stored or withdrawn): ${(wasted / S).toFixed(2)} S over all hosts`)
         // What the fetchers say crossed each uplink (pieces from other racks and the origin), and
         // how much of it they fetched for pieces they did not own (while idle): against rx_bytes
