@@ -14,7 +14,8 @@ export type DaemonBuild = 'source' | 'dist'
 
 /**
  * Starts a `shoal <command>` daemon as a real process; resolves with its base URL once it prints
- * its `{"listening": ...}` line (bounded at 30 s).
+ * its `{"listening": ...}` line (bounded at 90 s: on 2 cores beside other test files' daemons a
+ * tsx-compiled fetcher took over 30 s to print it once, 2026-12-01).
  */
 export async function startDaemon(command: string, args: string[], build: DaemonBuild = 'source', env?: Record<string, string>): Promise<{ url: string; child: ChildProcess; info: Record<string, unknown> }> {
   // A fixed --port in args wins (a restarted daemon keeps its address); otherwise the OS picks.
@@ -23,7 +24,7 @@ export async function startDaemon(command: string, args: string[], build: Daemon
   const child = spawn(process.execPath, [...(build === 'dist' ? [BIN] : ['--import', 'tsx', MAIN]), command, ...args, ...port], { stdio: ['ignore', 'pipe', process.env.SHOAL_TEST_LOGS ? 'inherit' : 'ignore'], ...(env ? { env: { ...process.env, ...env } } : {}) })
   const lines = createInterface({ input: child.stdout! })
   const info = await new Promise<Record<string, unknown>>((resolve, reject) => {
-    const timer = setTimeout(() => reject(new Error(`${command} did not start within 30 s`)), 30_000)
+    const timer = setTimeout(() => reject(new Error(`${command} did not start within 90 s`)), 90_000)
     lines.once('line', (line) => {
       clearTimeout(timer)
       resolve(JSON.parse(line) as Record<string, unknown>)
