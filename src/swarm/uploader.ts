@@ -57,14 +57,17 @@ export function createUploader(ctx: SessionContext, init: { cacheBytes: number; 
 
   // Requests beyond what the link should hold wait here, in order, where a CANCEL still reaches
   // them (once in the codec's or the socket's buffer a block goes out whatever the peer says).
-  const backlogs = new WeakMap<Peer, { reading: number; parked: (() => void)[] }>()
-  const backlogOf = (peer: Peer): { reading: number; parked: (() => void)[] } => {
+  type Backlog = { reading: number; parked: (() => void)[] }
+  const backlogs = new WeakMap<Peer, Backlog>()
+  /** May the link take another block now (what it holds unsent, reads included, under the backlog)? */
+  const room = (peer: Peer, b: Backlog): boolean => unsentBytes(peer.wire, peer.socket) + b.reading < UPLOAD_BACKLOG
+  const backlogOf = (peer: Peer): Backlog => {
     let b = backlogs.get(peer)
     if (!b) {
-      const made = { reading: 0, parked: [] as (() => void)[] }
+      const made: Backlog = { reading: 0, parked: [] }
       backlogs.set(peer, (b = made))
       onWritten(peer.socket, () => {
-        while (made.parked.length > 0 && (peer.socket.destroyed || unsentBytes(peer.wire, peer.socket) + made.reading < UPLOAD_BACKLOG)) made.parked.shift()!()
+        while (made.parked.length > 0 && (peer.socket.destroyed || room(peer, made))) made.parked.shift()!()
       })
     }
     return b
@@ -111,7 +114,7 @@ export function createUploader(ctx: SessionContext, init: { cacheBytes: number; 
         )
       }
       const go = (): void => {
-        if (backlog.parked.length > 0 || unsentBytes(peer.wire, peer.socket) + backlog.reading >= UPLOAD_BACKLOG) backlog.parked.push(send)
+        if (backlog.parked.length > 0 || !room(peer, backlog)) backlog.parked.push(send)
         else send()
       }
       const wait = ctx.limits.up?.take(length) ?? 0
