@@ -1,4 +1,3 @@
-import { createReadStream } from 'node:fs'
 import { stat } from 'node:fs/promises'
 import { resolve } from 'node:path'
 import type { Command } from 'commander'
@@ -10,6 +9,7 @@ import {
   digestHex,
   fromSystemError,
   IoError,
+  openHashedFile,
   parseFailpoints,
   parseSignature,
   parseTrustedKeys,
@@ -82,7 +82,7 @@ export function registerLaunch(program: Command, io: CliIo): void {
       const launcher = createLauncher({ root: resolve(opts.root), snapshotter: opts.snapshotter as SnapshotterName, failpoints: parseFailpoints(io.env.SHOAL_FAILPOINTS ?? '') })
       const progress = createProgress({ label: 'launch', stream: io.stderr, enabled: !opts.quiet && !opts.json, lineIntervalMs: progressInterval(io) })
       const meta = await launcher
-        .install(() => createReadStream(path, { highWaterMark: 1 << 20 }), { expectedDigest, trust, onProgress: (b) => progress.update(b, total, 'verify+unpack') })
+        .install(() => openHashedFile(path), { expectedDigest, trust, onProgress: (b) => progress.update(b, total, 'verify+unpack') })
         .finally(() => progress.stop())
       version ??= digestHex(meta.digest).slice(0, 12)
       const activation = await launcher.activate({ release: opts.release, version, digest: meta.digest })

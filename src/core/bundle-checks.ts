@@ -136,14 +136,14 @@ export function checkEnd(s: { manifest: Manifest | undefined; index: number; ski
 }
 
 /** The bundle's bytes are exactly the canonical encoding of what it holds: no padding or trailing byte can hide data. */
-export function checkCanonical(s: { digest: string; canonical: string; inputBytes: number; repackBytes: number; endMarked: boolean }): void {
-  const { digest, canonical, inputBytes, repackBytes, endMarked } = s
-  if (digest === canonical) return
-  const why = inputBytes === repackBytes ? 'some padding or header bytes differ' : `it is ${inputBytes} bytes where the canonical encoding is ${repackBytes}`
+export function checkCanonical(s: { digest: string; same: boolean; firstDifference: number | undefined; inputBytes: number; repackBytes: number; endMarked: boolean }): void {
+  const { digest, same, firstDifference, inputBytes, repackBytes, endMarked } = s
+  if (same) return
+  const why = inputBytes === repackBytes ? `some padding or header bytes differ (first at byte ${firstDifference})` : `it is ${inputBytes} bytes where the canonical encoding is ${repackBytes}`
   if (!endMarked && inputBytes < repackBytes) {
     throw new BundleTruncatedError(`Cannot verify bundle: it ends after ${inputBytes} bytes, without the end-of-archive marker`)
   }
   throw new BundleNotCanonicalError(`Cannot verify bundle: it is not the canonical encoding of its manifest; ${why}`, {
-    details: { digest, canonical, bytes: inputBytes, canonicalBytes: repackBytes },
+    details: { digest, bytes: inputBytes, canonicalBytes: repackBytes, firstDifference },
   })
 }

@@ -13,6 +13,7 @@ export { scanTree, type ScannedEntry, type ScanTreeOptions } from './scan-tree.j
 export { packBundle, packBundleToFile, LAUNCH_CONFIG_FILE, type PackBundleOptions, type PackProgress, type PackResult } from './pack-bundle.js'
 export { verifyBundle, verifyBundleFile, DEFAULT_MAX_MANIFEST_BYTES, DEFAULT_BUNDLE_LIMITS, type BundleLimits, type VerifyBundleOptions, type VerifyResult } from './verify-bundle.js'
 export { readBundleManifest, digestFile } from './read-bundle-manifest.js'
+export { openHashedFile, type OpenHashedFileOptions } from './hashed-file.js'
 export * from './signature.js'
 export { writeFileAtomically, syncDir, type AtomicFileOptions } from './atomic-file.js'
 export { authorize, checkActsForHost, deriveHostToken, HOST_TOKEN_PREFIX, parseBearer, parseTokens, roleAllows, ROLES, type Role, type Principal, type TokenTable } from './tokens.js'

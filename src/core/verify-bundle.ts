@@ -1,9 +1,10 @@
 import { createHash } from 'node:crypto'
-import { createReadStream } from 'node:fs'
 import type { Readable } from 'node:stream'
 import tar from 'tar-stream'
 import { compareBundlePaths, MANIFEST_PATH, parentPath } from './bundle-path.js'
 import { formatDigest, type Digest } from './digest.js'
+import { createStreamComparator } from './stream-compare.js'
+import { hashedElsewhere, openHashedFile } from './hashed-file.js'
 import {
   BundleCorruptError,
   BundleDigestMismatchError,
@@ -12,7 +13,6 @@ import {
   BundleTruncatedError,
   EntryDigestMismatchError,
   EntryOrderError,
-  fromSystemError,
   ManifestEntryUnlistedError,
   ManifestInvalidError,
   ManifestMissingError,
@@ -27,6 +27,11 @@ import { checkCanonical, checkEnd, checkHeader, checkLimits, checkTarHeaderSafet
 export const DEFAULT_MAX_MANIFEST_BYTES = 64 << 20
 
 const END_OF_ARCHIVE = 1024
+/**
+ * How far the input may run ahead of its canonical re-encoding beyond the manifest (which is
+ * re-encoded only once whole): a few of the reader's chunks and the tar parser's buffer honestly.
+ */
+const MAX_REPACK_LAG = 32 << 20
 
 /** Caps checked against the manifest before any content is read (a bomb fails at once). */
 export interface BundleLimits {
@@ -93,12 +98,17 @@ export async function verifyBundle(input: Readable, options: VerifyBundleOptions
   const limits = { ...DEFAULT_BUNDLE_LIMITS, ...options.limits }
   signal?.throwIfAborted()
 
-  const inputHash = createHash('sha256')
+  // A stream from openHashedFile is hashed on another thread as it is read; any other here.
+  const elsewhere = hashedElsewhere(input)
+  const inputHash = elsewhere ? undefined : createHash('sha256')
   let inputBytes = 0
   let tail: Buffer = Buffer.alloc(0)
   const extract = tar.extract()
+  // The canonical re-encoding of what we accept (repack below) must be these very bytes.
+  const same = createStreamComparator(maxManifestBytes + MAX_REPACK_LAG)
   input.on('data', (chunk: Buffer) => {
-    inputHash.update(chunk)
+    inputHash?.update(chunk)
+    same.left(chunk)
     inputBytes += chunk.length
     tail = chunk.length >= END_OF_ARCHIVE ? chunk.subarray(chunk.length - END_OF_ARCHIVE) : Buffer.concat([tail, chunk]).subarray(-END_OF_ARCHIVE)
     onProgress?.(inputBytes)
@@ -114,15 +124,9 @@ export async function verifyBundle(input: Readable, options: VerifyBundleOptions
   }
   signal?.addEventListener('abort', onAbort, { once: true })
 
-  // The canonical re-encoding of what we accept, hashed as it is produced.
+  // The canonical re-encoding of what we accept, compared with the input as it is produced.
   const repack = tar.pack()
-  const repackHash = createHash('sha256')
-  let repackBytes = 0
-  repack.on('data', (data) => {
-    const chunk = data as Buffer
-    repackHash.update(chunk)
-    repackBytes += chunk.length
-  })
+  repack.on('data', (data) => same.right(data as Buffer))
   const repackEnded = new Promise<void>((resolve, reject) => {
     repack.once('end', () => resolve())
     repack.once('error', reject)
@@ -227,8 +231,8 @@ export async function verifyBundle(input: Readable, options: VerifyBundleOptions
   checkEnd({ manifest, index, skipped, endMarked, inputBytes })
   repack.finalize()
   await repackEnded
-  const digest = formatDigest(inputHash)
-  checkCanonical({ digest, canonical: formatDigest(repackHash), inputBytes, repackBytes, endMarked })
+  const digest = inputHash ? formatDigest(inputHash) : await digestOf(elsewhere!, inputBytes)
+  checkCanonical({ digest, same: same.equal(), firstDifference: same.firstDifference, inputBytes, repackBytes: same.rightBytes, endMarked })
   if (expectedDigest !== undefined && digest !== expectedDigest) {
     throw new BundleDigestMismatchError(`Cannot verify bundle: its digest is ${digest}, expected ${expectedDigest}`, {
       details: { digest, expected: expectedDigest },
@@ -286,17 +290,14 @@ async function verifyFileEntry(
   await done
 }
 
-/** verifyBundle on a file. */
+/** The digest taken on the reader's thread, of exactly the `bytes` this thread parsed. */
+async function digestOf(elsewhere: NonNullable<ReturnType<typeof hashedElsewhere>>, bytes: number): Promise<Digest> {
+  const { sha256, size } = await elsewhere
+  if (size !== bytes) throw new BundleCorruptError(`Cannot verify bundle: ${bytes} bytes were parsed but ${size} were hashed`)
+  return `sha256:${sha256}`
+}
+
+/** verifyBundle on a file (read and hashed as a whole on another thread; see openHashedFile). */
 export async function verifyBundleFile(path: string, options: VerifyBundleOptions = {}): Promise<VerifyResult> {
-  let stream: Readable
-  try {
-    stream = createReadStream(path, { highWaterMark: 1 << 20 })
-    await new Promise<void>((resolve, reject) => {
-      stream.once('open', () => resolve())
-      stream.once('error', reject)
-    })
-  } catch (err) {
-    throw fromSystemError(err, 'open bundle', path)
-  }
-  return verifyBundle(stream, options)
+  return verifyBundle(openHashedFile(path), options)
 }

@@ -1,7 +1,6 @@
-import { createReadStream } from 'node:fs'
 import { stat } from 'node:fs/promises'
 import { join } from 'node:path'
-import { AbortedError, NO_LOG, type Digest, type Failpoints, type HandOff, type Log } from '../core/index.js'
+import { AbortedError, NO_LOG, openHashedFile, type Digest, type Failpoints, type HandOff, type Log } from '../core/index.js'
 import type { Agent, RunningRelease } from './agent.js'
 import { createLauncher, type Launcher } from './create-launcher.js'
 import type { SnapshotterName } from './snapshotter.js'
@@ -86,7 +85,7 @@ export function createHandOff(init: HandOffInit, components: { log?: Log } = {})
     launcher,
     async stage(b, onState) {
       onState('unpacking')
-      const meta = await exclusive(() => launcher.install(() => createReadStream(b.path, { highWaterMark: 1 << 20 }), { expectedDigest: b.digest }))
+      const meta = await exclusive(() => launcher.install(() => openHashedFile(b.path), { expectedDigest: b.digest }))
       staged.add(b.digest)
       return { verified: meta.verified }
     },

@@ -144,7 +144,7 @@ describe('verifyBundle(): how a bundle ends (issue 17)', () => {
     expect(corrupt.cause).toBeInstanceOf(Error)
   })
 
-  it('bytes after the end marker, or a shortened end marker: BUNDLE_NOT_CANONICAL or BUNDLE_TRUNCATED, with both digests and sizes', async () => {
+  it('bytes after the end marker, or a shortened end marker: BUNDLE_NOT_CANONICAL or BUNDLE_TRUNCATED, with the sizes and the first byte that differs', async () => {
     const b = await bundle([file('f', 'x')])
     const longer = Buffer.concat([b, Buffer.alloc(512)])
     await expect(verify(longer)).rejects.toMatchObject({ code: 'BUNDLE_NOT_CANONICAL', details: { bytes: longer.length, canonicalBytes: b.length } })
@@ -152,7 +152,11 @@ describe('verifyBundle(): how a bundle ends (issue 17)', () => {
     const manifestSize = encodeManifest({ schema: 1, mtime: 0, entries: [file('f', 'x')] }).length
     expect(manifestSize % 512).not.toBe(0)
     noisy[512 + manifestSize] = 1 // in the manifest's padding: same length, different bytes
-    await expect(verify(noisy)).rejects.toMatchObject({ code: 'BUNDLE_NOT_CANONICAL', message: expect.stringContaining('padding or header bytes differ') })
+    await expect(verify(noisy)).rejects.toMatchObject({
+      code: 'BUNDLE_NOT_CANONICAL',
+      message: expect.stringContaining('padding or header bytes differ'),
+      details: { bytes: b.length, canonicalBytes: b.length, firstDifference: 512 + manifestSize },
+    })
     await expect(verify(b.subarray(0, b.length - 512))).rejects.toMatchObject({ code: 'BUNDLE_TRUNCATED' })
   })
 
