@@ -7,6 +7,7 @@ import tar from 'tar-stream'
 import { writeFileAtomically } from './atomic-file.js'
 import { HashingPassThrough, type Digest } from './digest.js'
 import { fromSystemError, LaunchConfigInvalidError } from './errors.js'
+import { hashFiles } from './hash-files.js'
 import { parseLaunchConfig, type LaunchConfig } from './launch-config.js'
 import { encodeManifest, MANIFEST_SCHEMA_VERSION, type Manifest, type ManifestEntry } from './manifest.js'
 import { readSmallSourceFile, readSourceFile, SMALL_FILE_BYTES } from './read-source-file.js'
@@ -16,6 +17,8 @@ import { manifestTarHeader, tarHeaderFor } from './tar-header.js'
 
 /** Files hashed at once in the first pass, to overlap I/O latency with hashing. */
 const HASH_CONCURRENCY = 4
+/** From this much content the first pass runs on worker threads (which take ~30 ms to start). */
+const WORKER_HASH_BYTES = 16 << 20
 
 export interface PackProgress {
   phase: 'scanning' | 'hashing' | 'writing'
@@ -116,7 +119,26 @@ export async function packBundle(root: string, output: Writable, options: PackBu
       progress.entries++
     }
   }
-  await Promise.all(Array.from({ length: HASH_CONCURRENCY }, worker))
+  if (totalBytes >= WORKER_HASH_BYTES) {
+    // Large trees: every file's hash on worker threads (see hashFiles), the rest here.
+    const files = scanned.filter((e): e is ScannedFile => e.type === 'file')
+    const hashes = await hashFiles(files, {
+      signal,
+      onBytes: (n) => {
+        progress.bytes += n
+        report()
+      },
+    })
+    const byPath = new Map(files.map((f, k) => [f.path, hashes[k]!]))
+    for (const [i, e] of scanned.entries()) {
+      if (e.type === 'file') entries[i] = { path: e.path, type: 'file', mode: e.mode, size: e.size, sha256: byPath.get(e.path)! }
+      else if (e.type === 'dir') entries[i] = { path: e.path, type: 'dir', mode: e.mode }
+      else entries[i] = { path: e.path, type: 'symlink', mode: e.mode, target: e.target }
+    }
+    progress.entries = scanned.length
+  } else {
+    await Promise.all(Array.from({ length: HASH_CONCURRENCY }, worker))
+  }
   report()
 
   const manifest: Manifest = { schema: MANIFEST_SCHEMA_VERSION, mtime, entries }

@@ -7,7 +7,8 @@ export const SMALL_FILE_BYTES = 1 << 20
 /** Chunk size for larger files. */
 export const READ_CHUNK_BYTES = 1 << 18
 
-function changed(path: string, expected: number, actual: string): Error {
+/** SOURCE_CHANGED for a file whose size is not what the listing said. */
+export function sourceChanged(path: string, expected: number, actual: string): Error {
   return new SourceChangedError(`Cannot pack file: its size changed from ${expected} bytes (${actual}) while packing (current value is ${path})`, {
     details: { path },
   })
@@ -72,12 +73,15 @@ export async function* readSourceFile(absPath: string, relPath: string, size: nu
       const buf = reuse && reuse.length >= len ? reuse.subarray(0, len) : Buffer.allocUnsafe(len)
       let filled = 0
       while (filled < buf.length) {
-        const { bytesRead } = await handle.read(buf, filled, buf.length - filled, position + filled)
+        // Synchronous, as for small files: a 256 KiB read from the page cache holds the loop for
+        // a fraction of a millisecond, where a thread-pool round trip per chunk left this thread
+        // idle (issue #18: 0.93x pack's wall time on a 512 MiB tree, 10 runs A/B).
+        const bytesRead = readSync(handle.fd, buf, filled, buf.length - filled, position + filled)
         if (bytesRead === 0) break
         filled += bytesRead
       }
-      if (position + filled > size) throw changed(relPath, size, 'it grew')
-      if (filled < want) throw changed(relPath, size, `it ends at ${position + filled}`)
+      if (position + filled > size) throw sourceChanged(relPath, size, 'it grew')
+      if (filled < want) throw sourceChanged(relPath, size, `it ends at ${position + filled}`)
       position += want
       if (want > 0) yield buf.subarray(0, want)
       if (position === size) break
@@ -114,8 +118,8 @@ function readSmallSync(absPath: string, relPath: string, size: number, reuse: Bu
       if (n === 0) break
       filled += n
     }
-    if (filled > size) throw changed(relPath, size, 'it grew')
-    if (filled < size) throw changed(relPath, size, `it ends at ${filled}`)
+    if (filled > size) throw sourceChanged(relPath, size, 'it grew')
+    if (filled < size) throw sourceChanged(relPath, size, `it ends at ${filled}`)
     if (expect) {
       const st = fstatSync(fd)
       checkIdentity(st, expect, relPath)

@@ -30,7 +30,7 @@ describe('createStreamComparator(): byte streams compared as they arrive, whiche
         }
         expect(c.equal(), `${l} / ${r}`).toBe(true)
         const b = Buffer.from(a)
-        b[3210] ^= 1
+        b[3210] = b[3210]! ^ 1
         const d = createStreamComparator(1 << 20)
         for (const x of cut(a, l)) d.left(x)
         for (const x of cut(b, r)) d.right(x)
@@ -92,7 +92,8 @@ describe('openHashedFile(): read with the sha256 taken on a worker thread', () =
   it('a tampered byte, bytes after the end, or a wrong expected digest fail through the worker as they do in memory', async () => {
     const bytes = await readFile(bundle)
     const tampered = Buffer.from(bytes)
-    tampered[tampered.length - 1024 - 600_000] ^= 0xff // inside big.bin's content
+    const at = tampered.length - 1024 - 600_000 // inside big.bin's content
+    tampered[at] = tampered[at]! ^ 0xff
     const f1 = join(dir, 'tampered.tar')
     await writeFile(f1, tampered)
     await expect(verifyBundle(openHashedFile(f1, WORKER))).rejects.toMatchObject({ code: 'ENTRY_DIGEST_MISMATCH', details: { path: 'big.bin' } })
