@@ -11,13 +11,7 @@ import { mkdirSync, mkdtempSync, rmSync, statSync } from 'node:fs'
 import { makeTree } from './make-tree.js'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
-import { benchOption } from './bench-args.js'
-
-function parseSize(s: string): number {
-  const m = /^(\d+(?:\.\d+)?)([KMG]?)$/i.exec(s)
-  if (!m) throw new Error(`bad size ${s}`)
-  return Math.round(Number(m[1]) * { '': 1, K: 1024, M: 1024 ** 2, G: 1024 ** 3 }[m[2]!.toUpperCase() as '' | 'K' | 'M' | 'G'])
-}
+import { benchOption, parseSize } from './bench-args.js'
 
 const opt = benchOption
 const size = parseSize(opt('size', '1G'))

@@ -1,5 +1,5 @@
 /**
- * npm run bench:unpack [-- --size 1G --runs 3]
+ * npm run bench:unpack [-- --size 1G --runs 3]   (--size 512M, 1G, 1.5G ...)
  *
  * Verify + unpack (every file hashed against the manifest, then one syncfs) of a bundle of
  * mixed file sizes, per snapshotter backend, against GNU `tar -xf` of the same tar into the
@@ -10,11 +10,11 @@ import { execFileSync, spawnSync } from 'node:child_process'
 import { mkdirSync, mkdtempSync, rmSync, statSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
-import { benchOption } from './bench-args.js'
+import { benchOption, parseSize } from './bench-args.js'
 import { makeTree } from './make-tree.js'
 
 const opt = benchOption
-const size = Number(opt('size', '1')) * 2 ** 30
+const size = parseSize(opt('size', '1G'))
 const runs = Number(opt('runs', '3'))
 const log = (s: string): void => void process.stderr.write(`[bench:unpack] ${s}\n`)
 const isRoot = process.getuid?.() === 0
@@ -48,7 +48,8 @@ try {
   if (isRoot && spawnSync('mkfs.btrfs', ['--version']).status === 0) {
     const img = join(work, 'btrfs.img')
     btrfsMount = join(work, 'btrfs')
-    execFileSync('truncate', ['-s', `${Math.ceil((bytes * 3) / 2 ** 30) + 1}G`, img])
+    // every run keeps its snapshot: room for all of them
+    execFileSync('truncate', ['-s', `${Math.ceil((bytes * (runs + 1)) / 2 ** 30) + 1}G`, img])
     execFileSync('mkfs.btrfs', ['-q', img])
     mkdirSync(btrfsMount)
     execFileSync('mount', ['-o', 'loop', img, btrfsMount])
