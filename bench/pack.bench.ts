@@ -34,6 +34,8 @@ function worker(...a: string[]): { digest: string; size: number; seconds: number
   return JSON.parse(r.stdout)
 }
 
+/** 512 MiB, 1 GiB, 1.5 GiB */
+const sizeLabel = (n: number): string => (n < 2 ** 30 ? `${Math.round(n / 2 ** 20)} MiB` : `${+(n / 2 ** 30).toFixed(2)} GiB`)
 const median = (xs: number[]): number => [...xs].sort((x, y) => x - y)[Math.floor(xs.length / 2)]!
 
 try {
@@ -87,9 +89,9 @@ try {
   console.log('| operation | Shoal | baseline (same run) | ratio | target | ok |')
   console.log('|---|---|---|---|---|---|')
   for (const r of rows) console.log(`| ${r[0]} | ${r[1]} | ${r[2]} | ${r[3]} | ${r[4]} | ${r[5] ? 'yes' : 'NO'} |`)
-  console.log(`| peak RSS, pack ${(size / 2 ** 30).toFixed(0)} GiB | ${packRss.toFixed(0)} MB | | | | |`)
-  console.log(`| peak RSS, verify ${(size / 2 ** 30).toFixed(0)} GiB | ${verifyRss.toFixed(0)} MB | | | | |`)
-  if (bigRss !== undefined) console.log(`| peak RSS, pack ${(rssSize / 2 ** 30).toFixed(0)} GiB | ${bigRss.toFixed(0)} MB | | | < 150 MB | ${bigRss < 150 ? 'yes' : 'NO'} |`)
+  console.log(`| peak RSS, pack ${sizeLabel(size)} | ${packRss.toFixed(0)} MB | | | | |`)
+  console.log(`| peak RSS, verify ${sizeLabel(size)} | ${verifyRss.toFixed(0)} MB | | | | |`)
+  if (bigRss !== undefined) console.log(`| peak RSS, pack ${sizeLabel(rssSize)} | ${bigRss.toFixed(0)} MB | | | < 150 MB | ${bigRss < 150 ? 'yes' : 'NO'} |`)
 } finally {
   rmSync(work, { recursive: true, force: true })
 }
