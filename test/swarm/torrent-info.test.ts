@@ -1,11 +1,10 @@
 import { createHash } from 'node:crypto'
 import { readFile } from 'node:fs/promises'
-import { connect } from 'node:net'
 import bencode from 'bencode'
-import Wire from 'bittorrent-protocol'
 import { afterEach, describe, expect, it } from 'vitest'
 import { createSwarmNode, openPieceFile, parseTorrentInfo, type SwarmNode } from '../../src/swarm/index.js'
 import { makeTorrentFile } from '../helpers/make-torrent.js'
+import { rawPeer } from '../helpers/raw-peer.js'
 import { useTempDirs } from '../helpers/temp-dir.js'
 
 const tempDir = useTempDirs()
@@ -46,14 +45,10 @@ describe('a peer that breaks BEP 3', () => {
     const s = seed.add(t.info, await openPieceFile(t.path, t.info, { complete: true }))
     const violations: { code: string }[] = []
     s.on('peer-violation', (v: { code: string }) => violations.push(v))
-    const socket = connect({ host: '127.0.0.1', port: seed.port })
-    const wire = new Wire('tcpOutgoing')
-    socket.pipe(wire).pipe(socket)
+    const { socket, wire } = rawPeer(seed.port, t.info.infoHash)
     let served = 0
     wire.on('piece', () => served++)
     wire.once('unchoke', () => wire.request(0, 0, 200 << 10, () => {}))
-    wire.once('handshake', () => wire.interested())
-    wire.handshake(t.info.infoHash, Buffer.from('-XX0001-abcdefghijkl'))
     await new Promise<void>((resolve) => socket.once('close', () => resolve()))
     expect(violations).toEqual([expect.objectContaining({ code: 'PEER_PROTOCOL_VIOLATION' })])
     expect(served).toBe(0)
@@ -70,23 +65,18 @@ describe('a peer that breaks BEP 3', () => {
     const s = host.add(t.info, await openPieceFile(path, t.info), { webSeeds: [] })
     const violations: { code: string }[] = []
     s.on('peer-violation', (v: { code: string }) => violations.push(v))
-    const socket = connect({ host: '127.0.0.1', port: host.port })
-    const wire = new Wire('tcpOutgoing')
-    socket.pipe(wire).pipe(socket)
-    socket.on('error', () => {})
     const none = Buffer.alloc(Math.ceil(t.info.pieceCount / 8))
     const all = Buffer.alloc(none.length, 0xff)
-    wire.once('handshake', () => {
+    const { socket, wire } = rawPeer(host.port, t.info.infoHash, (w) => {
       // Pieces announced, withdrawn by a bitfield, announced again (aria2c sends more than one).
-      wire.have(3)
-      for (let k = 0; k < 50; k++) wire.bitfield(k % 2 ? all : none)
+      w.have(3)
+      for (let k = 0; k < 50; k++) w.bitfield(k % 2 ? all : none)
     })
     wire.on('interested', () => wire.unchoke())
     wire.on('request', (i: number, offset: number, length: number, respond: (err: Error | null, b?: Uint8Array) => void) => {
       const at = i * t.info.pieceLength + offset
       respond(null, t.data.subarray(at, at + length))
     })
-    wire.handshake(t.info.infoHash, Buffer.from('-XX0001-abcdefghijkl'))
     await s.done
     expect(violations).toEqual([])
     expect(createHash('sha256').update(await readFile(path)).digest('hex')).toBe(t.sha256)

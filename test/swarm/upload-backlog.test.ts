@@ -1,9 +1,9 @@
-import { connect, type Socket } from 'node:net'
-import Wire from 'bittorrent-protocol'
+import type { Socket } from 'node:net'
 import { afterEach, describe, expect, it } from 'vitest'
 import { createSwarmNode, openPieceFile, type SwarmNode } from '../../src/swarm/index.js'
 import { MAX_PEER_REQUESTS } from '../../src/swarm/uploader.js'
 import { makeTorrentFile } from '../helpers/make-torrent.js'
+import { rawPeer } from '../helpers/raw-peer.js'
 import { useTempDirs } from '../helpers/temp-dir.js'
 
 const tempDir = useTempDirs()
@@ -23,15 +23,9 @@ async function seeding(size: number) {
   const s = seed.add(t.info, await openPieceFile(t.path, t.info, { complete: true }))
   const violations: { code: string }[] = []
   s.on('peer-violation', (v: { code: string }) => violations.push(v))
-  const socket = connect({ host: '127.0.0.1', port: seed.port })
+  const { socket, wire } = rawPeer(seed.port, t.info.infoHash)
   sockets.push(socket)
-  socket.on('error', () => {})
-  const wire = new Wire('tcpOutgoing')
-  socket.pipe(wire).pipe(socket)
-  const unchoked = new Promise<void>((r) => wire.once('unchoke', () => r()))
-  wire.once('handshake', () => wire.interested())
-  wire.handshake(t.info.infoHash, Buffer.from('-XX0001-abcdefghijkl'))
-  await unchoked
+  await new Promise<void>((r) => wire.once('unchoke', () => r()))
   return { t, s, socket, wire, violations }
 }
 
