@@ -1,7 +1,7 @@
 import { createReadStream, statSync } from 'node:fs'
 import { Readable } from 'node:stream'
 import { Worker } from 'node:worker_threads'
-import { fromSystemError } from './errors.js'
+import { fromSystemError, IoError } from './errors.js'
 
 /**
  * A file read as a stream whose sha256 is taken on another thread. Verify hashes a bundle twice
@@ -15,6 +15,13 @@ import { fromSystemError } from './errors.js'
  * thread as usual (a worker costs a few tens of milliseconds to start).
  */
 const hashedStreams = new WeakMap<Readable, Promise<{ sha256: string; size: number }>>()
+
+const readers = new WeakMap<Readable, Worker>()
+
+/** The thread reading a stream from openHashedFile (for diagnostics and tests). */
+export function readerThread(stream: Readable): Worker | undefined {
+  return readers.get(stream)
+}
 
 /** The digest of a stream opened by openHashedFile, if `stream` is one. */
 export function hashedElsewhere(stream: Readable): Promise<{ sha256: string; size: number }> | undefined {
@@ -85,7 +92,10 @@ export function openHashedFile(path: string, options: OpenHashedFileOptions = {}
   let settle!: { resolve: (d: { sha256: string; size: number }) => void; reject: (e: Error) => void }
   const digest = new Promise<{ sha256: string; size: number }>((resolve, reject) => (settle = { resolve, reject }))
   digest.catch(() => {})
+  /** The worker sent its digest, or this side stopped it: its exit is expected. */
+  let ended = false
   const stop = (): void => {
+    ended = true
     Atomics.store(credits, 1, 1)
     Atomics.notify(credits, 0)
     void worker.terminate()
@@ -105,6 +115,7 @@ export function openHashedFile(path: string, options: OpenHashedFileOptions = {}
   worker.on('message', (m: { n?: number; data?: ArrayBuffer; end?: boolean; sha256?: string; size?: number; error?: NodeJS.ErrnoException }) => {
     if (m.data) stream.push(Buffer.from(m.data, 0, m.n))
     else if (m.end) {
+      ended = true
       settle.resolve({ sha256: m.sha256!, size: m.size! })
       stream.push(null)
       void worker.terminate()
@@ -114,6 +125,11 @@ export function openHashedFile(path: string, options: OpenHashedFileOptions = {}
     }
   })
   worker.on('error', (err) => stream.destroy(fromSystemError(err, 'read bundle', path)))
+  // A worker gone without its last word (killed, out of memory) must not leave the reader waiting.
+  worker.on('exit', (code) => {
+    if (!ended) stream.destroy(new IoError(`Cannot read bundle: the reading thread exited (code ${code}) before the end of ${path}`, { details: { path } }))
+  })
   hashedStreams.set(stream, digest)
+  readers.set(stream, worker)
   return stream
 }

@@ -5,7 +5,7 @@ import { join } from 'node:path'
 import type { Readable } from 'node:stream'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { openHashedFile, packBundleToFile, verifyBundle } from '../../src/core/index.js'
-import { hashedElsewhere } from '../../src/core/hashed-file.js'
+import { hashedElsewhere, readerThread } from '../../src/core/hashed-file.js'
 import { createStreamComparator } from '../../src/core/stream-compare.js'
 
 const sha = (b: Uint8Array): string => createHash('sha256').update(b).digest('hex')
@@ -113,6 +113,17 @@ describe('openHashedFile(): read with the sha256 taken on a worker thread', () =
     const digest = hashedElsewhere(s)!
     for await (const _ of s) break // for-await's break destroys the stream
     await expect(digest).rejects.toThrow()
+  })
+
+  it('a reading thread that dies mid-file fails the stream (IO_FAILED) instead of leaving verify waiting', async () => {
+    const s = openHashedFile(bundle, WORKER)
+    const failed = new Promise<unknown>((resolve) => s.once('error', resolve))
+    s.once('data', () => {
+      s.pause()
+      // Stopped from outside, as a crash would: no error event, no last message.
+      void readerThread(s)!.terminate()
+    })
+    await expect(failed).resolves.toMatchObject({ code: 'IO_FAILED', message: expect.stringContaining('exited') })
   })
 
   it('the reader stays at most `ahead` chunks in front of a consumer that stops reading', async () => {
