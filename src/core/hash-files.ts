@@ -1,6 +1,6 @@
 import { availableParallelism } from 'node:os'
 import { Worker } from 'node:worker_threads'
-import { AbortedError, fromSystemError } from './errors.js'
+import { AbortedError, fromSystemError, IoError } from './errors.js'
 import { sourceChanged } from './read-source-file.js'
 
 /**
@@ -26,6 +26,8 @@ export interface HashFilesOptions {
   onBytes?: (n: number) => void
   /** Worker threads (default: the machine's cores, at most 4). */
   threads?: number
+  /** Called with the threads once started (diagnostics, tests). */
+  onThreads?: (threads: readonly Worker[]) => void
 }
 
 const WORKER = `
@@ -80,6 +82,7 @@ export async function hashFiles(files: FileToHash[], options: HashFilesOptions =
   const out: string[] = new Array(files.length)
   if (files.length === 0) return out
   const workers = Array.from({ length: threads }, () => new Worker(WORKER, { eval: true }))
+  options.onThreads?.(workers)
   let next = 0
   const nextBatch = (): [number, number] => {
     const start = next
@@ -101,6 +104,7 @@ export async function hashFiles(files: FileToHash[], options: HashFilesOptions =
         const [start, end] = nextBatch()
         if (start === end) {
           if (running === 0 && !failed) {
+            settled = true
             signal?.removeEventListener('abort', onAbort)
             resolve()
           }
@@ -123,8 +127,13 @@ export async function hashFiles(files: FileToHash[], options: HashFilesOptions =
         })
         w.postMessage(files.slice(start, end).map((f) => ({ absPath: f.absPath, size: f.size })))
       }
+      let settled = false
       for (const w of workers) {
         w.once('error', (err) => fail(fromSystemError(err, 'hash files')))
+        // A thread gone without an answer (killed, out of memory) must not leave pack waiting.
+        w.once('exit', (code) => {
+          if (!settled && !failed) fail(new IoError(`Cannot hash files: a hashing thread exited (code ${code}) before it answered`))
+        })
         give(w)
       }
     })

@@ -42,6 +42,11 @@ describe('hashFiles(): every file hashed on worker threads (pack\'s first pass f
     await expect(p).rejects.toMatchObject({ code: 'ABORTED' })
   })
 
+  it('a hashing thread that dies without answering fails the call (IO_FAILED) instead of leaving pack waiting', async () => {
+    const p = hashFiles(files(), { threads: 1, onThreads: ([w]) => void w!.terminate() })
+    await expect(p).rejects.toMatchObject({ code: 'IO_FAILED', message: expect.stringContaining('exited') })
+  })
+
   it('a tree large enough for the workers packs to a bundle that verifies, the same bytes as packing it a second time', async () => {
     const tree = await mkdtemp(join(tmpdir(), 'shoal-hash-files-tree-'))
     try {
