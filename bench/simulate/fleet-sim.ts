@@ -152,6 +152,8 @@ interface Conn {
   /** The origin's reveals to `self` (only on a connection to the origin). */
   shown?: Uint8Array
   has(i: number): boolean
+  /** The peer's pieces as a list (undefined for the origin, which shows pieces instead). */
+  held: number[] | undefined
   origin: boolean
   /** The peer's peerKey when it is a rack peer stating its locality (as the engine decides). */
   rackKey?: number
@@ -344,6 +346,8 @@ export function simulate(cfg: SimConfig): SimResult {
       origin: peer.origin,
       rackKey: isRackMember(self.tag, peer.tag) ? peerKey(peer.peerId) : undefined,
       has: shown ? (i: number) => shown[i] === 1 : (i: number) => peer.have[i] === 1,
+      // A host's pieces as a list: the picker looks there when it is shorter than the rarest class.
+      held: shown ? undefined : peer.held,
     }
   }
 

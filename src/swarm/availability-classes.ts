@@ -10,8 +10,13 @@ export interface AvailabilityClasses {
   put(index: number, count: number): void
   /** Takes the piece out of every class. */
   remove(index: number): void
-  /** The first piece passing `ok` in the lowest class from `from` to `to`, or undefined. */
-  rarest(ok: (index: number) => boolean, random: () => number, from?: number, to?: number): number | undefined
+  /**
+   * The first piece passing `ok` in the lowest class from `from` to `to`, or undefined. Given
+   * `candidates` (every piece `ok` can pass, e.g. a peer's own pieces) that are fewer than the
+   * pieces in those classes, it looks at those instead: a peer holding few pieces is then not
+   * scanned for against a large rarest class (the simulator's picks were O(pieces) early on).
+   */
+  rarest(ok: (index: number) => boolean, random: () => number, from?: number, to?: number, candidates?: ArrayLike<number>): number | undefined
   /** How many pieces are in classes `from` and up. */
   count(from?: number): number
 }
@@ -19,6 +24,23 @@ export interface AvailabilityClasses {
 export function createAvailabilityClasses(pieceCount: number): AvailabilityClasses {
   const classes: number[][] = []
   const cls = new Int32Array(pieceCount).fill(-1)
+  /** The lowest-class candidate passing `ok`, ties broken uniformly at random (reservoir). */
+  const rarestOf = (candidates: ArrayLike<number>, ok: (index: number) => boolean, random: () => number, from: number, end: number): number | undefined => {
+    let best: number | undefined
+    let bestClass = Infinity
+    let ties = 0
+    for (let k = 0; k < candidates.length; k++) {
+      const i = candidates[k]!
+      const c = cls[i]! // -1: in no class (held, or being fetched)
+      if (c < from || c > end || c > bestClass || !ok(i)) continue
+      if (c < bestClass) {
+        bestClass = c
+        best = i
+        ties = 1
+      } else if (random() * ++ties < 1) best = i
+    }
+    return best
+  }
   const pos = new Int32Array(pieceCount)
   let size = 0
   const remove = (i: number): void => {
@@ -49,8 +71,13 @@ export function createAvailabilityClasses(pieceCount: number): AvailabilityClass
       for (let c = 0; c < from && c < classes.length; c++) n -= classes[c]!.length
       return n
     },
-    rarest(ok, random, from = 0, to = Infinity) {
+    rarest(ok, random, from = 0, to = Infinity, candidates) {
       const end = Math.min(classes.length - 1, to)
+      if (candidates !== undefined) {
+        let inRange = 0
+        for (let c = from; c <= end && inRange <= candidates.length; c++) inRange += classes[c]!.length
+        if (candidates.length < inRange) return rarestOf(candidates, ok, random, from, end)
+      }
       for (let c = from; c <= end; c++) {
         const list = classes[c]!
         const n = list.length

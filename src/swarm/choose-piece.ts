@@ -7,6 +7,8 @@ export interface SourcePeer {
   /** The origin (seeder): asked only for pieces no other peer holds. */
   origin: boolean
   distance: Distance
+  /** Every piece the peer holds, when kept as a list (the simulator does): picks look there. */
+  held?: ArrayLike<number>
 }
 
 /**
@@ -25,14 +27,15 @@ export function choosePiece(
   idle?: () => boolean,
 ): number | undefined {
   const d = peer.distance
+  const candidates = peer.held
   if (peer.origin) {
     const ok = (j: number): boolean => near === undefined || near.allows(d, j)
-    return sched.pick((j) => peer.has(j) && ok(j), busy, { endGame: ok, maxAvailability: 1 })
+    return sched.pick((j) => peer.has(j) && ok(j), busy, { endGame: ok, maxAvailability: 1, candidates })
   }
-  if (d === 0 || near === undefined) return sched.pick(peer.has, busy)
+  if (d === 0 || near === undefined) return sched.pick(peer.has, busy, { candidates })
   const ok = (j: number): boolean => near.allows(d, j)
-  const i = sched.pick((j) => peer.has(j) && ok(j), busy, { endGame: ok })
+  const i = sched.pick((j) => peer.has(j) && ok(j), busy, { endGame: ok, candidates })
   if (i !== undefined || !idle?.()) return i
   const any = (j: number): boolean => near.allows(d, j, true)
-  return sched.pick((j) => peer.has(j) && any(j), busy, { endGame: any })
+  return sched.pick((j) => peer.has(j) && any(j), busy, { endGame: any, candidates })
 }

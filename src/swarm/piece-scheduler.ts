@@ -31,6 +31,8 @@ export interface PickOptions {
   unheld?: boolean
   /** Only pieces at most this many connected peers hold (the origin is asked for rare ones only). */
   maxAvailability?: number
+  /** Every piece the peer holds, when known as a list (see AvailabilityClasses.rarest). */
+  candidates?: ArrayLike<number>
 }
 
 export interface PieceScheduler {
@@ -97,8 +99,8 @@ export function createPieceScheduler(init: PieceSchedulerInit): PieceScheduler {
    * almost nothing we lack. Pieces no connected peer holds (class 0) are looked at only for a
    * source outside the swarm.
    */
-  const scan = (peerHas: (i: number) => boolean, busy: ReadonlySet<number> | undefined, endGameOk: ((i: number) => boolean) | undefined, first: number, last: number): number | undefined => {
-    const i = idle.rarest((j) => !busy?.has(j) && peerHas(j), random, first, last)
+  const scan = (peerHas: (i: number) => boolean, busy: ReadonlySet<number> | undefined, endGameOk: ((i: number) => boolean) | undefined, first: number, last: number, candidates?: ArrayLike<number>): number | undefined => {
+    const i = idle.rarest((j) => !busy?.has(j) && peerHas(j), random, first, last, candidates)
     if (i !== undefined) return i
     // The end game, over the pieces under way only, once every missing piece a source could send
     // is under way. Not before: a peer with nothing new for us would double up on pieces still
@@ -150,7 +152,7 @@ export function createPieceScheduler(init: PieceSchedulerInit): PieceScheduler {
     active: (i) => running[i]!,
     pick(peerHas, busy, options) {
       if (missing === 0) return undefined
-      return scan(peerHas, busy, options?.endGame, options?.unheld ? 0 : 1, options?.maxAvailability ?? Infinity)
+      return scan(peerHas, busy, options?.endGame, options?.unheld ? 0 : 1, options?.maxAvailability ?? Infinity, options?.candidates)
     },
     start(i) {
       if (running[i]!++ === 0 && !have[i]) {

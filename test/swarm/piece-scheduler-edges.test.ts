@@ -134,3 +134,36 @@ describe('createPieceScheduler().pick()', () => {
     expect(s.pick(all)).toBeUndefined()
   })
 })
+
+describe('pick() from a peer whose pieces are given as a list (candidates)', () => {
+  /** 1,000 pieces, all held by one other peer (class 1); the peer asked holds 6 of them, 3 also held by a third peer. */
+  function setup(seed = 1) {
+    let x = seed
+    const random = () => ((x = (x * 1103515245 + 12345) & 0x7fffffff) / 0x80000000)
+    const s = createPieceScheduler({ pieceCount: 1000, random })
+    s.addPeer(() => true)
+    const held = [10, 500, 999, 20, 600, 700]
+    for (const i of [20, 600, 700]) s.addAvailability(i) // class 2: not the rarest
+    const has = (i: number) => held.includes(i)
+    return { s, held, has }
+  }
+
+  it('picks the same rarest class as the scan, every rarest piece at random, none busy, held or under way', () => {
+    const seen = new Set<number>()
+    for (let seed = 1; seed <= 60; seed++) {
+      const { s, held, has } = setup(seed)
+      const scanned = s.pick(has)
+      const listed = s.pick(has, undefined, { candidates: held })
+      expect([10, 500, 999]).toContain(scanned)
+      expect([10, 500, 999]).toContain(listed)
+      seen.add(listed!)
+    }
+    expect([...seen].sort((a, b) => a - b)).toEqual([10, 500, 999])
+    const { s, held, has } = setup()
+    s.markHave(10)
+    s.start(500)
+    expect(s.pick(has, new Set([999]), { candidates: held })).toBeOneOf([20, 600, 700])
+    // Only class-2 pieces left idle: still found through the list, with maxAvailability respected.
+    expect(s.pick(has, new Set([999]), { candidates: held, maxAvailability: 1 })).toBeUndefined()
+  })
+})
