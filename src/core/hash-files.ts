@@ -93,9 +93,10 @@ export async function hashFiles(files: FileToHash[], options: HashFilesOptions =
   try {
     await new Promise<void>((resolve, reject) => {
       let running = 0
-      let failed = false
+      /** Answered (every hash in) or failed: nothing after that counts. */
+      let settled = false
       const fail = (err: unknown): void => {
-        failed = true
+        settled = true
         reject(err)
       }
       const onAbort = (): void => fail(new AbortedError('Cannot hash files: it was aborted'))
@@ -103,7 +104,7 @@ export async function hashFiles(files: FileToHash[], options: HashFilesOptions =
       const give = (w: Worker): void => {
         const [start, end] = nextBatch()
         if (start === end) {
-          if (running === 0 && !failed) {
+          if (running === 0 && !settled) {
             settled = true
             signal?.removeEventListener('abort', onAbort)
             resolve()
@@ -113,7 +114,7 @@ export async function hashFiles(files: FileToHash[], options: HashFilesOptions =
         running++
         w.once('message', (answers: Answer[]) => {
           running--
-          if (failed) return
+          if (settled) return
           let bytes = 0
           for (const [k, a] of answers.entries()) {
             const f = files[start + k]!
@@ -127,12 +128,11 @@ export async function hashFiles(files: FileToHash[], options: HashFilesOptions =
         })
         w.postMessage(files.slice(start, end).map((f) => ({ absPath: f.absPath, size: f.size })))
       }
-      let settled = false
       for (const w of workers) {
         w.once('error', (err) => fail(fromSystemError(err, 'hash files')))
         // A thread gone without an answer (killed, out of memory) must not leave pack waiting.
         w.once('exit', (code) => {
-          if (!settled && !failed) fail(new IoError(`Cannot hash files: a hashing thread exited (code ${code}) before it answered`))
+          if (!settled) fail(new IoError(`Cannot hash files: a hashing thread exited (code ${code}) before it answered`))
         })
         give(w)
       }

@@ -97,48 +97,34 @@ export async function packBundle(root: string, output: Writable, options: PackBu
   const progress: PackProgress = { phase: 'hashing', bytes: 0, totalBytes, entries: 0, totalEntries }
   const report = (): void => onProgress?.({ ...progress })
 
-  // Pass 1: content hashes for the manifest, a few files at a time.
-  const entries: ManifestEntry[] = new Array(scanned.length)
-  let next = 0
-  const worker = async (): Promise<void> => {
-    const buffer = Buffer.allocUnsafe(SMALL_FILE_BYTES + 1)
-    while (next < scanned.length) {
-      const i = next++
-      const e = scanned[i]!
-      if (e.type === 'file') {
-        const sha256 = await hashFile(e, buffer, signal, (n) => {
-          progress.bytes += n
-          report()
-        })
-        entries[i] = { path: e.path, type: 'file', mode: e.mode, size: e.size, sha256 }
-      } else if (e.type === 'dir') {
-        entries[i] = { path: e.path, type: 'dir', mode: e.mode }
-      } else {
-        entries[i] = { path: e.path, type: 'symlink', mode: e.mode, target: e.target }
-      }
-      progress.entries++
-    }
+  // Pass 1: content hashes for the manifest: on worker threads for large trees (see hashFiles),
+  // else here, a few files at a time.
+  const onBytes = (n: number): void => {
+    progress.bytes += n
+    report()
   }
+  const hashes = new Map<ScannedFile, string>()
   if (totalBytes >= WORKER_HASH_BYTES) {
-    // Large trees: every file's hash on worker threads (see hashFiles), the rest here.
     const files = scanned.filter((e): e is ScannedFile => e.type === 'file')
-    const hashes = await hashFiles(files, {
-      signal,
-      onBytes: (n) => {
-        progress.bytes += n
-        report()
-      },
-    })
-    const byPath = new Map(files.map((f, k) => [f.path, hashes[k]!]))
-    for (const [i, e] of scanned.entries()) {
-      if (e.type === 'file') entries[i] = { path: e.path, type: 'file', mode: e.mode, size: e.size, sha256: byPath.get(e.path)! }
-      else if (e.type === 'dir') entries[i] = { path: e.path, type: 'dir', mode: e.mode }
-      else entries[i] = { path: e.path, type: 'symlink', mode: e.mode, target: e.target }
-    }
-    progress.entries = scanned.length
+    for (const [k, sha256] of (await hashFiles(files, { signal, onBytes })).entries()) hashes.set(files[k]!, sha256)
   } else {
+    let next = 0
+    const worker = async (): Promise<void> => {
+      const buffer = Buffer.allocUnsafe(SMALL_FILE_BYTES + 1)
+      while (next < scanned.length) {
+        const e = scanned[next++]!
+        if (e.type === 'file') hashes.set(e, await hashFile(e, buffer, signal, onBytes))
+        progress.entries++
+      }
+    }
     await Promise.all(Array.from({ length: HASH_CONCURRENCY }, worker))
   }
+  const entries = scanned.map((e): ManifestEntry => {
+    if (e.type === 'file') return { path: e.path, type: 'file', mode: e.mode, size: e.size, sha256: hashes.get(e)! }
+    if (e.type === 'dir') return { path: e.path, type: 'dir', mode: e.mode }
+    return { path: e.path, type: 'symlink', mode: e.mode, target: e.target }
+  })
+  progress.entries = scanned.length
   report()
 
   const manifest: Manifest = { schema: MANIFEST_SCHEMA_VERSION, mtime, entries }
