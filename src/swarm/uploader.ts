@@ -61,14 +61,16 @@ export function createUploader(ctx: SessionContext, init: { cacheBytes: number; 
   const backlogs = new WeakMap<Peer, Backlog>()
   /** May the link take another block now (what it holds unsent, reads included, under the backlog)? */
   const room = (peer: Peer, b: Backlog): boolean => unsentBytes(peer.wire, peer.socket) + b.reading < UPLOAD_BACKLOG
+  /** Sends what waits while the link has room (or is gone: each parked send then finds it so). */
+  const wake = (peer: Peer, b: Backlog): void => {
+    while (b.parked.length > 0 && (peer.socket.destroyed || room(peer, b))) b.parked.shift()!()
+  }
   const backlogOf = (peer: Peer): Backlog => {
     let b = backlogs.get(peer)
     if (!b) {
       const made: Backlog = { reading: 0, parked: [] }
       backlogs.set(peer, (b = made))
-      onWritten(peer.socket, () => {
-        while (made.parked.length > 0 && (peer.socket.destroyed || room(peer, made))) made.parked.shift()!()
-      })
+      onWritten(peer.socket, () => wake(peer, made))
     }
     return b
   }
@@ -95,21 +97,24 @@ export function createUploader(ctx: SessionContext, init: { cacheBytes: number; 
             backlog.reading -= length
             if (piece.length < offset + length) {
               releasePieceBuffer(buf)
-              return respond(new Error('short read'))
+              respond(new Error('short read'))
+              return wake(peer, backlog)
             }
             if (peer.wire.destroyed || !isPending(peer.wire.peerRequests, i, offset, length)) {
               releasePieceBuffer(buf) // cancelled, or the link is gone: the codec would send nothing
-              return
+              // and no write callback would come: what waited behind this read goes now.
+              return wake(peer, backlog)
             }
             ctx.counters.uploaded += length
             ctx.totals.uploaded += length
-            respond(null, piece.subarray(offset, offset + length))
+            respond(null, piece.subarray(offset, offset + length)) // its write callback wakes the rest
             countDelivery(peer, i, length)
           },
           (err: Error) => {
             backlog.reading -= length
             releasePieceBuffer(buf)
             respond(err)
+            wake(peer, backlog)
           },
         )
       }

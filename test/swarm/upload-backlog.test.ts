@@ -1,6 +1,6 @@
 import type { Socket } from 'node:net'
 import { afterEach, describe, expect, it } from 'vitest'
-import { createSwarmNode, openPieceFile, type SwarmNode } from '../../src/swarm/index.js'
+import { createSwarmNode, openPieceFile, type PieceFile, type SwarmNode } from '../../src/swarm/index.js'
 import { MAX_PEER_REQUESTS } from '../../src/swarm/uploader.js'
 import { makeTorrentFile } from '../helpers/make-torrent.js'
 import { rawPeer } from '../helpers/raw-peer.js'
@@ -14,13 +14,13 @@ afterEach(async () => {
   await Promise.all(nodes.splice(0).map((n) => n.stop()))
 })
 
-async function seeding(size: number) {
+async function seeding(size: number, wrap: (file: PieceFile) => PieceFile = (f) => f) {
   const dir = await tempDir()
   const t = await makeTorrentFile(dir, size, 1 << 20)
   const seed = createSwarmNode({ role: 'host', listenHost: '127.0.0.1' })
   await seed.start()
   nodes.push(seed)
-  const s = seed.add(t.info, await openPieceFile(t.path, t.info, { complete: true }))
+  const s = seed.add(t.info, wrap(await openPieceFile(t.path, t.info, { complete: true })))
   const violations: { code: string }[] = []
   s.on('peer-violation', (v: { code: string }) => violations.push(v))
   const { socket, wire } = rawPeer(seed.port, t.info.infoHash)
@@ -49,6 +49,48 @@ describe('the uploader', () => {
     // buffers (a few MiB on loopback), not the 64 MiB asked for.
     expect(received - BLOCK).toBeLessThan(24 << 20)
     expect(s.stats().uploaded).toBeLessThan(24 << 20)
+  }, 30_000)
+
+  it('answers a request that waited behind reads whose blocks were all cancelled', async () => {
+    // Pieces 0-3 are read only when the test lets them: their four blocks fill the backlog with
+    // reads under way, so the fifth request (piece 4) waits. The four are cancelled while read;
+    // their reads then end with nothing written, and the fifth must still go out.
+    let release!: () => void
+    const gate = new Promise<void>((r) => (release = r))
+    let gatedReads = 0
+    const { socket, wire } = await seeding(8 << 20, (file) => ({
+      ...file,
+      verified: file.verified,
+      read: async (i, offset, length, into) => {
+        if (i < 4) {
+          gatedReads++
+          await gate
+        }
+        return file.read(i, offset, length, into)
+      },
+    }))
+    const message = (id: number, ...fields: number[]) => {
+      const b = Buffer.alloc(5 + 4 * fields.length)
+      b.writeUInt32BE(1 + 4 * fields.length, 0)
+      b[4] = id
+      fields.forEach((f, k) => b.writeUInt32BE(f, 5 + 4 * k))
+      return b
+    }
+    const REQUEST = 6
+    const CANCEL = 8
+    const answered: number[] = []
+    wire.on('piece', (i: number) => answered.push(i))
+    // One write, so the node reads it at once: four requests, their cancels, then the fifth.
+    socket.write(
+      Buffer.concat([
+        ...[0, 1, 2, 3].map((i) => message(REQUEST, i, 0, BLOCK)),
+        ...[0, 1, 2, 3].map((i) => message(CANCEL, i, 0, BLOCK)),
+        message(REQUEST, 4, 0, BLOCK),
+      ]),
+    )
+    await expect.poll(() => gatedReads, { timeout: 10_000 }).toBe(4)
+    release()
+    await expect.poll(() => answered, { timeout: 10_000 }).toEqual([4])
   }, 30_000)
 
   it(`drops a peer with more than ${MAX_PEER_REQUESTS} requests waiting`, async () => {
