@@ -63,6 +63,7 @@ export async function buildSeederApp(options: BuildSeederAppOptions): Promise<Fa
         }
       : false,
     routerOptions: { maxParamLength: 200 },
+    forceCloseConnections: true,
   })
   guardConnections(app.server, options.connections)
   // Bundles arrive as raw bytes; the handler streams them straight to the store.
