@@ -1,9 +1,7 @@
-import { createReadStream } from 'node:fs'
-import { mkdtemp, rm, stat } from 'node:fs/promises'
+import { mkdtemp, open, rm, stat, type FileHandle } from 'node:fs/promises'
 import type { KeyObject } from 'node:crypto'
 import { tmpdir } from 'node:os'
 import { join, resolve } from 'node:path'
-import { Readable, Transform } from 'node:stream'
 import {
   checkName,
   fromSystemError,
@@ -16,6 +14,9 @@ import {
   type SeederApi,
   type TrackerApi,
 } from '../core/index.js'
+
+/** Bytes read from the bundle per chunk of the upload. */
+const UPLOAD_CHUNK = 1 << 20
 
 export interface PublishInit {
   release: string
@@ -67,17 +68,26 @@ export async function publishBundle(path: string, init: PublishInit, components:
       ;({ digest, size } = await verifyBundleFile(bundle))
     }
     // A fresh stream for each seeder tried: with several (--seeder a,b), one that refuses the
-    // connection has the upload start again on the next.
-    const body = (): ReadableStream => {
+    // connection has the upload start again on the next. Read straight into the chunks the
+    // request sends: Readable.toWeb() copied every chunk once more (a quarter of the upload's CPU).
+    const body = (): ReadableStream<Uint8Array> => {
       let sent = 0
-      const counter = new Transform({
-        transform(chunk: Buffer, _e, cb) {
-          sent += chunk.length
+      let file: FileHandle | undefined
+      return new ReadableStream<Uint8Array>({
+        async pull(controller) {
+          file ??= await open(bundle, 'r')
+          const chunk = Buffer.allocUnsafe(UPLOAD_CHUNK)
+          const { bytesRead } = await file.read(chunk, 0, UPLOAD_CHUNK, null)
+          if (bytesRead === 0) {
+            await file.close()
+            return controller.close()
+          }
+          sent += bytesRead
           init.onUpload?.(sent, size)
-          cb(null, chunk)
+          controller.enqueue(bytesRead === UPLOAD_CHUNK ? chunk : chunk.subarray(0, bytesRead))
         },
+        cancel: () => file?.close(),
       })
-      return Readable.toWeb(createReadStream(bundle, { highWaterMark: 1 << 20 }).pipe(counter)) as ReadableStream
     }
     const uploaded = await components.seeder.upload(digest, body, size, { signal: init.signal })
     const signature = init.signingKey ? signRelease({ release: init.release, version: init.version, digest }, init.signingKey) : undefined
