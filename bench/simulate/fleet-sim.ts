@@ -52,6 +52,8 @@ export interface SimConfig {
   pipelineBytes?: number
   /** The most it grows to with the measured rate (default 16 MiB; = pipelineBytes fixes it). */
   maxPipelineBytes?: number
+  /** The gauge's sample period and headroom (defaults: the engine's). */
+  gauge?: { sampleMs?: number; headroom?: number }
   /** Delay from the channel move to a host's first announce (ms). */
   startMs?: number
   /** Share of hosts joining late, uniformly within lateWindowS after the start. */
@@ -337,7 +339,7 @@ export function simulate(cfg: SimConfig): SimResult {
       rtt: r,
       wants: 0,
       stale: false,
-      gauge: createPipelineGauge({ minBytes: pipelineBytes, maxBytes: maxPipelineBytes }),
+      gauge: createPipelineGauge({ ...cfg.gauge, minBytes: pipelineBytes, maxBytes: maxPipelineBytes }),
       requested: new Set(),
       askedAt: new Map(),
       queue: [],
