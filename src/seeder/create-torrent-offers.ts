@@ -1,8 +1,7 @@
 import { mkdir, readFile, rm } from 'node:fs/promises'
 import { join } from 'node:path'
-import createTorrent from 'create-torrent'
 import { digestHex, writeFileAtomically, type BundleFacts, type Digest, type Log, type TrackerApi } from '../core/index.js'
-import { openPieceFile, parseTorrentInfo, type SwarmNode } from '../swarm/index.js'
+import { makeTorrent, openPieceFile, parseTorrentInfo, type SwarmNode } from '../swarm/index.js'
 import type { BundleStore } from './bundle-store.js'
 import { pieceLengthFor } from './bundle-store.js'
 
@@ -29,15 +28,6 @@ export interface TorrentOffers {
   /** Stops seeding and forgets a bundle (before the store removes it). */
   withdraw(digest: Digest): Promise<void>
   stop(): void
-}
-
-function makeTorrent(path: string, name: string, pieceLength: number, webSeed: string): Promise<Buffer> {
-  return new Promise((resolve, reject) => {
-    // No announce URL in the torrent: each host announces with its own passkey.
-    createTorrent(path, { name, private: true, pieceLength, announceList: [], urlList: [webSeed], createdBy: 'shoal', creationDate: 0 }, (err, buf) =>
-      err ? reject(err) : resolve(Buffer.from(buf)),
-    )
-  })
 }
 
 /**
@@ -88,7 +78,8 @@ export function createTorrentOffers(init: TorrentOffersInit): TorrentOffers {
       const info = await parseTorrentInfo(cached).catch(() => undefined)
       if (info && info.length === size && info.urlList.includes(webSeedOf(digest))) return cached
     }
-    const torrent = await makeTorrent(path, `${digestHex(digest)}.tar`, pieceLengthFor(size), webSeedOf(digest))
+    // No announce URL in the torrent: each host announces with its own passkey.
+    const torrent = await makeTorrent(path, { name: `${digestHex(digest)}.tar`, pieceLength: pieceLengthFor(size), urlList: [webSeedOf(digest)] })
     await mkdir(torrentDir, { recursive: true })
     await writeFileAtomically(file, (w) => new Promise<void>((resolve) => w.end(torrent, resolve)))
     return torrent

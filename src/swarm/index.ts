@@ -11,6 +11,7 @@ export { createPieceScheduler, encodeBitfield, type PieceScheduler, type PieceSc
 export { createPipelineGauge, type PipelineGauge, type PipelineGaugeInit } from './pipeline-depth.js'
 export { createSuperSeed, type SuperSeed, type SuperSeedInit } from './super-seed.js'
 export { parseTorrentInfo, pieceSize, pieceMatches, type TorrentInfo } from './torrent-info.js'
+export { makeTorrent, type MakeTorrentOptions } from './make-torrent.js'
 export { openPieceFile, type PieceFile, type OpenPieceFileOptions } from './piece-file.js'
 export { announce, parseAnnounceResponse, parseCompactPeers, escapeBytes, type AnnounceRequest, type AnnounceResponse, type PeerAddress } from './announce.js'
 export { createRateLimiter, type RateLimiter } from './rate-limiter.js'
