@@ -339,7 +339,7 @@ export function simulate(cfg: SimConfig): SimResult {
       rtt: r,
       wants: 0,
       stale: false,
-      gauge: createPipelineGauge({ ...cfg.gauge, minBytes: pipelineBytes, maxBytes: maxPipelineBytes }),
+      gauge: process.env.SIM_FAR_FIXED && r >= 10 ? createPipelineGauge({ minBytes: maxPipelineBytes, maxBytes: maxPipelineBytes }) : process.env.SIM_NEAR_FIXED && r < 10 ? createPipelineGauge({ minBytes: maxPipelineBytes, maxBytes: maxPipelineBytes }) : createPipelineGauge({ ...cfg.gauge, minBytes: pipelineBytes, maxBytes: maxPipelineBytes }),
       requested: new Set(),
       askedAt: new Map(),
       queue: [],
