@@ -54,6 +54,8 @@ export interface SimConfig {
   maxPipelineBytes?: number
   /** The gauge's sample period and headroom (defaults: the engine's). */
   gauge?: { sampleMs?: number; headroom?: number }
+  /** Links that keep the largest pipeline from the start instead of measuring it. */
+  fixedPipeline?: 'near' | 'far'
   /** Delay from the channel move to a host's first announce (ms). */
   startMs?: number
   /** Share of hosts joining late, uniformly within lateWindowS after the start. */
@@ -144,7 +146,9 @@ interface Conn {
   stale: boolean
   /** The engine's pipeline to this peer (grows with the rate the connection delivers). */
   gauge: PipelineGauge
-  /** Pieces asked of the peer (queued at it or moving), at most depth(c) (the engine's pipeline). */
+  /** Pieces kept asked of the peer: ceil(gauge / piece) + 1, updated when the gauge moves. */
+  depth: number
+  /** Pieces asked of the peer (queued at it or moving), at most c.depth (the engine's pipeline). */
   requested: Set<number>
   /** When each requested piece was asked (s). */
   askedAt: Map<number, number>
@@ -154,6 +158,8 @@ interface Conn {
   /** The origin's reveals to `self` (only on a connection to the origin). */
   shown?: Uint8Array
   has(i: number): boolean
+  /** What has() reads: the origin's reveals to `self`, or the peer's pieces (1 = held). */
+  bits: Uint8Array
   /** The peer's pieces as a list (undefined for the origin, which shows pieces instead). */
   held: number[] | undefined
   origin: boolean
@@ -241,7 +247,7 @@ export function simulate(cfg: SimConfig): SimResult {
   const pipelineBytes = cfg.pipelineBytes ?? 512 << 10
   // The engine's pipeline: whole pieces asked of one peer at once (create-swarm-node fill()).
   const maxPipelineBytes = Math.max(pipelineBytes, cfg.maxPipelineBytes ?? 16 << 20)
-  const depth = (c: Conn): number => Math.ceil(c.gauge.bytes / pieceLength) + 1
+  const depthOf = (g: PipelineGauge): number => Math.ceil(g.bytes / pieceLength) + 1
   const rate = cfg.rateBps / 8
   const spread = cfg.rateSpread ?? 0
   const tMin = S / rate
@@ -331,6 +337,10 @@ export function simulate(cfg: SimConfig): SimResult {
   // ---- connections ------------------------------------------------------------------------------
   const makeConn = (self: Node, peer: Node, d: Distance, r: number): Conn => {
     const shown = peer.origin ? new Uint8Array(P) : undefined
+    // --fixed-pipeline near|far: those links keep the largest pipeline from the start (a probe of
+    // which links' pipelines hold the tail back; far = the 30 ms links between regions).
+    const fixed = cfg.fixedPipeline === (self.region !== peer.region ? 'far' : 'near')
+    const gauge = createPipelineGauge(fixed ? { minBytes: maxPipelineBytes, maxBytes: maxPipelineBytes } : { ...cfg.gauge, minBytes: pipelineBytes, maxBytes: maxPipelineBytes })
     return {
       self,
       peer,
@@ -339,7 +349,8 @@ export function simulate(cfg: SimConfig): SimResult {
       rtt: r,
       wants: 0,
       stale: false,
-      gauge: process.env.SIM_FAR_FIXED && r >= 10 ? createPipelineGauge({ minBytes: maxPipelineBytes, maxBytes: maxPipelineBytes }) : process.env.SIM_NEAR_FIXED && r < 10 ? createPipelineGauge({ minBytes: maxPipelineBytes, maxBytes: maxPipelineBytes }) : createPipelineGauge({ ...cfg.gauge, minBytes: pipelineBytes, maxBytes: maxPipelineBytes }),
+      gauge,
+      depth: depthOf(gauge),
       requested: new Set(),
       askedAt: new Map(),
       queue: [],
@@ -348,6 +359,7 @@ export function simulate(cfg: SimConfig): SimResult {
       origin: peer.origin,
       rackKey: isRackMember(self.tag, peer.tag) ? peerKey(peer.peerId) : undefined,
       has: shown ? (i: number) => shown[i] === 1 : (i: number) => peer.have[i] === 1,
+      bits: shown ?? peer.have,
       // A host's pieces as a list: the picker looks there when it is shorter than the rarest class.
       held: shown ? undefined : peer.held,
     }
@@ -405,7 +417,7 @@ export function simulate(cfg: SimConfig): SimResult {
   function ask(c: Conn): void {
     const self = c.self
     if (self.origin || self.failed || c.peer.failed) return
-    while (c.requested.size < depth(c) && c.wants > 0 && !c.stale && self.sched.missing > 0) {
+    while (c.requested.size < c.depth && c.wants > 0 && !c.stale && self.sched.missing > 0) {
       const piece = choosePiece(self.sched, self.near, c, c.requested, () => self.outstanding === 0)
       picks++
       if (piece === undefined) {
@@ -526,6 +538,7 @@ export function simulate(cfg: SimConfig): SimResult {
     const i = x.piece
     c.moving.splice(c.moving.indexOf(x), 1)
     c.gauge.received(x.bytes, now * 1000, (now - (c.askedAt.get(i) ?? x.start)) * 1000)
+    c.depth = depthOf(c.gauge)
     forgetRequest(c, i)
     if (!dst.have[i]) {
       dst.have[i] = 1
@@ -535,7 +548,7 @@ export function simulate(cfg: SimConfig): SimResult {
       const dup = dst.asked.get(i)
       if (dup) for (const other of [...dup]) cancel(other, i)
       for (const k of dst.conns) {
-        if (k.has(i)) k.wants--
+        if (k.bits[i] === 1) k.wants--
         const back = k.rev // the peer downloads from dst
         const peer = k.peer
         peer.sched.addAvailability(i)
@@ -557,7 +570,7 @@ export function simulate(cfg: SimConfig): SimResult {
           // The engine picks again on every HAVE. A pick that found nothing before can only find
           // something now if the new piece is itself a candidate, so skip the O(pieces) scan
           // otherwise (the outcome is the same; it keeps 10,000 hosts tractable).
-          if (back.requested.size < depth(back) && (!back.stale || (!back.requested.has(i) && peer.sched.active(i) < 2 && peer.near.allows(back.distance, i, peer.outstanding === 0)))) {
+          if (back.requested.size < back.depth && (!back.stale || (!back.requested.has(i) && peer.sched.active(i) < 2 && peer.near.allows(back.distance, i, peer.outstanding === 0)))) {
             back.stale = false
             ask(back)
           }
