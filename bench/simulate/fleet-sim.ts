@@ -9,8 +9,12 @@
  * - Each host has an upload and a download rate split into `slots` equal slots; a piece moves
  *   over one upload slot of the sender and one download slot of the receiver at the slot rate,
  *   further capped by the per-connection pipeline (pipelineBytes / RTT), taking size / rate plus
- *   half an RTT. (The engine keeps every peer's pipeline full and lets TCP share the links; slots
- *   stand in for that sharing without recomputing every flow's rate on every event.)
+ *   half an RTT. A piece the pipeline caps holds only that share of a slot at each end (and of
+ *   the rack links), so the rest of the link carries other pieces, as TCP would share it; until
+ *   2026-12-01 it held a whole slot, and a far link's small pipeline idled three quarters of a
+ *   slot at both ends (`--whole-slots` keeps that model). (The engine keeps every peer's pipeline
+ *   full and lets TCP share the links; slots stand in for that sharing without recomputing every
+ *   flow's rate on every event.)
  * - Racks of `hostsPerRack` hosts, `racksPerRegion` racks per region; a rack's uplink and
  *   downlink carry hostsPerRack * slots / oversubscription slots, which a piece crossing racks
  *   holds at both ends. RTTs by distance: same rack, same region, other region.
@@ -54,6 +58,8 @@ export interface SimConfig {
   maxPipelineBytes?: number
   /** The gauge's sample period and headroom (defaults: the engine's). */
   gauge?: { sampleMs?: number; headroom?: number }
+  /** A piece holds a whole slot however slowly its pipeline lets it move (the model before 2026-12-01). */
+  wholeSlots?: boolean
   /** Links that keep the largest pipeline from the start instead of measuring it. */
   fixedPipeline?: 'near' | 'far'
   /** Delay from the channel move to a host's first announce (ms). */
@@ -174,6 +180,10 @@ interface Xfer {
   end: number
   bytes: number
   cross: boolean
+  /** The share of a slot it holds at the sender, the receiver and the rack links. */
+  up: number
+  down: number
+  link: number
   /** Every byte has left the sender (slots freed); it lands half an RTT later. */
   sent: boolean
   cancelled: boolean
@@ -236,6 +246,7 @@ export function simulate(cfg: SimConfig): SimResult {
   const P = Math.ceil(S / pieceLength)
   const sizeOf = (i: number): number => (i === P - 1 ? S - pieceLength * (P - 1) : pieceLength)
   const slots = cfg.slots ?? 4
+  const wholeSlots = cfg.wholeSlots ?? false
   const hostsPerRack = cfg.hostsPerRack ?? 40
   const racksPerRegion = cfg.racksPerRegion ?? 10
   const oversub = cfg.oversubscription ?? 4
@@ -411,7 +422,9 @@ export function simulate(cfg: SimConfig): SimResult {
   }
 
   // ---- requests and transfers --------------------------------------------------------------------
-  const linkOk = (src: Node, dst: Node): boolean => src.rack === dst.rack || (upLink[src.rack]! >= 1 && downLink[dst.rack]! >= 1)
+  /** Slot shares are compared with this slack (sums of fractions). */
+  const EPS = 1e-9
+  const linkOk = (src: Node, dst: Node, share: number): boolean => src.rack === dst.rack || (upLink[src.rack]! >= share - EPS && downLink[dst.rack]! >= share - EPS)
 
   /** Fill `c`'s pipeline as the engine's fill() does: choosePiece until `depth` pieces are asked. */
   function ask(c: Conn): void {
@@ -442,21 +455,25 @@ export function simulate(cfg: SimConfig): SimResult {
   function tryStart(c: Conn): boolean {
     const dst = c.self
     const src = c.peer
-    if (c.queue.length === 0 || src.upFree <= 0 || dst.downFree <= 0) return false
-    if (!linkOk(src, dst)) {
-      linkWaiters[upLink[src.rack]! < 1 ? src.rack : dst.rack]!.add(src)
+    if (c.queue.length === 0 || src.upFree <= EPS || dst.downFree <= EPS) return false
+    const r = Math.min(Math.min(src.rate, dst.rate) / slots, c.gauge.bytes / c.rtt)
+    const up = wholeSlots ? 1 : (r * slots) / src.rate
+    const down = wholeSlots ? 1 : (r * slots) / dst.rate
+    const link = wholeSlots ? 1 : (r * slots) / rate
+    if (src.upFree < up - EPS || dst.downFree < down - EPS) return false
+    if (!linkOk(src, dst, link)) {
+      linkWaiters[upLink[src.rack]! < link - EPS ? src.rack : dst.rack]!.add(src)
       return false
     }
     const piece = c.queue.shift()!
-    const r = Math.min(Math.min(src.rate, dst.rate) / slots, c.gauge.bytes / c.rtt)
     const bytes = sizeOf(piece)
     const cross = src.rack !== dst.rack
-    const x: Xfer = { conn: c, piece, start: now, end: now + bytes / r, bytes, cross, sent: false, cancelled: false }
-    src.upFree--
-    dst.downFree--
+    const x: Xfer = { conn: c, piece, start: now, end: now + bytes / r, bytes, cross, up, down, link, sent: false, cancelled: false }
+    src.upFree -= up
+    dst.downFree -= down
     if (cross) {
-      upLink[src.rack]!--
-      downLink[dst.rack]!--
+      upLink[src.rack]! -= link
+      downLink[dst.rack]! -= link
     }
     c.moving.push(x)
     at(x.end, SENT, x)
@@ -466,30 +483,30 @@ export function simulate(cfg: SimConfig): SimResult {
   /** A sender with a free upload slot serves the next queued request among its peers. */
   function pumpUp(src: Node): void {
     const n = src.conns.length
-    if (n === 0 || src.upFree <= 0) return
+    if (n === 0 || src.upFree <= EPS) return
     const off = Math.floor(random() * n)
-    for (let k = 0; k < n && src.upFree > 0; k++) tryStart(src.conns[(k + off) % n]!.rev)
+    for (let k = 0; k < n && src.upFree > EPS; k++) tryStart(src.conns[(k + off) % n]!.rev)
   }
 
   /** A receiver with a free download slot takes the next queued piece from a peer that can send. */
   function pumpDown(dst: Node): void {
     const n = dst.conns.length
-    if (n === 0 || dst.downFree <= 0) return
+    if (n === 0 || dst.downFree <= EPS) return
     const off = Math.floor(random() * n)
-    for (let k = 0; k < n && dst.downFree > 0; k++) tryStart(dst.conns[(k + off) % n]!)
+    for (let k = 0; k < n && dst.downFree > EPS; k++) tryStart(dst.conns[(k + off) % n]!)
   }
 
   /** Frees the slots and links a transfer held; `bytes` of it crossed the wire. */
   const release = (x: Xfer, bytes: number): void => {
     const src = x.conn.peer
     const dst = x.conn.self
-    src.upFree++
-    dst.downFree++
+    src.upFree += x.up
+    dst.downFree += x.down
     if (src.origin) originBytes += bytes
     if (x.cross) {
       crossRackBytes += bytes
-      upLink[src.rack]!++
-      downLink[dst.rack]!++
+      upLink[src.rack]! += x.link
+      downLink[dst.rack]! += x.link
       for (const rack of [src.rack, dst.rack]) {
         const waiters = linkWaiters[rack]!
         if (waiters.size === 0) continue

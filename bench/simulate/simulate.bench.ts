@@ -9,6 +9,7 @@
  *     [--rtt-rack-ms 0.1] [--rtt-region-ms 0.5] [--rtt-far-ms 30]
  *     [--gauge-sample-ms 50] [--gauge-headroom 2]   (the engine's pipeline gauge, to try other settings)
  *     [--fixed-pipeline near|far]   (those links keep --pipeline-max-kib from the start)
+ *     [--whole-slots 1]   (a piece holds a whole slot however slowly it moves: the model before 2026-12-01)
  *   npm run bench:simulate -- --cross-check      # the bench:fleet set-ups (N=8 and 16, 16 MiB, 10 Mbit/s)
  *     [--hosts 8,16,32] [--size-mib 16] [--rate-mbit 10] [--racks K [--oversub 4] [--topology aware,none]]
  *   ... [--waves 1,10%,50%,100%] [--max-unavailable 100%,10%] [--activate-s 0.1,0.5]
@@ -114,6 +115,7 @@ if (crossCheck) {
           rttMs: { rack: num('rtt-rack-ms', '0.1'), region: num('rtt-region-ms', '0.5'), far: num('rtt-far-ms', '30') },
           pipelineBytes: num('pipeline-kib', '512') * 1024,
           maxPipelineBytes: num('pipeline-max-kib', '16384') * 1024,
+          wholeSlots: benchOption('whole-slots', '') !== '',
           fixedPipeline: (benchOption('fixed-pipeline', '') || undefined) as 'near' | 'far' | undefined,
           gauge: { sampleMs: benchOption('gauge-sample-ms', '') ? num('gauge-sample-ms', '50') : undefined, headroom: benchOption('gauge-headroom', '') ? num('gauge-headroom', '2') : undefined },
           seed: num('seed', '1'),
