@@ -75,9 +75,15 @@ export async function publishBundle(path: string, init: PublishInit, components:
       let file: FileHandle | undefined
       return new ReadableStream<Uint8Array>({
         async pull(controller) {
-          file ??= await open(bundle, 'r')
           const chunk = Buffer.allocUnsafe(UPLOAD_CHUNK)
-          const { bytesRead } = await file.read(chunk, 0, UPLOAD_CHUNK, null)
+          let bytesRead: number
+          try {
+            file ??= await open(bundle, 'r')
+            ;({ bytesRead } = await file.read(chunk, 0, UPLOAD_CHUNK, null))
+          } catch (err) {
+            await file?.close()
+            throw fromSystemError(err, 'read the bundle to upload', bundle)
+          }
           if (bytesRead === 0) {
             await file.close()
             return controller.close()

@@ -17,9 +17,9 @@ export interface MakeTorrentOptions {
 /**
  * A private single-file .torrent (BEP 3/27) for the file at `path`: every piece's SHA-1, read
  * into two piece-sized buffers used in turn (the next read under way while this one is hashed).
- * The info dictionary is the one create-torrent made (same infoHash: tests compare them), at a
- * third of its time and a quarter of its CPU: create-torrent re-chunked a stream into fresh
- * buffers per piece (512 MiB: 1.4-2.6 s and 1.5-2.0 CPU-s, now 0.46-0.50 s).
+ * The info dictionary is the one create-torrent made (same infoHash: tests compare them), which
+ * re-chunked a stream into fresh buffers per piece: 512 MiB took it 1.4-2.6 s and 1.5-2.0 CPU-s,
+ * this 0.46-0.50 s and as many CPU-s.
  * A file that changes size while it is read is SOURCE_CHANGED.
  */
 export async function makeTorrent(path: string, options: MakeTorrentOptions): Promise<Buffer> {
