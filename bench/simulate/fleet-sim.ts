@@ -348,6 +348,7 @@ export function simulate(cfg: SimConfig): SimResult {
   // ---- connections ------------------------------------------------------------------------------
   const makeConn = (self: Node, peer: Node, d: Distance, r: number): Conn => {
     const shown = peer.origin ? new Uint8Array(P) : undefined
+    const bits = shown ?? peer.have
     // --fixed-pipeline near|far: those links keep the largest pipeline from the start (a probe of
     // which links' pipelines hold the tail back; far = the 30 ms links between regions).
     const fixed = cfg.fixedPipeline === (self.region !== peer.region ? 'far' : 'near')
@@ -369,8 +370,8 @@ export function simulate(cfg: SimConfig): SimResult {
       shown,
       origin: peer.origin,
       rackKey: isRackMember(self.tag, peer.tag) ? peerKey(peer.peerId) : undefined,
-      has: shown ? (i: number) => shown[i] === 1 : (i: number) => peer.have[i] === 1,
-      bits: shown ?? peer.have,
+      has: (i: number) => bits[i] === 1,
+      bits,
       // A host's pieces as a list: the picker looks there when it is shorter than the rarest class.
       held: shown ? undefined : peer.held,
     }

@@ -31,12 +31,13 @@ export async function makeTorrent(path: string, options: MakeTorrentOptions): Pr
     const { size } = await file.stat()
     const count = Math.ceil(size / pieceLength)
     const pieces = Buffer.alloc(20 * count)
-    const buffers = [Buffer.allocUnsafe(Math.min(pieceLength, size)), Buffer.allocUnsafe(Math.min(pieceLength, size))]
-    const read = (i: number) => file.read(buffers[i & 1]!, 0, Math.min(pieceLength, size - i * pieceLength), i * pieceLength)
+    const lengthOf = (i: number): number => Math.min(pieceLength, size - i * pieceLength)
+    const buffers = [Buffer.allocUnsafe(lengthOf(0)), Buffer.allocUnsafe(lengthOf(0))]
+    const read = (i: number) => file.read(buffers[i & 1]!, 0, lengthOf(i), i * pieceLength)
     let next = count > 0 ? read(0) : undefined
     for (let i = 0; i < count; i++) {
       const { bytesRead, buffer } = await next!
-      if (bytesRead !== Math.min(pieceLength, size - i * pieceLength)) throw new SourceChangedError(`Cannot make a torrent of ${path}: it became shorter while it was read`)
+      if (bytesRead !== lengthOf(i)) throw new SourceChangedError(`Cannot make a torrent of ${path}: it became shorter while it was read`)
       next = i + 1 < count ? read(i + 1) : undefined
       createHash('sha1').update(buffer.subarray(0, bytesRead)).digest().copy(pieces, 20 * i)
       options.onProgress?.(i * pieceLength + bytesRead, size)
