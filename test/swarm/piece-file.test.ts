@@ -1,5 +1,5 @@
 import { createHash } from 'node:crypto'
-import { readFile, stat, writeFile } from 'node:fs/promises'
+import { open, readFile, stat, writeFile } from 'node:fs/promises'
 import { join } from 'node:path'
 import bencode from 'bencode'
 import { describe, expect, it } from 'vitest'
@@ -118,6 +118,43 @@ describe('openPieceFile() (resume and storage)', () => {
     const f = await openPieceFile(join(dir, 'b.tar'), info, { complete: true })
     expect(f.verified).toEqual([true, true, true, true])
     await expect(f.write(0, data.subarray(0, P))).rejects.toMatchObject({ code: 'IO_FAILED' })
+    await f.close()
+    expect((await readFile(join(dir, 'b.tar'))).equals(data)).toBe(true)
+  })
+
+  it('writes go to the file one at a time, and a failed write does not hold back the ones after it', async () => {
+    const dir = await tempDir()
+    const info = await infoOf(data)
+    const f = await openPieceFile(join(dir, 'b.tar'), info)
+    // Watch the file handle's writes (the real ones still run): how many are under way at once.
+    const proto = Object.getPrototypeOf(await open(join(dir, 'probe'), 'w')) as { write: (...a: unknown[]) => Promise<unknown> }
+    const real = proto.write
+    let busy = 0
+    let most = 0
+    let failOnce = true
+    proto.write = async function (this: unknown, ...a: unknown[]) {
+      most = Math.max(most, ++busy)
+      try {
+        // The disk fails the first write of piece 2 (as EIO would).
+        if (a[3] === 2 * P && failOnce) {
+          failOnce = false
+          await Promise.resolve()
+          throw Object.assign(new Error('EIO: i/o error, write'), { code: 'EIO', errno: -5, syscall: 'write' })
+        }
+        return await real.apply(this, a)
+      } finally {
+        busy--
+      }
+    }
+    try {
+      const writes = [3, 2, 1, 0].map((i) => f.write(i, data.subarray(i * P, (i + 1) * P)))
+      await expect(writes[1]).rejects.toMatchObject({ code: 'IO_FAILED' })
+      await Promise.all([writes[0], writes[2], writes[3]])
+      await f.write(2, data.subarray(2 * P, 3 * P))
+    } finally {
+      proto.write = real
+    }
+    expect(most).toBe(1)
     await f.close()
     expect((await readFile(join(dir, 'b.tar'))).equals(data)).toBe(true)
   })
