@@ -9,7 +9,9 @@
  * Each scenario gets its own bundle of S random bytes (so the seeder's page cache is as warm for
  * each), first with one downloader, then with `--fanout` downloaders at once. Per scenario: MiB/s
  * (S / time, averaged over downloaders), CPU-seconds per GiB of each downloader and of the seeder
- * (its CPU over the same interval, per GiB it served), and each downloader's peak RSS (VmHWM).
+ * (its CPU over the same interval, per GiB it served), and each downloader's peak RSS (VmHWM); for
+ * Shoal also what each fetcher received and sent over the wire once all were done, in S (from its
+ * /metrics: received above 1.0 is duplicates, sent is what it served the other downloaders).
  *
  *   npm run bench:wire -- [--size-mib 1024] [--fanout 4] [--runs 1] [--only shoal,aria2c] [--profile DIR]
  *   (--profile: the fetchers and the seeder write V8 CPU profiles there, --cpu-prof)
@@ -62,6 +64,9 @@ interface Row {
   cpu: number[]
   rss: number[]
   seederCpu: number
+  /** Shoal only: each fetcher's bytes received and sent over the peer wire, once all were done. */
+  down?: number[]
+  up?: number[]
 }
 
 /** Waits until a process has used under 20 ms of CPU in 500 ms (the seeder done with an upload's hashing), at most 30 s. */
@@ -137,6 +142,8 @@ async function main(): Promise<void> {
           const rss: number[] = []
           let seederCpu0 = 0
           let t0 = 0
+          let down: number[] | undefined
+          let up: number[] | undefined
           if (client === 'aria2c') {
             // The registry's torrent without its web seeds: every byte over the peer wire.
             const t = bencode.decode(Buffer.from((await api(trackerUrl, 'GET', `/v1/bundles/${digest}/torrent`, hostToken('aria2c'))) as ArrayBuffer)) as Record<string, unknown>
@@ -166,10 +173,11 @@ async function main(): Promise<void> {
             })))
           } else {
             const procs: ChildProcess[] = []
+            const metrics: string[] = []
             const done = new Set<number>()
             await Promise.all(dirs.map(async (dir, k) => {
               const id = `${client}-${version}-${n}-${k}`
-              const c = start(process.execPath, [...prof(`fetcher-${k}`), SHOAL, 'fetcher', '--data-dir', dir, '--tracker', trackerUrl, '--token', hostToken(id), '--follow', `app@w${version}x${n}`, '--host-id', id, '--peer-port', '0', '--listen-host', '127.0.0.1', '--no-launch'], (l) => {
+              const c = start(process.execPath, [...prof(`fetcher-${k}`), SHOAL, 'fetcher', '--data-dir', dir, '--tracker', trackerUrl, '--token', hostToken(id), '--follow', `app@w${version}x${n}`, '--host-id', id, '--peer-port', '0', '--listen-host', '127.0.0.1', '--no-launch', '--metrics-port', '0'], (l) => {
                 if (t0 > 0 && !done.has(k) && l.includes('"bundle verified"')) {
                   if (process.env.SHOAL_BENCH_DEBUG) log(l)
                   done.add(k)
@@ -179,7 +187,7 @@ async function main(): Promise<void> {
                 }
               })
               procs[k] = c
-              await waitLine(c, (l) => l.includes('listening'), `fetcher ${k}`)
+              metrics[k] = (JSON.parse(await waitLine(c, (l) => l.includes('listening'), `fetcher ${k}`)) as { metrics: string }).metrics
               for (let tries = 0; ; tries++) {
                 const r = await fetch(`${trackerUrl}/v1/hosts/${id}/targets`, { headers: { authorization: `Bearer ${hostToken(id)}` } })
                 if (r.ok) break
@@ -197,14 +205,19 @@ async function main(): Promise<void> {
               if (performance.now() > bound) throw new Error(`only ${done.size} of ${n} fetchers verified the bundle`)
               await new Promise((res) => setTimeout(res, 20))
             }
+            // What moved over the wire: a fetcher's duplicates (end game) and what it served its peers.
+            const counter = (text: string, name: string): number => Number(new RegExp(`^${name} (\\S+)$`, 'm').exec(text)?.[1] ?? NaN)
+            const texts = await Promise.all(metrics.map(async (u) => await (await fetch(u)).text()))
+            down = texts.map((t) => counter(t, 'shoal_fetcher_downloaded_bytes_total'))
+            up = texts.map((t) => counter(t, 'shoal_fetcher_uploaded_bytes_total'))
           }
           const seederCpu = cpuSeconds(seeder.pid!) - seederCpu0
           await stopAll(children.splice(2))
           await Promise.all(dirs.map((d) => rm(d, { recursive: true, force: true })))
-          const row: Row = { client, downloaders: n, run, seconds, cpu, rss, seederCpu }
+          const row: Row = { client, downloaders: n, run, seconds, cpu, rss, seederCpu, down, up }
           rows.push(row)
           const mibs = seconds.map((s) => S / 2 ** 20 / s)
-          log(`${client} x${n} run ${run}: ${mibs.map((m) => m.toFixed(0)).join(', ')} MiB/s; CPU/GiB ${cpu.map((c) => (c / (S / GiB)).toFixed(2)).join(', ')}; seeder ${(seederCpu / ((n * S) / GiB)).toFixed(2)} CPU-s/GiB; peak RSS ${rss.map((r) => r.toFixed(0)).join(', ')} MiB`)
+          log(`${client} x${n} run ${run}: ${mibs.map((m) => m.toFixed(0)).join(', ')} MiB/s; CPU/GiB ${cpu.map((c) => (c / (S / GiB)).toFixed(2)).join(', ')}; seeder ${(seederCpu / ((n * S) / GiB)).toFixed(2)} CPU-s/GiB; peak RSS ${rss.map((r) => r.toFixed(0)).join(', ')} MiB${down && up ? `; received ${down.map((b) => (b / S).toFixed(2)).join(', ')} S, sent ${up.map((b) => (b / S).toFixed(2)).join(', ')} S` : ''}`)
         }
       }
     }
@@ -236,6 +249,7 @@ function report(rows: Row[]): void {
         'seeder CPU-s/GiB served': seederGiB.toFixed(2),
         'vs aria2c  ': b ? (seederGiB / (b.seederCpu / ((b.downloaders * S) / GiB))).toFixed(2) : '-',
         'peak RSS MiB': Math.max(...r.rss).toFixed(0),
+        'received / sent (S)': r.down && r.up ? `${avg(r.down).toFixed(2)} / ${avg(r.up).toFixed(2)}` : '-',
       }
     }),
   )
