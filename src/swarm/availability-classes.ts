@@ -55,8 +55,14 @@ export function createAvailabilityClasses(pieceCount: number): AvailabilityClass
     }
     cls[i] = -1
   }
+  const count = (from = 0): number => {
+    let n = size
+    for (let c = 0; c < from && c < classes.length; c++) n -= classes[c]!.length
+    return n
+  }
   return {
     remove,
+    count,
     put(i, c) {
       if (cls[i] === c) return
       remove(i)
@@ -66,16 +72,14 @@ export function createAvailabilityClasses(pieceCount: number): AvailabilityClass
       cls[i] = c
       size++
     },
-    count(from = 0) {
-      let n = size
-      for (let c = 0; c < from && c < classes.length; c++) n -= classes[c]!.length
-      return n
-    },
     rarest(ok, random, from = 0, to = Infinity, candidates) {
       const end = Math.min(classes.length - 1, to)
       if (candidates !== undefined) {
+        // Open-ended ranges (every pick but the origin's) count by what lies below `from`, so
+        // this does not walk up to one class per connected peer on every pick.
         let inRange = 0
-        for (let c = from; c <= end && inRange <= candidates.length; c++) inRange += classes[c]!.length
+        if (end === classes.length - 1) inRange = count(from)
+        else for (let c = from; c <= end && inRange <= candidates.length; c++) inRange += classes[c]!.length
         if (candidates.length < inRange) return rarestOf(candidates, ok, random, from, end)
       }
       for (let c = from; c <= end; c++) {
