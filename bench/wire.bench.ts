@@ -249,7 +249,7 @@ function report(rows: Row[]): void {
         'seeder CPU-s/GiB served': seederGiB.toFixed(2),
         'vs aria2c  ': b ? (seederGiB / (b.seederCpu / ((b.downloaders * S) / GiB))).toFixed(2) : '-',
         'peak RSS MiB': Math.max(...r.rss).toFixed(0),
-        'received / sent (S)': r.down && r.up ? `${avg(r.down).toFixed(2)} / ${avg(r.up).toFixed(2)}` : '-',
+        'received / sent (S)': r.down && r.up ? `${(avg(r.down) / S).toFixed(2)} / ${(avg(r.up) / S).toFixed(2)}` : '-',
       }
     }),
   )
