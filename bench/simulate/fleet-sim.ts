@@ -441,7 +441,6 @@ export function simulate(cfg: SimConfig): SimResult {
       }
       c.requested.add(piece)
       c.askedAt.set(piece, now)
-      c.gauge.asked(now * 1000)
       self.outstanding++
       c.queue.push(piece)
       self.sched.start(piece)

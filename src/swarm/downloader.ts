@@ -89,7 +89,6 @@ export function createDownloader(ctx: SessionContext, init: DownloaderInit): Dow
           return
         }
         const at = performance.now()
-        gaugeOf(peer).asked(at)
         peer.wire.request(dl.index, offset, length, (err, b) => onBlock(peer, dl, offset, length, err, b, at))
       }
       if (wait > 0) ctx.later(wait, send)

@@ -12,11 +12,14 @@ const MiB = 1024 * KiB
 function drive(g: PipelineGauge, clock: { t: number }, linkBytesPerS: number, rttMs: number, ms: number): void {
   const bdp = (linkBytesPerS * rttMs) / 1000
   if (g.latencyMs === Infinity) g.received(16 * KiB, clock.t, rttMs) // the first answer: nothing queued yet
+  // Steps shorter than the round trip, so that the answers' time under way covers the clock (a
+  // pipeline is never empty on such a link).
+  const dt = Math.min(1, rttMs / 4)
   for (let end = clock.t + ms; clock.t < end; ) {
-    clock.t += 1
+    clock.t += dt
     const rate = Math.min(linkBytesPerS, (g.bytes * 1000) / rttMs)
     const queueMs = (Math.max(0, g.bytes - bdp) / linkBytesPerS) * 1000
-    g.received(rate / 1000, clock.t, rttMs + queueMs)
+    g.received((rate / 1000) * dt, clock.t, rttMs + queueMs)
   }
 }
 
@@ -24,7 +27,6 @@ describe('createPipelineGauge() (issue 20)', () => {
   it('grows a far connection to about twice its bandwidth-delay product, so the link and not the pipeline is the limit', () => {
     const g = createPipelineGauge({ minBytes: 512 * KiB, maxBytes: 64 * MiB })
     const clock = { t: 0 }
-    g.asked(0)
     expect(g.bytes).toBe(512 * KiB) // 512 KiB over 30 ms: 17 MB/s of a 125 MB/s link
     drive(g, clock, 125e6, 30, 1000)
     expect(g.latencyMs).toBe(30)
@@ -51,13 +53,46 @@ describe('createPipelineGauge() (issue 20)', () => {
     expect(g.bytes).toBe(512 * KiB)
   })
 
-  it('measures over whole sample periods from the first request: a pipeline-limited round trip counts', () => {
+  it('measures over the time answered requests were under way: the first round trip counts, a gap with nothing asked does not', () => {
     const g = createPipelineGauge({ minBytes: 64 * KiB, maxBytes: 64 * MiB, headroom: 2, sampleMs: 50 })
-    g.asked(1000)
-    g.asked(1010) // later requests do not restart the clock
-    g.received(5 * MiB, 1040, 40) // not a whole period yet
+    g.received(5 * MiB, 1040, 40) // asked at 1000: 40 ms under way, not a whole period yet
     expect(g.bytes).toBe(64 * KiB)
-    g.received(5 * MiB, 1100, 20) // 10 MiB in 100 ms since the first request, shortest latency 20 ms
-    expect(g.bytes).toBe(Math.round(((10 * MiB) / 100) * 20 * 2))
+    g.received(5 * MiB, 1100, 20) // asked at 1080: 1040-1080 had nothing under way
+    expect(g.bytes).toBe(Math.round(((10 * MiB) / 60) * 20 * 2))
+    // Answers under way at once cover their shared time once.
+    const h = createPipelineGauge({ minBytes: 64 * KiB, maxBytes: 64 * MiB, headroom: 2, sampleMs: 50 })
+    h.received(1 * MiB, 30, 30)
+    h.received(1 * MiB, 40, 35)
+    h.received(1 * MiB, 60, 30)
+    expect(h.bytes).toBe(Math.round(((3 * MiB) / 60) * 30 * 2))
+  })
+
+  it('grows a far link the picker uses only now and then until a piece fits in one round trip (it stayed at its floor while idle gaps counted as slowness)', () => {
+    const g = createPipelineGauge({ minBytes: 512 * KiB, maxBytes: 16 * MiB })
+    const rtt = 30
+    const link = 1.25e9 / 4 / 1000 // a quarter of 10 Gbit/s, bytes per ms
+    const pieceTime: number[] = []
+    // One 1 MiB piece asked every 200 ms. Per round trip the pipeline's worth of it is asked and
+    // comes back at the link's rate, in 64 KiB answers.
+    for (let t0 = 0; t0 < 4000; t0 += 200) {
+      let left = MiB
+      let t = t0
+      while (left > 0) {
+        const askedAt = t
+        const batch = Math.min(left, g.bytes)
+        t += rtt
+        for (let sent = 0; sent < batch; ) {
+          const n = Math.min(batch - sent, 64 * KiB)
+          sent += n
+          t += n / link
+          g.received(n, t, t - askedAt)
+        }
+        left -= batch
+      }
+      pieceTime.push(t - t0)
+    }
+    expect(pieceTime[0]).toBeGreaterThan(2 * rtt) // at 512 KiB a piece takes two round trips
+    expect(g.bytes).toBeGreaterThanOrEqual(MiB)
+    expect(pieceTime.at(-1)).toBeLessThan(rtt + 5) // then one
   })
 })
