@@ -26,7 +26,7 @@
  *   choking (the engine has none).
  */
 import { distanceBetween, isRackMember, makeLocalPeerId, peerKey, tagOfPeerId, type Distance } from '../../src/core/index.js'
-import { admitPeer, choosePiece, createNearAvailability, createPieceScheduler, createPipelineGauge, createSuperSeed, type NearAvailability, type PieceScheduler, type PipelineGauge, type SuperSeed } from '../../src/swarm/index.js'
+import { admitPeer, choosePiece, createNearAvailability, createPieceScheduler, createPipelineGauge, createSuperSeed, pipelineBounds, type NearAvailability, type PieceScheduler, type PipelineGauge, type SuperSeed } from '../../src/swarm/index.js'
 import { pieceLengthFor } from '../../src/seeder/bundle-store.js'
 import { createSwarmStore, type AnnounceParams } from '../../src/tracker/swarm-store.js'
 
@@ -52,7 +52,7 @@ export interface SimConfig {
   numwant?: number
   maxConns?: number
   originMaxConns?: number
-  /** The engine's pipeline per connection at first and at least (default 512 KiB). */
+  /** The engine's pipeline per connection at first and at least (default 512 KiB; one piece if that is more, as the engine does). */
   pipelineBytes?: number
   /** The most it grows to with the measured rate (default 16 MiB; = pipelineBytes fixes it). */
   maxPipelineBytes?: number
@@ -255,9 +255,11 @@ export function simulate(cfg: SimConfig): SimResult {
   const numwant = cfg.numwant ?? 50
   const maxConns = cfg.maxConns ?? 50
   const originMaxConns = cfg.originMaxConns ?? 200
-  const pipelineBytes = cfg.pipelineBytes ?? 512 << 10
-  // The engine's pipeline: whole pieces asked of one peer at once (create-swarm-node fill()).
-  const maxPipelineBytes = Math.max(pipelineBytes, cfg.maxPipelineBytes ?? 16 << 20)
+  // The engine's pipeline bounds (the downloader's): a floor of the configured pipeline or one
+  // piece, whichever is more; whole pieces asked of one peer at once (create-swarm-node fill()).
+  const bounds = pipelineBounds(cfg.pipelineBytes ?? 512 << 10, pieceLength, cfg.maxPipelineBytes ?? 16 << 20)
+  const pipelineBytes = bounds.minBytes
+  const maxPipelineBytes = bounds.maxBytes
   const depthOf = (g: PipelineGauge): number => Math.ceil(g.bytes / pieceLength) + 1
   const rate = cfg.rateBps / 8
   const spread = cfg.rateSpread ?? 0

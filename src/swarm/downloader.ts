@@ -1,7 +1,7 @@
 import { PieceHashMismatchError, type ShoalError } from '../core/index.js'
 import { choosePiece } from './choose-piece.js'
 import { isPending } from './peer-link.js'
-import { pipelineGauges } from './pipeline-depth.js'
+import { pipelineBounds, pipelineGauges } from './pipeline-depth.js'
 import { holdPieceBuffer, releasePieceBuffer, takePieceBuffer } from './piece-buffers.js'
 import { BLOCK, SHOAL_BLOCK, type Download, type Peer, type SessionContext } from './session-context.js'
 import { pieceMatches, pieceSize } from './torrent-info.js'
@@ -49,8 +49,12 @@ export function createDownloader(ctx: SessionContext, init: DownloaderInit): Dow
   let lastProgress = performance.now()
 
   const idle = (): boolean => isIdle(peers)
-  /** Per peer: how much to keep asked (the connection's bandwidth-delay product, measured). */
-  const gaugeOf = pipelineGauges<Peer>({ minBytes: init.pipelineBytes, maxBytes: Math.max(init.pipelineBytes, init.maxPipelineBytes ?? 16 << 20) })
+  /**
+   * Per peer: how much to keep asked (the connection's bandwidth-delay product, measured), and
+   * never less than a whole piece (up to the ceiling): below that, a piece asked of a far peer
+   * takes two round trips however idle the link, with no more pieces under way to show for it.
+   */
+  const gaugeOf = pipelineGauges<Peer>(pipelineBounds(init.pipelineBytes, info.pieceLength, init.maxPipelineBytes))
 
   const fill = (peer: Peer): void => {
     if (ctx.closed() || sched.missing === 0 || peer.wire.peerChoking || !peer.wire.amInterested || peer.wire.destroyed) return

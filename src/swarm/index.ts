@@ -8,7 +8,7 @@ export { createSwarmNode, type SwarmNode, type SwarmNodeInit } from './create-sw
 export type { TorrentSession, AddTorrentOptions, SessionStats } from './torrent-session.js'
 export type { PartialPiece } from './session-context.js'
 export { createPieceScheduler, encodeBitfield, type PieceScheduler, type PieceSchedulerInit } from './piece-scheduler.js'
-export { createPipelineGauge, type PipelineGauge, type PipelineGaugeInit } from './pipeline-depth.js'
+export { createPipelineGauge, pipelineBounds, type PipelineGauge, type PipelineGaugeInit } from './pipeline-depth.js'
 export { createSuperSeed, type SuperSeed, type SuperSeedInit } from './super-seed.js'
 export { parseTorrentInfo, pieceSize, pieceMatches, type TorrentInfo } from './torrent-info.js'
 export { makeTorrent, type MakeTorrentOptions } from './make-torrent.js'

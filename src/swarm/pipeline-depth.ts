@@ -69,6 +69,17 @@ export function createPipelineGauge(init: PipelineGaugeInit): PipelineGauge {
   }
 }
 
+/**
+ * The engine's bounds for a torrent: the floor is the configured pipeline or one whole piece,
+ * whichever is more (at most the ceiling); the ceiling is `maxBytes` (default 16 MiB) or the
+ * configured pipeline if that is more. A floor of a piece keeps the same two pieces under way per
+ * peer (the depth is whole pieces: ceil(bytes / piece) + 1) but asks each of them at once.
+ */
+export function pipelineBounds(pipelineBytes: number, pieceLength: number, maxBytes = 16 << 20): PipelineGaugeInit {
+  const ceiling = Math.max(pipelineBytes, maxBytes)
+  return { minBytes: Math.min(ceiling, Math.max(pipelineBytes, pieceLength)), maxBytes: ceiling }
+}
+
 /** One gauge per peer (made on first use, forgotten with the peer), all with the same bounds. */
 export function pipelineGauges<Peer extends object>(init: PipelineGaugeInit): (peer: Peer) => PipelineGauge {
   const gauges = new WeakMap<Peer, PipelineGauge>()

@@ -1,5 +1,16 @@
-import { describe, expect, it } from 'vitest'
-import { createPipelineGauge, type PipelineGauge } from '../../src/swarm/index.js'
+import { createServer, type Socket } from 'node:net'
+import { join } from 'node:path'
+import Wire from 'bittorrent-protocol'
+import { afterEach, describe, expect, it } from 'vitest'
+import { createPipelineGauge, createSwarmNode, openPieceFile, pipelineBounds, type PipelineGauge } from '../../src/swarm/index.js'
+import { makeTorrentFile } from '../helpers/make-torrent.js'
+import { useTempDirs } from '../helpers/temp-dir.js'
+
+const tempDir = useTempDirs()
+const stops: (() => Promise<void> | void)[] = []
+afterEach(async () => {
+  for (const s of stops.splice(0).reverse()) await s()
+})
 
 const KiB = 1024
 const MiB = 1024 * KiB
@@ -95,4 +106,56 @@ describe('createPipelineGauge() (issue 20)', () => {
     expect(g.bytes).toBeGreaterThanOrEqual(MiB)
     expect(pieceTime.at(-1)).toBeLessThan(rtt + 5) // then one
   })
+})
+
+describe('the engine\'s pipeline floor: a whole piece', () => {
+  it('pipelineBounds() floors at the configured pipeline or one piece, whichever is more, and never above the ceiling', () => {
+    expect(pipelineBounds(512 * KiB, 256 * KiB)).toEqual({ minBytes: 512 * KiB, maxBytes: 16 * MiB })
+    expect(pipelineBounds(512 * KiB, MiB)).toEqual({ minBytes: MiB, maxBytes: 16 * MiB })
+    expect(pipelineBounds(512 * KiB, 64 * MiB)).toEqual({ minBytes: 16 * MiB, maxBytes: 16 * MiB })
+    expect(pipelineBounds(32 * MiB, MiB, 4 * MiB)).toEqual({ minBytes: 32 * MiB, maxBytes: 32 * MiB })
+  })
+
+  it('a host asks a peer for every block of a 1 MiB piece at once (with a 512 KiB floor it asked half, and the rest a round trip later)', async () => {
+    const dir = await tempDir()
+    const t = await makeTorrentFile(dir, 4 * MiB, MiB)
+    // A peer holding everything that records what it is asked and never answers.
+    const asked = new Map<number, Set<number>>()
+    let whole: (piece: number) => void = () => {}
+    const wholePiece = new Promise<number>((resolve) => (whole = resolve))
+    const open = new Set<Socket>()
+    const server = createServer((socket) => {
+      open.add(socket)
+      const wire = new Wire()
+      socket.pipe(wire).pipe(socket)
+      socket.on('error', () => wire.destroy())
+      wire.on('error', () => socket.destroy())
+      wire.on('handshake', () => {
+        wire.handshake(t.info.infoHash, Buffer.from('-XX0100-silentpeer01'))
+        wire.bitfield(Buffer.alloc(Math.ceil(t.info.pieceCount / 8), 0xff))
+      })
+      wire.on('interested', () => wire.unchoke())
+      wire.on('request', (i: number, offset: number) => {
+        const set = asked.get(i) ?? new Set<number>()
+        asked.set(i, set.add(offset))
+        if (set.size === MiB / (16 * KiB)) whole(i)
+      })
+    })
+    await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve))
+    stops.push(() => new Promise<void>((resolve) => {
+      for (const c of open) c.destroy()
+      server.close(() => resolve())
+    }))
+    const host = createSwarmNode({ role: 'host', listenHost: '127.0.0.1' })
+    await host.start()
+    stops.push(() => host.stop())
+    const s = host.add(t.info, await openPieceFile(join(dir, 'host.tar'), t.info), { webSeeds: [] })
+    s.addPeer({ host: '127.0.0.1', port: (server.address() as { port: number }).port })
+    let bound: NodeJS.Timeout | undefined
+    const piece = await Promise.race([
+      wholePiece,
+      new Promise<never>((_, reject) => (bound = setTimeout(() => reject(new Error(`no piece asked whole within 5 s: ${JSON.stringify([...asked].map(([i, o]) => [i, o.size]))}`)), 5000))),
+    ]).finally(() => clearTimeout(bound))
+    expect(asked.get(piece)!.size).toBe(64)
+  }, 15_000)
 })
