@@ -93,13 +93,17 @@ export async function openPieceFile(path: string, info: TorrentInfo, options: Op
       verified[index] = true
     },
     async sync() {
+      await writing // what is queued is part of what the caller wants on disk
       try {
         await fh.sync()
       } catch (err) {
         throw fromSystemError(err, 'sync the bundle file', path)
       }
     },
-    close: () => fh.close(),
+    close: async () => {
+      await writing // a write queued before close still lands (or fails) on an open file
+      await fh.close()
+    },
   }
   return file
 }

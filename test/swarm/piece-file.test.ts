@@ -159,6 +159,19 @@ describe('openPieceFile() (resume and storage)', () => {
     expect((await readFile(join(dir, 'b.tar'))).equals(data)).toBe(true)
   })
 
+  it('sync and close wait for the writes queued before them', async () => {
+    const dir = await tempDir()
+    const info = await infoOf(data)
+    const f = await openPieceFile(join(dir, 'b.tar'), info)
+    const writes = [0, 1].map((i) => f.write(i, data.subarray(i * P, (i + 1) * P)))
+    await f.sync()
+    await Promise.all(writes) // settled by the time sync returned
+    const more = [2, 3].map((i) => f.write(i, data.subarray(i * P, (i + 1) * P)))
+    await f.close() // at once, with both still queued
+    await Promise.all(more)
+    expect((await readFile(join(dir, 'b.tar'))).equals(data)).toBe(true)
+  })
+
   it('a missing complete file is FILE_NOT_FOUND naming it', async () => {
     const info = await infoOf(data)
     await expect(openPieceFile(join(await tempDir(), 'nope.tar'), info, { complete: true })).rejects.toMatchObject({ code: 'FILE_NOT_FOUND' })
