@@ -38,11 +38,14 @@ const esc=(t)=>String(t).replace(/[&<>"]/g,(c)=>({'&':'&amp;','<':'&lt;','>':'&g
 const m=/token=([^&]+)/.exec(location.hash); if(m){sessionStorage.setItem('shoalToken',decodeURIComponent(m[1]));location.hash=location.hash.replace(/[?&]?token=[^&]+/,'')||'#/'}
 const token=()=>sessionStorage.getItem('shoalToken')
 let bases=[location.origin], at=0
-const api=async(p,opts={})=>{for(let tried=0;;tried++){let r
-  try{r=await fetch(bases[at]+p,{...opts,headers:{authorization:'Bearer '+token()}})}
-  catch(e){if(e.name==='AbortError'||tried>=bases.length-1)throw e;at=(at+1)%bases.length;continue}
-  if(r.status>=500&&tried<bases.length-1){at=(at+1)%bases.length;continue}
-  if(r.status===401||r.status===403){askToken();throw new Error('token refused')}if(!r.ok)throw new Error(p+': '+r.status);return r}}
+// Calls run concurrently (the event stream, the host grid): each moves on from the replica it used
+// only if no other call has moved on already, and the answer says which replica gave it.
+const next=(base)=>{if(bases[at]===base)at=(at+1)%bases.length}
+const api=async(p,opts={})=>{for(let tried=0;;tried++){let r;const base=bases[at]
+  try{r=await fetch(base+p,{...opts,headers:{authorization:'Bearer '+token()}})}
+  catch(e){if(e.name==='AbortError'||tried>=bases.length-1)throw e;next(base);continue}
+  if(r.status>=500&&tried<bases.length-1){next(base);continue}
+  if(r.status===401||r.status===403){askToken();throw new Error('token refused')}if(!r.ok)throw new Error(p+': '+r.status);r.base=base;return r}}
 async function loadReplicas(){try{const {urls}=await (await api('/v1/replicas')).json();bases=[...new Set([bases[at],...urls.map((u)=>u.replace(/\\/$/,''))])];at=0}catch(e){}}
 function askToken(){$('#login').style.display='flex'}
 $('#login').addEventListener('submit',(e)=>{e.preventDefault();sessionStorage.setItem('shoalToken',$('#token').value);$('#login').style.display='none';route()})
@@ -92,11 +95,12 @@ async function rolloutPage(release,channel){
   const series=[]; let hostsDue=0, hostsTimer
   const ctl=new AbortController(); stream=ctl
   // A stream that breaks (its replica gone or restarting) is opened again, on the next replica when this one does not answer.
+  let on // the replica the stream last came from
   for(let first=true;!ctl.signal.aborted;first=false){
     try{
-      if(!first){$('#live').textContent='reconnecting…';await new Promise((r)=>setTimeout(r,1000));at=(at+1)%bases.length}
-      const r=await api('/v1/rollouts/'+release+'/'+channel+'/events',{signal:ctl.signal})
-      $('#live').textContent='live'+(bases.length>1?' ('+new URL(bases[at]).host+')':'')
+      if(!first){$('#live').textContent='reconnecting…';await new Promise((r)=>setTimeout(r,1000));if(on)next(on)}
+      const r=await api('/v1/rollouts/'+release+'/'+channel+'/events',{signal:ctl.signal}); on=r.base
+      $('#live').textContent='live'+(bases.length>1?' ('+new URL(r.base).host+')':'')
       const reader=r.body.getReader(), dec=new TextDecoder(); let buf=''
       for(;;){const {value,done}=await reader.read(); if(done)break; buf+=dec.decode(value,{stream:true}); let cut
         while((cut=buf.indexOf('\\n\\n'))>=0){const ev=buf.slice(0,cut);buf=buf.slice(cut+2);const d=ev.split('\\n').find((l)=>l.startsWith('data: '));if(!d)continue
