@@ -19,6 +19,8 @@ async function infoOf(data: Buffer, urlList?: string[]): Promise<TorrentInfo> {
   return parseTorrentInfo(bencode.encode(torrent))
 }
 const data = Buffer.from(Array.from({ length: 3 * P + 100 }, (_, i) => (i * 7) % 251))
+/** Piece i of `data`. */
+const pieceOf = (i: number): Buffer => data.subarray(i * P, (i + 1) * P)
 
 describe('pieceSize() and pieceMatches() (piece verification)', () => {
   it('pieceSize() is the piece length but for a shorter last piece; a length that divides evenly has a full last piece', async () => {
@@ -127,7 +129,9 @@ describe('openPieceFile() (resume and storage)', () => {
     const info = await infoOf(data)
     const f = await openPieceFile(join(dir, 'b.tar'), info)
     // Watch the file handle's writes (the real ones still run): how many are under way at once.
-    const proto = Object.getPrototypeOf(await open(join(dir, 'probe'), 'w')) as { write: (...a: unknown[]) => Promise<unknown> }
+    const probe = await open(join(dir, 'probe'), 'w')
+    const proto = Object.getPrototypeOf(probe) as { write: (...a: unknown[]) => Promise<unknown> }
+    await probe.close()
     const real = proto.write
     let busy = 0
     let most = 0
@@ -147,10 +151,10 @@ describe('openPieceFile() (resume and storage)', () => {
       }
     }
     try {
-      const writes = [3, 2, 1, 0].map((i) => f.write(i, data.subarray(i * P, (i + 1) * P)))
+      const writes = [3, 2, 1, 0].map((i) => f.write(i, pieceOf(i)))
       await expect(writes[1]).rejects.toMatchObject({ code: 'IO_FAILED' })
       await Promise.all([writes[0], writes[2], writes[3]])
-      await f.write(2, data.subarray(2 * P, 3 * P))
+      await f.write(2, pieceOf(2))
     } finally {
       proto.write = real
     }
@@ -163,10 +167,10 @@ describe('openPieceFile() (resume and storage)', () => {
     const dir = await tempDir()
     const info = await infoOf(data)
     const f = await openPieceFile(join(dir, 'b.tar'), info)
-    const writes = [0, 1].map((i) => f.write(i, data.subarray(i * P, (i + 1) * P)))
+    const writes = [0, 1].map((i) => f.write(i, pieceOf(i)))
     await f.sync()
     await Promise.all(writes) // settled by the time sync returned
-    const more = [2, 3].map((i) => f.write(i, data.subarray(i * P, (i + 1) * P)))
+    const more = [2, 3].map((i) => f.write(i, pieceOf(i)))
     await f.close() // at once, with both still queued
     await Promise.all(more)
     expect((await readFile(join(dir, 'b.tar'))).equals(data)).toBe(true)
