@@ -258,8 +258,6 @@ export function simulate(cfg: SimConfig): SimResult {
   // The engine's pipeline bounds (the downloader's): a floor of the configured pipeline or one
   // piece, whichever is more; whole pieces asked of one peer at once (create-swarm-node fill()).
   const bounds = pipelineBounds(cfg.pipelineBytes ?? 512 << 10, pieceLength, cfg.maxPipelineBytes ?? 16 << 20)
-  const pipelineBytes = bounds.minBytes
-  const maxPipelineBytes = bounds.maxBytes
   const depthOf = (g: PipelineGauge): number => Math.ceil(g.bytes / pieceLength) + 1
   const rate = cfg.rateBps / 8
   const spread = cfg.rateSpread ?? 0
@@ -354,7 +352,7 @@ export function simulate(cfg: SimConfig): SimResult {
     // --fixed-pipeline near|far: those links keep the largest pipeline from the start (a probe of
     // which links' pipelines hold the tail back; far = the 30 ms links between regions).
     const fixed = cfg.fixedPipeline === (self.region !== peer.region ? 'far' : 'near')
-    const gauge = createPipelineGauge(fixed ? { minBytes: maxPipelineBytes, maxBytes: maxPipelineBytes } : { ...cfg.gauge, minBytes: pipelineBytes, maxBytes: maxPipelineBytes })
+    const gauge = createPipelineGauge(fixed ? { minBytes: bounds.maxBytes, maxBytes: bounds.maxBytes } : { ...cfg.gauge, ...bounds })
     return {
       self,
       peer,
