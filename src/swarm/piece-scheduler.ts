@@ -52,6 +52,13 @@ export interface PieceScheduler {
   /** How many downloads of the piece are under way. */
   active(index: number): number
   /**
+   * Could a peer's pick (held pieces only, any availability) return this piece now, if the peer
+   * held it and the pick's own test allowed it? A missing piece nobody fetches, or in the end game
+   * one fetched by fewer than maxPerPiece. A pick that found nothing for a peer can find something
+   * after the peer's HAVE only if this holds for the new piece: the caller skips the pick otherwise.
+   */
+  pickable(index: number): boolean
+  /**
    * The piece to start fetching from a peer that holds `peerHas`, or undefined when there is
    * nothing (more) to take from it. `busy` lists pieces this peer is already fetching.
    */
@@ -150,6 +157,7 @@ export function createPieceScheduler(init: PieceSchedulerInit): PieceScheduler {
     },
     availability: (i) => avail[i]!,
     active: (i) => running[i]!,
+    pickable: (i) => have[i] === 0 && (running[i] === 0 || (running[i]! < maxPerPiece && idle.count(1) === 0)),
     pick(peerHas, busy, options) {
       if (missing === 0) return undefined
       return scan(peerHas, busy, options?.endGame, options?.unheld ? 0 : 1, options?.maxAvailability ?? Infinity, options?.candidates)

@@ -54,6 +54,42 @@ describe('createPieceScheduler() bookkeeping', () => {
   })
 })
 
+describe('createPieceScheduler().pickable()', () => {
+  it('holds for a missing piece nobody fetches; for one under way only in the end game and below maxPerPiece; never for a held one', () => {
+    const s = createPieceScheduler({ pieceCount: 3 })
+    for (let i = 0; i < 3; i++) s.addAvailability(i)
+    expect([0, 1, 2].map((i) => s.pickable(i))).toEqual([true, true, true])
+    s.start(0)
+    expect(s.pickable(0)).toBe(false) // pieces 1 and 2 are still idle: no end game
+    s.start(1)
+    s.markHave(2)
+    expect([0, 1, 2].map((i) => s.pickable(i))).toEqual([true, true, false]) // the end game
+    s.start(0)
+    expect(s.pickable(0)).toBe(false) // maxPerPiece (2) downloads under way
+  })
+
+  it('agrees with pick() for a peer holding only that piece, over random states', () => {
+    let seed = 7
+    const random = (): number => ((seed = (seed * 16807) % 2147483647) - 1) / 2147483646
+    for (let round = 0; round < 300; round++) {
+      const n = 1 + Math.floor(random() * 6)
+      const s = createPieceScheduler({ pieceCount: n, random })
+      for (let i = 0; i < n; i++) {
+        for (let k = Math.floor(random() * 3); k > 0; k--) s.addAvailability(i)
+        const r = random()
+        if (r < 0.2) s.markHave(i)
+        else if (r < 0.5) s.start(i)
+        else if (r < 0.6) for (const _ of [1, 2]) s.start(i)
+      }
+      for (let i = 0; i < n; i++) {
+        if (s.availability(i) === 0) continue // a peer holding it would have counted
+        const picked = s.pick((j) => j === i)
+        expect(picked === i, `round ${round} piece ${i}`).toBe(s.pickable(i))
+      }
+    }
+  })
+})
+
 describe('createPieceScheduler().pick()', () => {
   it('takes the rarest piece the peer has; among equals, the first from the random offset', () => {
     const rare = createPieceScheduler({ pieceCount: 3, random: () => 0 })
