@@ -30,6 +30,7 @@ import bencode from 'bencode'
 import { deriveHostToken } from '../src/core/tokens.js'
 import { benchOption } from './bench-args.js'
 import { api, cpuSeconds, peakRssMiB, waitLine } from './processes.js'
+import { metricValue } from '../test/helpers/metrics.js'
 
 const ROOT = fileURLToPath(new URL('..', import.meta.url))
 const SHOAL = join(ROOT, 'bin', 'shoal.js')
@@ -206,10 +207,9 @@ async function main(): Promise<void> {
               await new Promise((res) => setTimeout(res, 20))
             }
             // What moved over the wire: a fetcher's duplicates (end game) and what it served its peers.
-            const counter = (text: string, name: string): number => Number(new RegExp(`^${name} (\\S+)$`, 'm').exec(text)?.[1] ?? NaN)
             const texts = await Promise.all(metrics.map(async (u) => await (await fetch(u)).text()))
-            down = texts.map((t) => counter(t, 'shoal_fetcher_downloaded_bytes_total'))
-            up = texts.map((t) => counter(t, 'shoal_fetcher_uploaded_bytes_total'))
+            down = texts.map((t) => metricValue(t, 'shoal_fetcher_downloaded_bytes_total'))
+            up = texts.map((t) => metricValue(t, 'shoal_fetcher_uploaded_bytes_total'))
           }
           const seederCpu = cpuSeconds(seeder.pid!) - seederCpu0
           await stopAll(children.splice(2))

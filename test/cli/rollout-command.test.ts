@@ -3,6 +3,7 @@ import { renderRolloutStatus } from '../../src/cli/render-rollout.js'
 import { startFleet, TOKENS, waitFor, type Fleet } from '../helpers/fleet.js'
 import { runCli } from '../helpers/run-cli.js'
 import { useTempDirs } from '../helpers/temp-dir.js'
+import { fetchMetric, metricValue } from '../helpers/metrics.js'
 
 const tempDir = useTempDirs()
 const fleets: Fleet[] = []
@@ -98,7 +99,7 @@ describe('shoal rollout / shoal hosts (real tracker, seeder and fetchers)', () =
     expect((await runCli(['rollout', 'status', 'app@prod', '--tracker', fleet.tracker.url, '--token', 'wrong-token-0123456789'])).code).toBe(4)
     // Each fetcher's /metrics tells the same story from the host's side.
     const m = await (await fetch(fleet.fetchers[0]!.info.metrics as string)).text()
-    const metric = (name: string) => Number(new RegExp(`^${name} (\\S+)$`, 'm').exec(m)?.[1])
+    const metric = (name: string) => metricValue(m, name)
     expect(metric('shoal_fetcher_downloaded_bytes_total')).toBeGreaterThanOrEqual(b.size)
     expect(metric('shoal_fetcher_downloaded_bytes_total')).toBeLessThanOrEqual(2 * b.size)
     expect(metric('shoal_fetcher_pieces_verified')).toBe(Math.ceil(b.size / (64 << 10)))
@@ -107,7 +108,7 @@ describe('shoal rollout / shoal hosts (real tracker, seeder and fetchers)', () =
 
     // --next after a finished rollout: not its 100% screen at once, but the next move to its end.
     const next = runCli(['rollout', 'status', 'app@prod', ...api, '--watch', '--next'], { timeoutMs: 110_000 })
-    await waitFor('the second watcher on the stream', async () => /^shoal_tracker_event_streams 1$/m.test(await (await fetch(`${fleet.tracker.url}/metrics`)).text()), 30_000)
+    await waitFor('the second watcher on the stream', async () => (await fetchMetric(`${fleet.tracker.url}/metrics`, 'shoal_tracker_event_streams')) === 1, 30_000)
     await fleet.publish('2.0.0', 1 << 20)
     const nextWatch = await next
     expect(nextWatch.code, nextWatch.stderr).toBe(0)
@@ -119,7 +120,7 @@ describe('shoal rollout / shoal hosts (real tracker, seeder and fetchers)', () =
     // undo: a viewer may not; a publisher moves the channel back, recorded in the history, and the
     // hosts run 1.0.0 again from their caches (no bytes downloaded).
     expect((await runCli(['rollout', 'undo', 'app@prod', ...api])).code).toBe(4)
-    const downloaded = async () => Number(/^shoal_fetcher_downloaded_bytes_total (\S+)$/m.exec(await (await fetch(fleet.fetchers[0]!.info.metrics as string)).text())?.[1])
+    const downloaded = async () => await fetchMetric(fleet.fetchers[0]!.info.metrics as string, 'shoal_fetcher_downloaded_bytes_total')
     const before = await downloaded()
     const undo = await runCli(['rollout', 'undo', 'app@prod', '--tracker', fleet.tracker.url, '--token', TOKENS.publisher])
     expect(undo.code, undo.stderr).toBe(0)

@@ -5,6 +5,7 @@ import { TOKENS, startFleet, waitFor, type Fleet } from '../helpers/fleet.js'
 import { freePort } from '../helpers/free-port.js'
 import { runCli } from '../helpers/run-cli.js'
 import { useTempDirs } from '../helpers/temp-dir.js'
+import { metricValue } from '../helpers/metrics.js'
 
 const tempDir = useTempDirs()
 const fleets: Fleet[] = []
@@ -58,7 +59,7 @@ describe('a host that reboots (issue 14)', () => {
     await waitFor('the app serving 1.0.0 again', async () => (await serving()) === '1.0.0', 60_000)
     pids.push(Number(await readFile(pidFile, 'utf8')))
     const metrics = await (await fetch(fleet.fetchers[0]!.info.metrics as string)).text()
-    expect(Number(/^shoal_fetcher_downloaded_bytes_total (\S+)$/m.exec(metrics)?.[1])).toBe(0)
+    expect(metricValue(metrics, 'shoal_fetcher_downloaded_bytes_total')).toBe(0)
     // It says so: a new report (after the reboot), running.
     await waitFor('host0 reporting running again', async () => {
       const r = await reportAt()

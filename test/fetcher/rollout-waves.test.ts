@@ -5,6 +5,7 @@ import { TOKENS, startFleet, waitFor, type Fleet } from '../helpers/fleet.js'
 import { freePort } from '../helpers/free-port.js'
 import { runCli } from '../helpers/run-cli.js'
 import { useTempDirs } from '../helpers/temp-dir.js'
+import { fetchMetric } from '../helpers/metrics.js'
 
 const tempDir = useTempDirs()
 const fleets: Fleet[] = []
@@ -146,7 +147,7 @@ describe('rollouts in waves with real fetchers and a real app behind a health ch
     await publish('v3', false)
     const bad = JSON.parse((await runCli(['rollout', 'start', 'app@prod', '--to', 'v3', '--by', 'rack', '--max-unavailable', '25%', '--bake', '2s', '--auto-rollback', '--json', ...pub])).stdout) as { plan: { waves: { sample: string[] }[] } }
     const canary = Number(bad.plan.waves[0]!.sample[0]!.slice(4))
-    const downloadedBefore = await metric(fleet.fetchers[canary]!.info.metrics as string, 'shoal_fetcher_downloaded_bytes_total')
+    const downloadedBefore = await fetchMetric(fleet.fetchers[canary]!.info.metrics as string, 'shoal_fetcher_downloaded_bytes_total')
     const others: (string | null)[][] = []
     sampling = true
     const watchOthers = (async () => {
@@ -169,7 +170,7 @@ describe('rollouts in waves with real fetchers and a real app behind a health ch
     await watchOthers
     for (const row of others) expect(row.filter((v) => v !== 'skip' && v !== 'v2')).toEqual([])
     // Back on v2 from what it held: the canary downloaded v3 (1 MiB, to stage it), not v2 again.
-    const downloadedAfter = await metric(fleet.fetchers[canary]!.info.metrics as string, 'shoal_fetcher_downloaded_bytes_total')
+    const downloadedAfter = await fetchMetric(fleet.fetchers[canary]!.info.metrics as string, 'shoal_fetcher_downloaded_bytes_total')
     expect(downloadedAfter - downloadedBefore).toBeLessThan(1.5 * (1 << 20))
     const history = await runCli(['rollout', 'history', 'app@prod', '--tracker', fleet.tracker.url, '--token', TOKENS.viewer])
     expect(history.stdout).toContain('[halted, rolled back]')
@@ -211,9 +212,3 @@ describe('rollouts in waves with real fetchers and a real app behind a health ch
     }, 60_000)
   }, 180_000)
 })
-
-async function metric(url: string, name: string): Promise<number> {
-  const text = await (await fetch(url)).text()
-  const m = new RegExp(`^${name} (\\S+)$`, 'm').exec(text)
-  return m ? Number(m[1]) : NaN
-}

@@ -6,6 +6,7 @@ import { deriveHostToken } from '../../src/core/index.js'
 import { freePort } from './free-port.js'
 import { runCli } from './run-cli.js'
 import { startDaemon, startSeeder, startTracker, type DaemonBuild } from './start-tracker.js'
+import { fetchMetric } from './metrics.js'
 
 /** The fleet's host key: every host's own token is derived from it (see hostToken). */
 export const HOST_KEY = 'fleet-host-key-0123456789abcdef0123456789'
@@ -105,11 +106,7 @@ export async function startFleet(
       return r.json()
     },
     status: () => fleet.get('/v1/rollouts/app/prod/status'),
-    async seederMetric(name) {
-      const text = await (await fetch(`${fleet.seeder.url}/metrics`)).text()
-      const m = new RegExp(`^${name} (\\S+)$`, 'm').exec(text)
-      return m ? Number(m[1]) : NaN
-    },
+    seederMetric: (name) => fetchMetric(`${fleet.seeder.url}/metrics`, name),
     kill() {
       for (const c of children.splice(0)) c.kill('SIGKILL')
     },

@@ -10,6 +10,7 @@ import { startPostgres, whyNoPostgres, type PrivatePostgres } from '../helpers/p
 import { startRedis, whyNoRedis, type PrivateRedis } from '../helpers/redis.js'
 import { startDaemon, startSeeder } from '../helpers/start-tracker.js'
 import { useTempDirs } from '../helpers/temp-dir.js'
+import { fetchMetric } from '../helpers/metrics.js'
 
 const why = whyNoPostgres()
 const pgi: PrivatePostgres | undefined = why ? undefined : await startPostgres()
@@ -120,7 +121,7 @@ describe('tracker replicas over one PostgreSQL (issue 19, first step)', () => {
     expect(published.code, published.stderr).toBe(0)
     const status = async (base: string) => (await (await call(base, 'GET', '/v1/rollouts/app/prod/status', TOKENS.viewer)).json()) as { byState: Record<string, number> }
     // Rollout watchers given every replica, each starting on a random one, until one watches through replica 0.
-    const streamsOn = async (base: string) => Number(/^shoal_tracker_event_streams (\d+)$/m.exec(await (await fetch(`${base}/metrics`)).text())?.[1] ?? 0)
+    const streamsOn = async (base: string) => (await fetchMetric(`${base}/metrics`, 'shoal_tracker_event_streams')) || 0
     const watchers: Array<Promise<{ code: number | null; stdout: string; stderr: string }>> = []
     for (let i = 0; i < 40 && (await streamsOn(replicas[0]!.url)) === 0; i++) {
       const before = (await Promise.all(replicas.map((r) => streamsOn(r.url)))).reduce((a, b) => a + b, 0)
@@ -186,7 +187,7 @@ describe('the control plane losing PostgreSQL mid-rollout (issue 19)', () => {
     )
     const downloaded = async () => {
       let sum = 0
-      for (const m of metrics) sum += Number(/^shoal_fetcher_downloaded_bytes_total (\S+)$/m.exec(await (await fetch(m)).text())?.[1] ?? 0)
+      for (const m of metrics) sum += (await fetchMetric(m, 'shoal_fetcher_downloaded_bytes_total')) || 0
       return sum
     }
     const status = () => call(t.url, 'GET', '/v1/rollouts/app/prod/status', TOKENS.viewer)
