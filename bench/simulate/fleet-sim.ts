@@ -39,6 +39,12 @@ export interface SimConfig {
   rateBps: number
   /** Origin uplink, bits per second (default rateBps). */
   originRateBps?: number
+  /**
+   * Payload bytes per byte a link carries (default 1). bench:fleet's links are tc tbf limits,
+   * which count each packet whole: 1,448 bytes of TCP payload per 1,514-byte frame (0.956). Rates
+   * are scaled by it; T_min and every ratio stay S over the nominal rate, as bench:fleet reports.
+   */
+  wireEfficiency?: number
   /** Hosts' rates drawn uniformly from rate * [1 - spread, 1 + spread] (default 0). */
   rateSpread?: number
   slots?: number
@@ -259,9 +265,11 @@ export function simulate(cfg: SimConfig): SimResult {
   // piece, whichever is more; whole pieces asked of one peer at once (create-swarm-node fill()).
   const bounds = pipelineBounds(cfg.pipelineBytes ?? 512 << 10, pieceLength, cfg.maxPipelineBytes ?? 16 << 20)
   const depthOf = (g: PipelineGauge): number => Math.ceil(g.bytes / pieceLength) + 1
-  const rate = cfg.rateBps / 8
+  // Rates in payload bytes: a link's rate counts headers too (T_min does not: S over the rate).
+  const eff = cfg.wireEfficiency ?? 1
+  const rate = (cfg.rateBps / 8) * eff
   const spread = cfg.rateSpread ?? 0
-  const tMin = S / rate
+  const tMin = S / (rate / eff)
 
   const tracker = createSwarmStore({ random, now: () => 0 })
   const infoHash = 'ab'.repeat(20)
@@ -315,7 +323,7 @@ export function simulate(cfg: SimConfig): SimResult {
     const r = rate * (1 + spread * (2 * random() - 1))
     hosts.push(makeNode(h, false, rack, Math.floor(rack / racksPerRegion), r))
   }
-  const origin = makeNode(N, true, hostRacks, 0, (cfg.originRateBps ?? cfg.rateBps) / 8)
+  const origin = makeNode(N, true, hostRacks, 0, ((cfg.originRateBps ?? cfg.rateBps) / 8) * eff)
   for (let i = 0; i < P; i++) origin.sched.markHave(i)
   const all = [...hosts, origin]
   const ipOf = (n: Node): string => `10.${(n.idx + 1) >> 16}.${((n.idx + 1) >> 8) & 255}.${(n.idx + 1) & 255}`
@@ -709,7 +717,7 @@ export function simulate(cfg: SimConfig): SimResult {
 
   const ratios = hosts
     .filter((h) => !h.failed && h.doneAt < Infinity)
-    .map((h) => (h.doneAt - h.joinedAt) / (S / h.rate))
+    .map((h) => (h.doneAt - h.joinedAt) / (S / (h.rate / eff)))
     .sort((a, b) => a - b)
   return {
     hosts: N,

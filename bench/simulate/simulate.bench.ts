@@ -12,6 +12,7 @@
  *     [--whole-slots 1]   (a piece holds a whole slot however slowly it moves: the model before 2026-12-01)
  *   npm run bench:simulate -- --cross-check      # the bench:fleet set-ups (N=8 and 16, 16 MiB, 10 Mbit/s)
  *     [--hosts 8,16,32] [--size-mib 16] [--rate-mbit 10] [--racks K [--oversub 4] [--topology aware,none]]
+ *     [--wire-efficiency 0.956]   (payload per byte on bench:fleet's tbf-limited links: 1,448 / 1,514)
  *   ... [--waves 1,10%,50%,100%] [--max-unavailable 100%,10%] [--activate-s 0.1,0.5]
  *     after each run, the same rollout activated in waves by rack with the tracker's planner (bake 0,
  *     all healthy): time until every host runs, against one wave (every host activates when staged)
@@ -90,6 +91,8 @@ if (crossCheck) {
           oversubscription: racks > 0 ? num('oversub', '4') : 0,
           rttMs: { rack: num('rtt-ms', '20'), region: num('rtt-ms', '20'), far: num('rtt-ms', '20') },
           startMs: num('start-ms', '300'),
+          // tbf counts whole frames: TCP with timestamps carries 1,448 payload bytes in 1,514.
+          wireEfficiency: num('wire-efficiency', String(1448 / 1514)),
           topology,
           seed: num('seed', '1'),
         }),

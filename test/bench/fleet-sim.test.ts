@@ -31,6 +31,16 @@ describe('fleet simulator', () => {
     expect(none.crossRackBytes).toBeGreaterThan(2 * aware.crossRackBytes)
   })
 
+  it('moves payload at the wire efficiency times the link rate and reports against the nominal T_min', () => {
+    // One host fetching from the origin alone: its time is about S / (rate x efficiency).
+    const cfg = { hosts: 1, sizeBytes: 8 * MiB, pieceLength: 64 * 1024, rateBps: 1e9, seed: 5 }
+    const full = simulate(cfg)
+    const half = simulate({ ...cfg, wireEfficiency: 0.5 })
+    expect(half.tMin).toBe(full.tMin)
+    expect(half.ratios[0]! / full.ratios[0]!).toBeGreaterThan(1.8)
+    expect(half.ratios[0]! / full.ratios[0]!).toBeLessThan(2.05)
+  })
+
   it('finishes every host that stays when some fail mid-download and others join late', () => {
     const r = simulate({ hosts: 60, sizeBytes: 4 * MiB, pieceLength: 64 * 1024, rateBps: 1e9, hostsPerRack: 20, failFraction: 0.2, lateFraction: 0.3, seed: 11 })
     expect(r.failed).toBeGreaterThan(0)
