@@ -267,9 +267,10 @@ export function simulate(cfg: SimConfig): SimResult {
   const depthOf = (g: PipelineGauge): number => Math.ceil(g.bytes / pieceLength) + 1
   // Rates in payload bytes: a link's rate counts headers too (T_min does not: S over the rate).
   const eff = cfg.wireEfficiency ?? 1
-  const rate = (cfg.rateBps / 8) * eff
+  const nominal = cfg.rateBps / 8
+  const rate = nominal * eff
   const spread = cfg.rateSpread ?? 0
-  const tMin = S / (rate / eff)
+  const tMin = S / nominal
 
   const tracker = createSwarmStore({ random, now: () => 0 })
   const infoHash = 'ab'.repeat(20)
@@ -574,8 +575,9 @@ export function simulate(cfg: SimConfig): SimResult {
       if (dup) for (const other of [...dup]) cancel(other, i)
       for (const k of dst.conns) {
         const peer = k.peer
+        const held = k.bits[i] === 1
+        if (held) k.wants--
         if (peer.origin) {
-          if (k.bits[i] === 1) k.wants--
           peer.sched.addAvailability(i)
           superSeed.peerHas(dst.peerId, i)
           reveal(k)
@@ -584,10 +586,7 @@ export function simulate(cfg: SimConfig): SimResult {
         // A peer that holds the piece already: what the engine counts for it (availability, near
         // copies) is never read again for a piece it holds, so the simulator skips it (the same
         // outcome; the HAVE fan-out to ~50 peers is most of a 10,000-host run's time).
-        if (k.bits[i] === 1) {
-          k.wants--
-          continue
-        }
+        if (held) continue
         const back = k.rev // the peer downloads from dst
         peer.sched.addAvailability(i)
         peer.near.add(back.distance, i)

@@ -79,7 +79,10 @@ describe('createPieceScheduler().pickable()', () => {
         const r = random()
         if (r < 0.2) s.markHave(i)
         else if (r < 0.5) s.start(i)
-        else if (r < 0.6) for (const _ of [1, 2]) s.start(i)
+        else if (r < 0.6) {
+          s.start(i) // two downloads under way: at maxPerPiece
+          s.start(i)
+        }
       }
       for (let i = 0; i < n; i++) {
         if (s.availability(i) === 0) continue // a peer holding it would have counted
